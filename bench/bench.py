@@ -1,0 +1,204 @@
+#!/usr/bin/env python3
+"""pelt against wrk, side by side on loopback.
+
+Runs each case with both tools, alternating tool by tool for several rounds, and reports the
+median of: requests/s, client CPU seconds (user+sys) per 1,000 requests and client peak RSS,
+with the pelt/wrk ratio of each. Server and client are pinned to different cores when the
+machine has two or more. Writes a table to stdout and JSON to bench/out/results.json.
+
+Environment: BENCH_DURATION (seconds per run, default 5), BENCH_ROUNDS (default 3),
+BENCH_CASES (comma-separated subset of a,b,c,d,e), PELT_BIN, PELT_TARGET_BIN.
+"""
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "test", "integration"))
+from harness import Nginx, Target  # noqa: E402
+
+PELT = os.environ.get("PELT_BIN", os.path.join(ROOT, "build", "pelt"))
+WRK = shutil.which("wrk") or "/usr/bin/wrk"
+DURATION = int(os.environ.get("BENCH_DURATION", "5"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+CASES = os.environ.get("BENCH_CASES", "a,b,c,d,e").split(",")
+CORES = os.cpu_count() or 1
+
+tmp = tempfile.mkdtemp(prefix="pelt-bench-")
+
+
+def script(name, text):
+    path = os.path.join(tmp, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+COUPON = script("coupon.lua", """
+math.randomseed(42)
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  return wrk.format(nil, "/coupons/" .. math.random(41593, 42592) .. "/issue-async?couponId=1")
+end
+""")
+COUPON_CHECK = script("coupon_check.lua", """
+math.randomseed(42)
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+bad = 0
+request = function()
+  return wrk.format(nil, "/coupons/" .. math.random(41593, 42592) .. "/issue-async?couponId=1")
+end
+response = function(status, headers, body)
+  if status ~= 200 and status ~= 201 then bad = bad + 1 end
+end
+""")
+PIPELINE = script("pipeline16.lua", """
+init = function(args)
+  local r = {}
+  for i = 1, 16 do r[i] = wrk.format(nil, "/") end
+  req = table.concat(r)
+end
+request = function() return req end
+""")
+IDLE = script("idle.lua", """
+-- each connection sends one request a second
+function delay() return 1000 end
+""")
+
+NGINX_ROUTES = """
+    location /coupons/ { return 200 "{\\"status\\":\\"queued\\"}"; }
+"""
+
+
+def pin(cmd, core):
+    if CORES >= 2 and shutil.which("taskset"):
+        return ["taskset", "-c", str(core)] + cmd
+    return cmd
+
+
+def run_client(cmd, timeout):
+    """Runs a client; returns (stdout, cpu_seconds, peak_rss_kb)."""
+    start = time.time()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out_chunks = []
+    # wait4 gives this child's own rusage (CPU and peak RSS).
+    _, status, ru = os.wait4(proc.pid, 0)
+    out = proc.stdout.read()
+    err = proc.stderr.read()
+    if time.time() - start > timeout:
+        print(f"warning: {cmd[0]} took {time.time() - start:.1f}s", file=sys.stderr)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed: {err.strip()}")
+    return out, ru.ru_utime + ru.ru_stime, ru.ru_maxrss
+
+
+def parse_requests(out):
+    m = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", out)
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    return int(m.group(1)), float(rps.group(1))
+
+
+def measure(tool, args, url, core):
+    binary = PELT if tool == "pelt" else WRK
+    cmd = pin([binary] + args + [url], core)
+    out, cpu, rss = run_client(cmd, DURATION * 3 + 30)
+    requests, rps = parse_requests(out)
+    return {"requests": requests, "rps": rps, "cpu_s": cpu,
+            "cpu_per_1k": cpu / max(requests, 1) * 1000.0, "rss_kb": rss}
+
+
+def case_list(nginx_url, target_url):
+    d = f"-d{DURATION}s"
+    return [
+        ("a", "static GET, 1 thread, 50 connections", ["-t1", "-c50", d], nginx_url + "/"),
+        ("b", "Lua request() builds POST /coupons/<id>/issue-async", ["-t1", "-c50", d, "-s", COUPON], nginx_url),
+        ("c", "(b) plus response() checking the status", ["-t1", "-c50", d, "-s", COUPON_CHECK], nginx_url),
+        ("d", "pipelined GETs, depth 16", ["-t1", "-c50", d, "-s", PIPELINE], nginx_url + "/"),
+        ("e", "10,000 idle-ish connections, 1 request/s each", ["-t1", "-c10000", d, "--timeout", "10s", "-s", IDLE], target_url + "/"),
+    ]
+
+
+def main():
+    if not os.path.exists(PELT):
+        sys.exit(f"pelt binary not found at {PELT}: run make build first")
+    results = []
+    with Nginx(access_log=False, extra_server=NGINX_ROUTES) as ng, Target(threads=1) as tg:
+        # Pin the servers to core 0, clients run on core 1.
+        if CORES >= 2 and shutil.which("taskset"):
+            for pid in [tg.proc.pid] + nginx_pids(ng):
+                subprocess.run(["taskset", "-pc", "0", str(pid)], stdout=subprocess.DEVNULL)
+        for key, title, args, url in case_list(f"http://127.0.0.1:{ng.port}", f"http://127.0.0.1:{tg.port}"):
+            if key not in CASES:
+                continue
+            runs = {"pelt": [], "wrk": []}
+            for r in range(ROUNDS):
+                order = ("pelt", "wrk") if r % 2 == 0 else ("wrk", "pelt")
+                for tool in order:
+                    try:
+                        runs[tool].append(measure(tool, args, url, 1))
+                    except (RuntimeError, AttributeError) as e:
+                        print(f"case {key} {tool}: {e}", file=sys.stderr)
+                    time.sleep(0.5)
+            row = {"case": key, "title": title, "args": args}
+            for tool in ("pelt", "wrk"):
+                if runs[tool]:
+                    row[tool] = {k: statistics.median(x[k] for x in runs[tool])
+                                 for k in ("rps", "cpu_per_1k", "rss_kb", "requests")}
+                    row[tool]["runs"] = runs[tool]
+            if "pelt" in row and "wrk" in row:
+                row["ratio"] = {
+                    "rps": row["pelt"]["rps"] / max(row["wrk"]["rps"], 1e-9),
+                    "cpu_per_request": row["pelt"]["cpu_per_1k"] / max(row["wrk"]["cpu_per_1k"], 1e-9),
+                    "rss": row["pelt"]["rss_kb"] / max(row["wrk"]["rss_kb"], 1e-9),
+                }
+            results.append(row)
+            print_row(row)
+    os.makedirs(os.path.join(HERE, "out"), exist_ok=True)
+    path = os.path.join(HERE, "out", "results.json")
+    with open(path, "w") as f:
+        json.dump({"duration_s": DURATION, "rounds": ROUNDS, "cores": CORES, "cases": results}, f, indent=2)
+    print(f"\nresults written to {path}")
+
+
+def nginx_pids(ng):
+    pids = [ng.proc.pid]
+    try:
+        out = subprocess.run(["pgrep", "-P", str(ng.proc.pid)], capture_output=True, text=True).stdout
+        pids += [int(p) for p in out.split()]
+    except OSError:
+        pass
+    return pids
+
+
+HEADER_PRINTED = False
+
+
+def print_row(row):
+    global HEADER_PRINTED
+    if not HEADER_PRINTED:
+        print(f"{'case':<5}{'tool':<6}{'req/s':>12}{'CPU s/1k req':>14}{'peak RSS':>12}")
+        HEADER_PRINTED = True
+    print(f"({row['case']}) {row['title']}")
+    for tool in ("pelt", "wrk"):
+        if tool in row:
+            r = row[tool]
+            print(f"{'':<5}{tool:<6}{r['rps']:>12.0f}{r['cpu_per_1k']:>14.4f}{r['rss_kb'] / 1024:>10.1f}MB")
+    if "ratio" in row:
+        q = row["ratio"]
+        print(f"{'':<5}{'ratio':<6}{q['rps']:>12.2f}{q['cpu_per_request']:>14.2f}{q['rss']:>12.2f}"
+              "   (pelt/wrk: req/s, CPU per request, RSS)")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,222 @@
+#!/usr/bin/env python3
+"""Writes the Grafana dashboards in monitoring/grafana/dashboards/ (pelt.json, hosts.json).
+
+The JSON files are committed; edit this file and run it again to change them:
+    python3 monitoring/grafana/generate_dashboards.py
+"""
+import json
+import os
+
+DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "dashboards")
+
+# Label matchers shared by the pelt queries.
+RUN = 'run_id=~"$run_id"'
+SEL = 'run_id=~"$run_id", scenario=~"$scenario"'
+RI = "$__rate_interval"
+
+
+class Layout:
+    """Places panels left to right on Grafana's 24-column grid."""
+
+    def __init__(self):
+        self.x = 0
+        self.y = 0
+        self.row_height = 0
+        self.next_id = 1
+
+    def place(self, panel, w, h):
+        if self.x + w > 24:
+            self.x = 0
+            self.y += self.row_height
+            self.row_height = 0
+        panel["gridPos"] = {"x": self.x, "y": self.y, "w": w, "h": h}
+        panel["id"] = self.next_id
+        self.next_id += 1
+        self.x += w
+        self.row_height = max(self.row_height, h)
+        return panel
+
+
+def target(expr, legend="", ref="A", instant=False, fmt=None):
+    t = {"datasource": DATASOURCE, "refId": ref, "expr": expr, "legendFormat": legend,
+         "range": not instant, "instant": instant}
+    if fmt:
+        t["format"] = fmt
+    return t
+
+
+def targets(*pairs):
+    return [target(expr, legend, chr(ord("A") + i)) for i, (expr, legend) in enumerate(pairs)]
+
+
+def timeseries(title, tgts, unit="short", description="", stack=False):
+    return {
+        "type": "timeseries", "title": title, "description": description,
+        "datasource": DATASOURCE, "targets": tgts,
+        "fieldConfig": {"defaults": {"unit": unit, "custom": {
+            "drawStyle": "line", "lineWidth": 1, "fillOpacity": 10, "showPoints": "never",
+            "stacking": {"mode": "normal" if stack else "none", "group": "A"}}},
+            "overrides": []},
+        "options": {"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
+                    "tooltip": {"mode": "multi", "sort": "desc"}},
+    }
+
+
+def stat(title, tgts, unit="short", mappings=None, thresholds=None, description=""):
+    return {
+        "type": "stat", "title": title, "description": description,
+        "datasource": DATASOURCE, "targets": tgts,
+        "fieldConfig": {"defaults": {
+            "unit": unit, "mappings": mappings or [],
+            "thresholds": thresholds or {"mode": "absolute",
+                                         "steps": [{"color": "blue", "value": None}]}},
+            "overrides": []},
+        "options": {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+                    "colorMode": "background", "graphMode": "none", "textMode": "auto",
+                    "orientation": "auto", "justifyMode": "auto"},
+    }
+
+
+def query_variable(name, label, query, multi=False):
+    return {
+        "name": name, "label": label, "type": "query", "datasource": DATASOURCE,
+        "query": {"query": query, "refId": "PrometheusVariableQueryEditor-VariableQuery"},
+        "definition": query, "refresh": 2, "sort": 1,
+        "multi": multi, "includeAll": multi, "allValue": ".*" if multi else None,
+        "current": {}, "hide": 0, "options": [], "regex": "", "skipUrlSync": False,
+    }
+
+
+def dashboard(uid, title, panels, variables, description, refresh="5s", time_from="now-15m"):
+    return {
+        "uid": uid, "title": title, "description": description, "tags": ["pelt"],
+        "editable": True, "graphTooltip": 1, "schemaVersion": 38, "version": 1,
+        "refresh": refresh, "time": {"from": time_from, "to": "now"},
+        "timepicker": {"refresh_intervals": ["1s", "5s", "10s", "30s", "1m"]},
+        "templating": {"list": variables}, "annotations": {"list": []},
+        "links": [], "panels": panels,
+    }
+
+
+def quantile(q, metric, by="le", sel=SEL):
+    return (f"histogram_quantile({q}, sum by ({by}) "
+            f"(rate({metric}_bucket{{{sel}}}[{RI}])))")
+
+
+def pelt_dashboard():
+    lay = Layout()
+    req = f"pelt_http_requests_total{{{SEL}}}"
+    dur = "pelt_http_request_duration_seconds"
+    pass_fail = [{"type": "value", "options": {
+        "0": {"text": "FAIL", "color": "red", "index": 0},
+        "1": {"text": "PASS", "color": "green", "index": 1}}}]
+    pass_fail_colors = {"mode": "absolute", "steps": [{"color": "red", "value": None},
+                                                      {"color": "green", "value": 1}]}
+    panels = [
+        lay.place(stat("Current stage", targets(
+            (f"max by (scenario) (pelt_stage{{{SEL}}})", "{{scenario}}")),
+            description="Index of the stage each scenario is in (0-based)."), 6, 4),
+        lay.place(stat("Threshold status", targets(
+            (f"min by (threshold) (pelt_threshold_ok{{{RUN}}})", "{{threshold}}")),
+            mappings=pass_fail, thresholds=pass_fail_colors,
+            description="PASS while the threshold holds, FAIL once crossed."), 12, 4),
+        lay.place(stat("Requests in flight", targets(
+            (f"sum(pelt_requests_in_flight{{{RUN}}})", "in flight"))), 6, 4),
+        lay.place(timeseries("Virtual users", targets(
+            (f"sum by (scenario) (pelt_vus{{{SEL}}})", "{{scenario}} active"),
+            (f"sum by (scenario) (pelt_vus_max{{{SEL}}})", "{{scenario}} allocated"),
+            (f"sum by (scenario) (pelt_target{{{SEL}}})", "{{scenario}} target")),
+            description="Target is VUs, or iterations/s for arrival-rate scenarios."), 12, 8),
+        lay.place(timeseries("Requests per second", targets(
+            (f"sum(rate({req}[{RI}]))", "total"),
+            (f"sum by (scenario) (rate(pelt_iterations_total{{{SEL}}}[{RI}]))",
+             "{{scenario}} iterations/s")), unit="reqps"), 12, 8),
+        lay.place(timeseries("Requests per second by status", targets(
+            (f"sum by (status) (rate({req}[{RI}]))", "{{status}}")),
+            unit="reqps", stack=True), 12, 8),
+        lay.place(timeseries("Error rate", targets(
+            (f"(sum(rate(pelt_http_request_failures_total{{{SEL}}}[{RI}])) or vector(0))"
+             f" / sum(rate({req}[{RI}]))", "failed share"),
+            ), unit="percentunit",
+            description="Failed requests (status >= 400 or no response) per request."), 6, 8),
+        lay.place(timeseries("Errors by kind", targets(
+            (f"sum by (kind) (rate(pelt_errors_total{{{RUN}}}[{RI}]))", "{{kind}}")),
+            unit="short", description="wrk's error kinds, per second."), 6, 8),
+        lay.place(timeseries("Latency", targets(
+            (f"sum(rate({dur}_sum{{{SEL}}}[{RI}])) / sum(rate({dur}_count{{{SEL}}}[{RI}]))",
+             "avg"),
+            (quantile(0.5, dur), "p50"),
+            (quantile(0.95, dur), "p95"),
+            (quantile(0.99, dur), "p99")), unit="s"), 12, 8),
+        lay.place(timeseries("p99 latency by request name", targets(
+            (quantile(0.99, dur, by="le, name"), "{{name}}")), unit="s"), 12, 8),
+        lay.place(timeseries("Data rates", targets(
+            (f"sum(rate(pelt_data_sent_bytes_total{{{RUN}}}[{RI}]))", "sent"),
+            (f"sum(rate(pelt_data_received_bytes_total{{{RUN}}}[{RI}]))", "received")),
+            unit="Bps"), 8, 8),
+        lay.place(timeseries("Dropped iterations", targets(
+            (f"sum by (scenario) (rate(pelt_dropped_iterations_total{{{SEL}}}[{RI}]))",
+             "{{scenario}}")), unit="short",
+            description="Arrival-rate iterations per second that found no free VU."), 8, 8),
+        lay.place(timeseries("Send lag", targets(
+            (quantile(0.5, "pelt_send_lag_seconds", sel=RUN), "p50"),
+            (quantile(0.99, "pelt_send_lag_seconds", sel=RUN), "p99")), unit="s",
+            description="How far open-loop sends fell behind schedule."), 8, 8),
+    ]
+    variables = [
+        query_variable("run_id", "Run", "label_values(pelt_run_info, run_id)"),
+        query_variable("scenario", "Scenario",
+                       'label_values(pelt_run_info{run_id=~"$run_id"}, scenario)', multi=True),
+    ]
+    return dashboard("pelt-run", "pelt load test", panels, variables,
+                     "Live view of a pelt run: load, throughput, errors, latency, thresholds.")
+
+
+def hosts_dashboard():
+    lay = Layout()
+    inst = 'instance=~"$instance"'
+    panels = [
+        lay.place(timeseries("Host CPU busy", targets(
+            (f'1 - avg by (instance) (rate(node_cpu_seconds_total{{mode="idle", {inst}}}[{RI}]))',
+             "{{instance}}")), unit="percentunit"), 12, 8),
+        lay.place(timeseries("Load average", targets(
+            (f"node_load1{{{inst}}}", "{{instance}} 1m"),
+            (f"node_load5{{{inst}}}", "{{instance}} 5m"),
+            (f"node_load15{{{inst}}}", "{{instance}} 15m"))), 12, 8),
+        lay.place(timeseries("Memory used", targets(
+            (f"node_memory_MemTotal_bytes{{{inst}}} - node_memory_MemAvailable_bytes{{{inst}}}",
+             "{{instance}} used"),
+            (f"node_memory_MemTotal_bytes{{{inst}}}", "{{instance}} total")), unit="bytes"),
+            12, 8),
+        lay.place(timeseries("Network", targets(
+            (f'sum by (instance) (rate(node_network_receive_bytes_total{{device!="lo", {inst}}}'
+             f"[{RI}]))", "{{instance}} in"),
+            (f'sum by (instance) (rate(node_network_transmit_bytes_total{{device!="lo", {inst}}}'
+             f"[{RI}]))", "{{instance}} out")), unit="Bps"), 12, 8),
+        lay.place(timeseries("Container CPU", targets(
+            (f'sum by (name) (rate(container_cpu_usage_seconds_total{{name!=""}}[{RI}]))',
+             "{{name}}")), unit="percentunit",
+            description="CPU seconds per second, per container (cAdvisor)."), 12, 8),
+        lay.place(timeseries("Container memory", targets(
+            ('sum by (name) (container_memory_working_set_bytes{name!=""})', "{{name}}")),
+            unit="bytes"), 12, 8),
+    ]
+    variables = [query_variable("instance", "Host", "label_values(node_uname_info, instance)",
+                                multi=True)]
+    return dashboard("pelt-hosts", "pelt hosts and containers", panels, variables,
+                     "Load generator and target hosts (node-exporter) and containers (cAdvisor).",
+                     refresh="10s")
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    for name, board in (("pelt.json", pelt_dashboard()), ("hosts.json", hosts_dashboard())):
+        with open(os.path.join(OUT, name), "w") as f:
+            json.dump(board, f, indent=2)
+            f.write("\n")
+
+
+if __name__ == "__main__":
+    main()

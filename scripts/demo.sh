@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Starts the bundled target on loopback, runs a short load against it, prints the summary,
+# and stops the target. Usage: scripts/demo.sh [build-dir]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD_DIR="${1:-build}"
+PELT="$BUILD_DIR/pelt"
+TARGET="$BUILD_DIR/pelt-target"
+
+out="$(mktemp -d)"
+trap 'kill "$target_pid" 2>/dev/null || true; wait "$target_pid" 2>/dev/null || true; rm -rf "$out"' EXIT
+
+"$TARGET" --listen 127.0.0.1:0 --threads 1 >"$out/target.log" 2>&1 &
+target_pid=$!
+for _ in $(seq 1 100); do
+  grep -q "listening on" "$out/target.log" 2>/dev/null && break
+  sleep 0.05
+done
+addr="$(sed -n 's/.*listening on \([0-9.:]*\).*/\1/p' "$out/target.log" | head -n1)"
+if [ -z "$addr" ]; then
+  echo "pelt-target did not start:" >&2
+  cat "$out/target.log" >&2
+  exit 1
+fi
+url="http://$addr"
+
+echo "== pelt-target is listening on $url"
+echo
+echo "== 1. A quick benchmark, wrk-style: 2 threads, 20 connections, 5 seconds"
+echo "\$ pelt -t2 -c20 -d5s --latency $url/"
+"$PELT" -t2 -c20 -d5s --latency "$url/"
+echo
+echo "== 2. A Lua script that shapes each request (random user ids)"
+echo "\$ pelt -t2 -c20 -d3s -s scenarios/coupon-issue.lua $url"
+"$PELT" -t2 -c20 -d3s -s scenarios/coupon-issue.lua "$url"
+echo
+if [ -f scenarios/baseline-quick.toml ]; then
+  echo "== 3. A scenario with stages and thresholds"
+  echo "\$ pelt run scenarios/baseline-quick.toml --target $url --quiet"
+  "$PELT" run scenarios/baseline-quick.toml --target "$url" --quiet
+fi

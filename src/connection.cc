@@ -1,0 +1,517 @@
+#include "connection.h"
+
+#include <cstring>
+
+#include "worker.h"
+
+namespace pelt {
+namespace {
+
+constexpr int kKindConnect = 0;
+constexpr int kKindRead = 1;
+constexpr int kKindWrite = 2;
+
+std::string errno_reason(const char* what, int status) {
+  return std::string(what) + " " + uv_err_name(status);
+}
+
+}  // namespace
+
+Connection::Connection(Worker& worker, ScenarioRuntime& scenario, uint32_t index)
+    : worker_(worker), scenario_(scenario), index_(index), parser_(&Connection::on_response, this) {
+  parser_.set_capture(scenario.capture);
+  parser_.set_on_first_byte(&Connection::on_first_byte);
+  uv_timer_init(worker_.loop(), &timer_);
+  timer_.data = this;
+  timer_open_ = true;
+  tcp_.data = this;
+  name_stats_ = scenario.default_name_stats;
+}
+
+Connection::~Connection() = default;
+
+void Connection::set_active(bool active) {
+  if (active_ == active) return;
+  active_ = active;
+  if (active && !busy_) begin_iteration();
+}
+
+void Connection::warm_up() {
+  if (state_ == State::kClosed) connect();
+}
+
+void Connection::run_iteration(uint64_t intended_ns) {
+  intended_ns_ = intended_ns;
+  busy_ = true;
+  if (scenario_.has_delay) {
+    double ms = 0;
+    if (!scenario_.setup.script->delay(ms)) {
+      worker_.stats().add_script_error(scenario_.setup.script->last_error());
+      ms = 0;
+    }
+    if (ms > 0) {
+      start_timer(static_cast<uint64_t>(ms));
+      return;
+    }
+  }
+  send_request();
+}
+
+void Connection::begin_iteration() {
+  // Closed loop: an iteration is due now.
+  if (!worker_.running() || !scenario_.issuing || busy_) return;
+  if (scenario_.per_vu_iterations && iterations_ >= scenario_.per_vu_iterations) return;
+  if (scenario_.setup.config->executor == ExecutorKind::kSharedIterations) {
+    if (scenario_.iterations_left == 0) return;
+    --scenario_.iterations_left;
+  }
+  run_iteration(0);
+}
+
+void Connection::start_timer(uint64_t delay_ms) {
+  uv_timer_start(&timer_, &Connection::on_timer, delay_ms, 0);
+}
+
+void Connection::on_timer(uv_timer_t* timer) {
+  auto* self = static_cast<Connection*>(timer->data);
+  if (self->timer_for_reconnect_) {
+    self->timer_for_reconnect_ = false;
+    if (self->worker_.running() && self->state_ == State::kClosed) self->connect();
+    return;
+  }
+  if (self->busy_ && self->batch_done_) {
+    // Think time after an iteration has passed.
+    self->busy_ = false;
+    self->batch_done_ = false;
+    self->next_step();
+    return;
+  }
+  if (self->busy_) self->send_request();  // delay() before a request has passed
+}
+
+void Connection::send_request() {
+  if (!worker_.running()) return;
+  if (state_ != State::kReady) {
+    want_send_ = true;
+    if (state_ == State::kClosed && !timer_for_reconnect_) connect();
+    return;
+  }
+  want_send_ = false;
+  ScenarioRuntime& s = scenario_;
+  std::string_view bytes;
+  if (s.dynamic) {
+    if (!s.setup.script->request(bytes)) {
+      worker_.stats().add_script_error(s.setup.script->last_error());
+      // The iteration could not produce a request: it ends here, after a short pause so a
+      // broken script cannot spin the loop.
+      batch_done_ = true;
+      ++iterations_;
+      ++s.stats->iterations;
+      start_timer(10);
+      return;
+    }
+    std::string_view name = s.setup.script->request_name();
+    if (name.empty()) {
+      name_stats_ = s.default_name_stats;
+    } else {
+      name_stats_ = worker_.name_stats(s, name, s.setup.default_method);
+    }
+  } else {
+    bytes = s.setup.static_request;
+  }
+  batch_size_ = static_cast<uint32_t>(s.setup.batch_heads.size());
+  for (bool head : s.setup.batch_heads) parser_.push_request(head);
+  batch_done_ = false;
+  reconnect_after_ = false;
+  sent_ns_ = uv_hrtime();
+  if (intended_ns_ == 0) intended_ns_ = sent_ns_;
+  WorkerStats& st = worker_.stats();
+  st.ledger.sent += batch_size_;
+  if (intended_ns_ < sent_ns_) st.send_lag.record((sent_ns_ - intended_ns_) / 1000);
+  else st.send_lag.record(0);
+  st.bytes_written += bytes.size();
+  send_bytes(bytes.data(), bytes.size());
+}
+
+void Connection::send_bytes(const char* data, size_t len) {
+  if (tls_) {
+    tls_out_.clear();
+    if (tls_->write(data, len, tls_out_) != TlsSession::Status::kOk) {
+      fail(kKindWrite, "tls: " + tls_->error(), tls_->error());
+      return;
+    }
+    write_raw(tls_out_.data(), tls_out_.size());
+  } else {
+    write_raw(data, len);
+  }
+}
+
+void Connection::write_raw(const char* data, size_t len) {
+  if (len == 0) return;
+  if (writing_) {
+    pending_out_.append(data, len);
+    return;
+  }
+  uv_buf_t buf = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(len));
+  int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1);
+  if (n == static_cast<int>(len)) return;
+  if (n < 0 && n != UV_EAGAIN) {
+    fail(kKindWrite, errno_reason("write", n), std::string("write: ") + uv_strerror(n));
+    return;
+  }
+  size_t done = n > 0 ? static_cast<size_t>(n) : 0;
+  write_buf_.assign(data + done, len - done);
+  buf = uv_buf_init(write_buf_.data(), static_cast<unsigned>(write_buf_.size()));
+  write_req_.data = this;
+  int rc = uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1,
+                    &Connection::on_write);
+  if (rc < 0) {
+    fail(kKindWrite, errno_reason("write", rc), std::string("write: ") + uv_strerror(rc));
+    return;
+  }
+  writing_ = true;
+}
+
+void Connection::on_write(uv_write_t* req, int status) {
+  auto* self = static_cast<Connection*>(req->data);
+  self->writing_ = false;
+  if (status == UV_ECANCELED) return;
+  if (status < 0) {
+    self->fail(kKindWrite, errno_reason("write", status),
+               std::string("write: ") + uv_strerror(status));
+    return;
+  }
+  if (!self->pending_out_.empty() && self->state_ != State::kClosing &&
+      self->state_ != State::kClosed) {
+    std::string next;
+    next.swap(self->pending_out_);
+    self->write_raw(next.data(), next.size());
+  }
+}
+
+void Connection::connect() {
+  if (shutting_down_) return;
+  uv_tcp_init(worker_.loop(), &tcp_);
+  tcp_.data = this;
+  uv_tcp_nodelay(&tcp_, 1);
+  if (const sockaddr* src = worker_.bind_address(index_)) {
+    int rc = uv_tcp_bind(&tcp_, src, 0);
+    if (rc < 0) {
+      state_ = State::kConnecting;
+      fail(kKindConnect, errno_reason("bind", rc), std::string("bind: ") + uv_strerror(rc));
+      return;
+    }
+  }
+  state_ = State::kConnecting;
+  connect_start_ns_ = uv_hrtime();
+  connect_req_.data = this;
+  const Address& addr = scenario_.setup.handle->addr;
+  int rc = uv_tcp_connect(&connect_req_, &tcp_, reinterpret_cast<const sockaddr*>(&addr.storage),
+                          &Connection::on_connect);
+  if (rc < 0) {
+    fail(kKindConnect, errno_reason("connect", rc), std::string("connect: ") + uv_strerror(rc));
+  }
+}
+
+void Connection::on_connect(uv_connect_t* req, int status) {
+  static_cast<Connection*>(req->data)->handle_connected(status);
+}
+
+void Connection::handle_connected(int status) {
+  if (status == UV_ECANCELED || state_ != State::kConnecting) return;
+  WorkerStats& st = worker_.stats();
+  if (status < 0) {
+    fail(kKindConnect, errno_reason("connect", status),
+         std::string("connect: ") + uv_strerror(status));
+    return;
+  }
+  ++st.connects;
+  const uint64_t now = uv_hrtime();
+  st.connect_time.record((now - connect_start_ns_) / 1000);
+  parser_.reset();
+  parser_.set_capture(scenario_.capture);
+  int rc = uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), &Connection::on_alloc,
+                         &Connection::on_read);
+  if (rc < 0) {
+    fail(kKindRead, errno_reason("read", rc), std::string("read: ") + uv_strerror(rc));
+    return;
+  }
+  if (TlsContext* ctx = worker_.tls_context()) {
+    const Url& url = worker_.options().url;
+    tls_ = std::make_unique<TlsSession>(*ctx, url.host, url.host + ":" + url.effective_port());
+    state_ = State::kHandshaking;
+    connect_start_ns_ = now;
+    tls_out_.clear();
+    TlsSession::Status s = tls_->handshake(tls_out_);
+    if (s == TlsSession::Status::kError) {
+      fail(kKindConnect, "tls: " + tls_->error(), "tls handshake: " + tls_->error());
+      return;
+    }
+    write_raw(tls_out_.data(), tls_out_.size());
+    return;
+  }
+  handle_ready();
+}
+
+void Connection::handle_ready() {
+  state_ = State::kReady;
+  connect_failures_ = 0;
+  if (want_send_) {
+    send_request();
+  } else if (!busy_) {
+    next_step();
+  }
+}
+
+void Connection::on_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
+  auto* self = static_cast<Connection*>(handle->data);
+  *buf = self->worker_.read_buffer();
+}
+
+void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  auto* self = static_cast<Connection*>(stream->data);
+  self->handle_read(nread, buf->base);
+}
+
+void Connection::handle_read(ssize_t nread, const char* data) {
+  if (nread == 0) return;
+  if (state_ == State::kClosing || state_ == State::kClosed) return;
+  read_ns_ = uv_hrtime();
+  if (nread < 0) {
+    if (nread == UV_EOF) {
+      if (state_ == State::kHandshaking) {
+        fail(kKindConnect, "tls: connection closed during handshake",
+             "tls handshake: the server closed the connection");
+        return;
+      }
+      if (!parser_.finish()) {
+        fail(kKindRead, "premature close", "read: " + parser_.error());
+        return;
+      }
+      after_feed();
+      if (state_ != State::kReady) return;
+      if (parser_.outstanding() > 0) {
+        fail(kKindRead, "premature close", "read: the server closed the connection before responding");
+        return;
+      }
+      // Closed while idle (keep-alive timeout on the server): reconnect quietly.
+      ++worker_.stats().reconnects;
+      close_socket(true);
+      return;
+    }
+    fail(kKindRead, errno_reason("read", static_cast<int>(nread)),
+         std::string("read: ") + uv_strerror(static_cast<int>(nread)));
+    return;
+  }
+  worker_.stats().bytes_read += static_cast<uint64_t>(nread);
+  if (tls_) {
+    tls_plain_.clear();
+    tls_out_.clear();
+    const bool handshaking = !tls_->handshake_done();
+    TlsSession::Status s = tls_->on_read(data, static_cast<size_t>(nread), tls_plain_, tls_out_);
+    if (!tls_out_.empty()) write_raw(tls_out_.data(), tls_out_.size());
+    if (state_ == State::kClosing || state_ == State::kClosed) return;
+    if (s == TlsSession::Status::kError) {
+      if (handshaking) {
+        fail(kKindConnect, "tls: " + tls_->error(), "tls handshake: " + tls_->error());
+      } else {
+        fail(kKindRead, "tls: " + tls_->error(), "tls: " + tls_->error());
+      }
+      return;
+    }
+    if (handshaking) {
+      if (!tls_->handshake_done()) return;
+      worker_.stats().tls_time.record((read_ns_ - connect_start_ns_) / 1000);
+      handle_ready();
+      if (tls_plain_.empty()) return;
+    }
+    if (!tls_plain_.empty()) feed_plain(tls_plain_.data(), tls_plain_.size());
+    if (s == TlsSession::Status::kClosed && (state_ == State::kReady)) {
+      if (parser_.outstanding() > 0 && !parser_.finish()) {
+        fail(kKindRead, "premature close", "read: " + parser_.error());
+      } else {
+        close_socket(true);
+      }
+    }
+    return;
+  }
+  feed_plain(data, static_cast<size_t>(nread));
+}
+
+void Connection::feed_plain(const char* data, size_t len) {
+  if (!parser_.feed(data, len)) {
+    after_feed();
+    if (state_ == State::kReady) fail(kKindRead, "parse error", "parse: " + parser_.error());
+    return;
+  }
+  after_feed();
+}
+
+void Connection::on_first_byte(void* ctx) {
+  auto* self = static_cast<Connection*>(ctx);
+  self->worker_.stats().waiting.record((self->read_ns_ - self->sent_ns_) / 1000);
+}
+
+void Connection::on_response(void* ctx, const ParsedResponse& response) {
+  static_cast<Connection*>(ctx)->handle_response(response);
+}
+
+void Connection::handle_response(const ParsedResponse& r) {
+  ScenarioRuntime& s = scenario_;
+  WorkerStats& st = worker_.stats();
+  const uint64_t now = read_ns_;
+  const uint64_t latency_us = (now - intended_ns_) / 1000;
+  const int code = r.status;
+  ++st.ledger.completed;
+  if (code >= 0 && code < 600) ++st.status[code];
+  st.latency.record(latency_us);
+  st.service.record((now - sent_ns_) / 1000);
+  NameStats* ns = name_stats_;
+  ++ns->requests;
+  ns->latency.record(latency_us);
+  ++ns->status[code];
+  StageStats& stage = s.stats->stages[s.stage];
+  ++stage.requests;
+  stage.latency.record(latency_us);
+  if (code >= 400) {
+    ++st.errors.status;
+    ++ns->failed;
+    ++stage.failed;
+  }
+  if (!r.keep_alive) reconnect_after_ = true;
+  if (s.capture) {
+    if (!s.setup.script->response(code, r.headers, r.body)) {
+      st.add_script_error(s.setup.script->last_error());
+    }
+  }
+  if (parser_.outstanding() == 0) batch_done_ = true;
+}
+
+void Connection::after_feed() {
+  if (!batch_done_ || want_send_) return;
+  if (state_ != State::kReady) return;
+  if (reconnect_after_) {
+    reconnect_after_ = false;
+    ++worker_.stats().reconnects;
+    close_socket(true);
+  }
+  if (scenario_.setup.handle->stop.load(std::memory_order_relaxed)) worker_.on_script_stop();
+  finish_iteration();
+}
+
+void Connection::finish_iteration() {
+  ++iterations_;
+  ++scenario_.stats->iterations;
+  intended_ns_ = 0;
+  const ThinkTime& think = scenario_.setup.config->think_time;
+  if (think.max.count() > 0 && worker_.running()) {
+    double us = static_cast<double>(think.min.count());
+    if (think.max > think.min) us += worker_.random_unit() * static_cast<double>((think.max - think.min).count());
+    start_timer(static_cast<uint64_t>(us / 1000.0));
+    return;  // busy_ stays true until the think time has passed
+  }
+  busy_ = false;
+  batch_done_ = false;
+  next_step();
+}
+
+void Connection::next_step() {
+  if (!worker_.running() || shutting_down_) return;
+  if (scenario_.plan->arrival_rate()) {
+    worker_.on_vu_free(scenario_, *this);
+  } else if (active_) {
+    begin_iteration();
+  }
+}
+
+void Connection::on_timeout() {
+  WorkerStats& st = worker_.stats();
+  const uint64_t n = parser_.outstanding();
+  st.ledger.timed_out += n;
+  st.errors.timeout += n;
+  if (name_stats_) {
+    name_stats_->failed += n;
+    ++name_stats_->failure_reasons["timeout"];
+  }
+  scenario_.stats->stages[scenario_.stage].failed += n;
+  st.add_error_reason("timeout", "timeout: no response within the timeout");
+  parser_.reset();
+  close_socket(true);
+  batch_done_ = true;
+  want_send_ = false;
+  finish_iteration();
+}
+
+void Connection::fail(int kind, const std::string& reason, const std::string& detail) {
+  WorkerStats& st = worker_.stats();
+  const uint64_t n = parser_.outstanding();
+  switch (kind) {
+    case kKindConnect: ++st.errors.connect; break;
+    case kKindRead: ++st.errors.read; break;
+    default: ++st.errors.write; break;
+  }
+  st.add_error_reason(reason, detail);
+  const bool connecting = state_ == State::kConnecting || state_ == State::kHandshaking;
+  if (n > 0) {
+    st.ledger.failed += n;
+    if (name_stats_) {
+      name_stats_->failed += n;
+      name_stats_->failure_reasons[reason] += n;
+    }
+    scenario_.stats->stages[scenario_.stage].failed += n;
+  }
+  parser_.reset();
+  close_socket(true);
+  if (connecting) {
+    ++connect_failures_;
+    // The iteration still waits for a connection (want_send_ stays set).
+    return;
+  }
+  if (busy_ && n > 0) {
+    batch_done_ = true;
+    finish_iteration();
+  }
+}
+
+void Connection::close_socket(bool reconnect) {
+  if (state_ == State::kClosed || state_ == State::kClosing) return;
+  state_ = State::kClosing;
+  writing_ = false;
+  pending_out_.clear();
+  tls_.reset();
+  reconnect_after_ = reconnect;
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &Connection::on_close);
+}
+
+void Connection::on_close(uv_handle_t* handle) {
+  auto* self = static_cast<Connection*>(handle->data);
+  self->state_ = State::kClosed;
+  const bool reconnect = self->reconnect_after_;
+  self->reconnect_after_ = false;
+  if (self->shutting_down_ || !self->worker_.running() || !reconnect) return;
+  // Reconnect at once after a clean close; back off after failed connects so a refusing
+  // server does not spin the loop (1, 2, 4 ... 100 ms).
+  if (self->connect_failures_ > 0) {
+    uint64_t ms = 1ull << std::min<uint32_t>(self->connect_failures_ - 1, 7);
+    if (ms > 100) ms = 100;
+    self->timer_for_reconnect_ = true;
+    uv_timer_start(&self->timer_, &Connection::on_timer, ms, 0);
+    return;
+  }
+  if (self->want_send_ || self->active_ || self->scenario_.plan->arrival_rate()) self->connect();
+}
+
+void Connection::shutdown() {
+  shutting_down_ = true;
+  if (timer_open_) {
+    uv_timer_stop(&timer_);
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
+    timer_open_ = false;
+  }
+  if (state_ != State::kClosed && state_ != State::kClosing) {
+    state_ = State::kClosing;
+    uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &Connection::on_close);
+  }
+}
+
+}  // namespace pelt

@@ -1,0 +1,116 @@
+// One virtual user: a keep-alive connection that runs request -> response -> think -> again.
+// The transport (plain TCP or TLS over memory BIOs) is hidden behind send_bytes() and the read
+// path, so the request/response state machine does not know whether TLS is on.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "http1.h"
+#include "tls.h"
+
+namespace pelt {
+
+class Worker;
+struct ScenarioRuntime;
+struct NameStats;
+
+class Connection {
+ public:
+  Connection(Worker& worker, ScenarioRuntime& scenario, uint32_t index);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Closed loop: the VU is wanted (runs iterations back to back) or not (parks after the
+  // iteration in progress).
+  void set_active(bool active);
+  bool active() const { return active_; }
+  // Open loop: run one iteration that was due at intended_ns (hrtime). The VU must be free.
+  void run_iteration(uint64_t intended_ns);
+  // Opens the connection without starting an iteration (pre-allocated VUs).
+  void warm_up();
+  // No iteration in progress and none about to start.
+  bool free() const { return !busy_; }
+  uint32_t index() const { return index_; }
+  // Requests written and not yet answered.
+  uint64_t outstanding() const { return parser_.outstanding(); }
+  // Sent time of the oldest outstanding request (hrtime ns), 0 when none.
+  uint64_t sent_ns() const { return parser_.outstanding() ? sent_ns_ : 0; }
+  // The request timed out: counts every outstanding request, drops the connection, ends the
+  // iteration.
+  void on_timeout();
+  // Run ended: closes every handle; outstanding requests stay counted by the caller.
+  void shutdown();
+  // Iterations this VU has finished (per-vu-iterations).
+  uint64_t iterations() const { return iterations_; }
+
+ private:
+  enum class State { kClosed, kConnecting, kHandshaking, kReady, kClosing };
+
+  static void on_connect(uv_connect_t* req, int status);
+  static void on_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+  static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void on_write(uv_write_t* req, int status);
+  static void on_close(uv_handle_t* handle);
+  static void on_timer(uv_timer_t* timer);
+  static void on_response(void* ctx, const ParsedResponse& response);
+  static void on_first_byte(void* ctx);
+
+  void connect();
+  void handle_connected(int status);
+  void handle_ready();
+  void handle_read(ssize_t nread, const char* data);
+  void feed_plain(const char* data, size_t len);
+  void handle_response(const ParsedResponse& response);
+  void after_feed();
+  void begin_iteration();
+  void send_request();
+  void finish_iteration();
+  void next_step();
+  void send_bytes(const char* data, size_t len);
+  void write_raw(const char* data, size_t len);
+  void flush_tls();
+  // A connection-level failure: counts outstanding requests as failed, closes, reconnects.
+  void fail(int kind, const std::string& reason, const std::string& detail);
+  void close_socket(bool reconnect);
+  void start_timer(uint64_t delay_ms);
+
+  Worker& worker_;
+  ScenarioRuntime& scenario_;
+  uint32_t index_;                  // VU number within the scenario on this worker
+  State state_ = State::kClosed;    // socket state
+  uv_tcp_t tcp_;                    // the socket handle (re-initialised per connection)
+  uv_connect_t connect_req_;        // pending connect
+  uv_write_t write_req_;            // the one uv_write in flight
+  uv_timer_t timer_;                // think time, delay() and reconnect backoff
+  bool timer_open_ = false;         // timer_ initialised
+  bool timer_for_reconnect_ = false;  // timer_ is a reconnect backoff, not a think/delay wait
+  bool writing_ = false;            // a uv_write is in flight
+  std::string write_buf_;           // bytes owned by the uv_write in flight
+  std::string pending_out_;         // bytes queued behind it
+  std::string tls_out_;             // scratch: ciphertext produced by TLS
+  std::string tls_plain_;           // scratch: plaintext produced by TLS
+  std::unique_ptr<TlsSession> tls_; // TLS state, when the target is https
+  ResponseParser parser_;           // response parser for this connection
+  bool active_ = false;             // closed loop: the VU should keep iterating
+  bool busy_ = false;               // an iteration is in progress (including think/delay)
+  bool want_send_ = false;          // the iteration's request waits for the socket to be ready
+  bool reconnect_after_ = false;    // the server asked to close after this response
+  bool batch_done_ = false;         // every response of the current batch arrived
+  bool shutting_down_ = false;      // shutdown() was called
+  uint64_t intended_ns_ = 0;        // when the current iteration was due (open loop), hrtime ns
+  uint64_t sent_ns_ = 0;            // when the current batch was written, hrtime ns
+  uint64_t connect_start_ns_ = 0;   // when connect() started, hrtime ns
+  uint64_t read_ns_ = 0;            // time of the read being processed, hrtime ns
+  uint32_t batch_size_ = 1;         // requests in the current batch (pipelining)
+  uint32_t connect_failures_ = 0;   // consecutive failed connects (backoff)
+  uint64_t iterations_ = 0;         // iterations finished by this VU
+  NameStats* name_stats_ = nullptr; // where the current request's figures go
+  std::string request_name_;        // name of the current request
+};
+
+}  // namespace pelt

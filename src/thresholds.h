@@ -1,0 +1,72 @@
+// Pass/fail thresholds: k6's expression grammar `<aggregation> <op> <number>[unit]`, which
+// metric supports which aggregation, and evaluation against merged WorkerStats.
+//
+// This header depends on nothing else in pelt (config.h includes it for ThresholdExpr).
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pelt {
+
+struct ThresholdConfig;  // config.h
+struct WorkerStats;      // stats.h
+
+// One parsed threshold expression, e.g. "p(95)<2s".
+struct ThresholdExpr {
+  enum class Aggregation { kAvg, kMin, kMax, kMed, kPercentile, kRate, kCount, kValue };
+  enum class Op { kLt, kLe, kGt, kGe, kEq, kNe };
+  Aggregation aggregation = Aggregation::kAvg;  // what is computed from the metric
+  double percentile = 0;                        // for kPercentile, 0..100
+  Op op = Op::kLt;                              // comparison: observed <op> value
+  double value = 0;  // right-hand side; durations already converted to milliseconds
+};
+
+// Parses `text` (spaces allowed around the parts). Durations default to milliseconds; the units
+// us, µs, ms, s, m and h may be written after the number. On failure returns false with a
+// message and the byte offset in `text` where the problem is.
+bool parse_threshold(std::string_view text, ThresholdExpr& out, std::string& error,
+                     size_t& error_pos);
+
+// Canonical text, e.g. "p(95)<2000", "rate<0.01", "p(99.9)<=500.5".
+std::string describe(const ThresholdExpr& expr);
+
+// Which aggregations each metric supports: durations (http_req_duration, send_lag,
+// http_req_connecting, http_req_tls_handshaking, http_req_waiting): avg min max med p(N);
+// rates (http_req_failed, checks): rate; counters (http_reqs, iterations, dropped_iterations,
+// data_sent, data_received): count, rate (per second); gauges (vus, vus_max): value, min, max.
+// False with a message for an unknown metric or an unsupported aggregation.
+bool check_metric_aggregation(const std::string& metric, const ThresholdExpr& expr,
+                              std::string& error);
+
+// Which tag filters each metric supports (config validation calls this at load time):
+// http_req_duration: scenario, name, method, stage (stage alone or with scenario);
+// http_req_failed: scenario, name, method, stage (likewise); http_reqs: scenario, name,
+// method, status, stage (stage alone or with scenario); iterations, vus, vus_max: scenario;
+// dropped_iterations: scenario, stage; checks: check; the other metrics: none. `stage` is a
+// 0-based stage index and `status` a status code. False with a message otherwise.
+bool check_threshold_tags(const std::string& metric, const std::map<std::string, std::string>& tags,
+                          std::string& error);
+
+// The outcome of evaluating one threshold.
+struct ThresholdResult {
+  bool ok = true;         // the condition holds (or nothing was measured)
+  bool has_data = false;  // something was measured (no data: ok, reported as such)
+  double observed = 0;    // the value compared (ms for durations, 0..1 rates, count, per second)
+  std::string text;       // e.g. "p(95)=12.34ms" for the summary; "no data" without data
+};
+
+// What the evaluator reads.
+struct ThresholdInputs {
+  const WorkerStats* stats = nullptr;                        // merged totals
+  const std::vector<std::string>* scenario_names = nullptr;  // names of stats->scenarios by index
+  double elapsed_seconds = 0;                                // run time so far, seconds
+};
+
+// Evaluates threshold.parsed on threshold.metric filtered by threshold.tags.
+ThresholdResult evaluate_threshold(const ThresholdConfig& threshold, const ThresholdInputs& in);
+
+}  // namespace pelt

@@ -1,0 +1,200 @@
+#include "stats.h"
+
+#include <catch2/catch.hpp>
+#include <memory>
+#include <string>
+
+namespace {
+
+using pelt::WorkerStats;
+
+// A worker's figures with every field set, scaled by k so two workers differ.
+std::unique_ptr<WorkerStats> filled(uint64_t k) {
+  auto s = std::make_unique<WorkerStats>();
+  s->ledger = {10 * k, 7 * k, 1 * k, 1 * k, 1 * k};
+  s->errors = {1 * k, 2 * k, 3 * k, 4 * k, 5 * k};
+  s->error_reasons["connect ECONNREFUSED"] = k;
+  s->error_reasons["read EOF"] = 2 * k;
+  s->bytes_read = 1000 * k;
+  s->bytes_written = 100 * k;
+  s->connects = 3 * k;
+  s->reconnects = k;
+  s->status[200] = 6 * k;
+  s->status[404] = k;
+  s->latency.record_n(1000 * k, 7 * k);
+  s->service.record(900 * k);
+  s->send_lag.record(10 * k);
+  s->connect_time.record(50 * k);
+  s->tls_time.record(70 * k);
+  s->waiting.record(800 * k);
+  s->req_per_sec.record(5000 * k);
+  s->checks["status is 200"] = {6 * k, k};
+  s->script_errors = k;
+  pelt::ScenarioStats sc;
+  sc.stages.resize(k);  // worker 1 saw one stage, worker 2 two
+  for (auto& st : sc.stages) {
+    st.requests = 5;
+    st.failed = 1;
+    st.dropped_iterations = 2;
+    st.latency.record(100 * k);
+  }
+  pelt::NameStats& ns = sc.names["GET /users/{id}"];
+  ns.method = k == 1 ? "GET" : "";
+  ns.requests = 4 * k;
+  ns.failed = k;
+  ns.status[200] = 3 * k;
+  ns.status[500] = k;
+  ns.failure_reasons["status 500"] = k;
+  ns.latency.record(2000 * k);
+  sc.names["only in " + std::to_string(k)].requests = 1;
+  sc.iterations = 7 * k;
+  sc.dropped_iterations = k;
+  sc.vus = static_cast<uint32_t>(5 * k);
+  sc.vus_max = static_cast<uint32_t>(10 * k);
+  sc.stage = static_cast<uint32_t>(k - 1);
+  sc.target = 50.0 * k;
+  s->scenarios.push_back(sc);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("WorkerStats::merge adds every field", "[stats]") {
+  auto a = filled(1);
+  auto b = filled(2);
+  a->merge(*b);
+  CHECK(a->ledger.sent == 30);
+  CHECK(a->ledger.completed == 21);
+  CHECK(a->ledger.failed == 3);
+  CHECK(a->ledger.timed_out == 3);
+  CHECK(a->ledger.in_flight == 3);
+  CHECK(a->ledger.balanced());
+  CHECK(a->errors.connect == 3);
+  CHECK(a->errors.read == 6);
+  CHECK(a->errors.write == 9);
+  CHECK(a->errors.timeout == 12);
+  CHECK(a->errors.status == 15);
+  CHECK(a->errors.socket_total() == 30);
+  CHECK(a->error_reasons["connect ECONNREFUSED"] == 3);
+  CHECK(a->error_reasons["read EOF"] == 6);
+  CHECK(a->bytes_read == 3000);
+  CHECK(a->bytes_written == 300);
+  CHECK(a->connects == 9);
+  CHECK(a->reconnects == 3);
+  CHECK(a->status[200] == 18);
+  CHECK(a->status[404] == 3);
+  CHECK(a->non_2xx_3xx() == 3);
+  CHECK(a->latency.count() == 21);
+  CHECK(a->latency.min() == 1000);
+  CHECK(a->latency.max() == 2000);
+  CHECK(a->service.count() == 2);
+  CHECK(a->send_lag.count() == 2);
+  CHECK(a->connect_time.count() == 2);
+  CHECK(a->tls_time.count() == 2);
+  CHECK(a->waiting.max() == 1600);
+  CHECK(a->req_per_sec.count() == 2);
+  CHECK(a->checks["status is 200"].passes == 18);
+  CHECK(a->checks["status is 200"].fails == 3);
+  CHECK(a->script_errors == 3);
+
+  REQUIRE(a->scenarios.size() == 1);
+  const pelt::ScenarioStats& sc = a->scenarios[0];
+  REQUIRE(sc.stages.size() == 2);  // grown to the longer side
+  CHECK(sc.stages[0].requests == 10);
+  CHECK(sc.stages[0].failed == 2);
+  CHECK(sc.stages[0].dropped_iterations == 4);
+  CHECK(sc.stages[0].latency.count() == 2);
+  CHECK(sc.stages[1].requests == 5);
+  CHECK(sc.stages[1].latency.min() == 200);
+  REQUIRE(sc.names.count("GET /users/{id}") == 1);
+  const pelt::NameStats& ns = sc.names.at("GET /users/{id}");
+  CHECK(ns.method == "GET");
+  CHECK(ns.requests == 12);
+  CHECK(ns.failed == 3);
+  CHECK(ns.status.at(200) == 9);
+  CHECK(ns.status.at(500) == 3);
+  CHECK(ns.failure_reasons.at("status 500") == 3);
+  CHECK(ns.latency.count() == 2);
+  CHECK(sc.names.count("only in 1") == 1);
+  CHECK(sc.names.count("only in 2") == 1);
+  CHECK(sc.iterations == 21);
+  CHECK(sc.dropped_iterations == 3);
+  CHECK(sc.vus == 15);  // per-worker shares add
+  CHECK(sc.vus_max == 30);
+  CHECK(sc.stage == 1);  // furthest stage
+  CHECK(sc.target == Approx(150));
+}
+
+TEST_CASE("merge into an empty WorkerStats copies, and grows the scenario list", "[stats]") {
+  auto empty = std::make_unique<WorkerStats>();
+  auto b = filled(2);
+  empty->merge(*b);
+  CHECK(empty->ledger.sent == 20);
+  REQUIRE(empty->scenarios.size() == 1);
+  CHECK(empty->scenarios[0].stages.size() == 2);
+  CHECK(empty->scenarios[0].names.at("GET /users/{id}").method.empty());
+  CHECK(empty->latency.count() == 14);
+}
+
+TEST_CASE("error and script samples are capped", "[stats]") {
+  auto a = std::make_unique<WorkerStats>();
+  for (int i = 0; i < 20; ++i) {
+    a->add_error_reason("connect ECONNREFUSED",
+                        "connect to 127.0.0.1:1: refused #" + std::to_string(i));
+    a->add_script_error("script.lua:" + std::to_string(i) + ": boom");
+  }
+  CHECK(a->error_reasons["connect ECONNREFUSED"] == 20);
+  CHECK(a->error_samples.size() == WorkerStats::kMaxSamples);
+  CHECK(a->error_samples.front() == "connect to 127.0.0.1:1: refused #0");
+  CHECK(a->script_errors == 20);
+  CHECK(a->script_error_samples.size() == WorkerStats::kMaxSamples);
+  CHECK(a->script_error_samples.back() == "script.lua:4: boom");
+
+  // The same message twice is kept once.
+  auto b = std::make_unique<WorkerStats>();
+  b->add_error_reason("read EOF", "same");
+  b->add_error_reason("read EOF", "same");
+  CHECK(b->error_samples.size() == 1);
+  CHECK(b->error_reasons["read EOF"] == 2);
+
+  // Merging keeps the cap and the first samples.
+  b->merge(*a);
+  CHECK(b->error_samples.size() == WorkerStats::kMaxSamples);
+  CHECK(b->error_samples.front() == "same");
+  CHECK(b->script_error_samples.size() == WorkerStats::kMaxSamples);
+  CHECK(b->script_errors == 20);
+}
+
+TEST_CASE("ledger balance and non-2xx/3xx", "[stats]") {
+  pelt::Ledger l{10, 6, 2, 1, 1};
+  CHECK(l.balanced());
+  l.completed++;
+  CHECK_FALSE(l.balanced());
+  pelt::Ledger other{5, 5, 0, 0, 0};
+  pelt::Ledger m{10, 6, 2, 1, 1};
+  m.merge(other);
+  CHECK(m.sent == 15);
+  CHECK(m.balanced());
+
+  auto s = std::make_unique<WorkerStats>();
+  s->status[101] = 1;
+  s->status[200] = 5;
+  s->status[302] = 2;
+  s->status[399] = 1;
+  s->status[400] = 3;
+  s->status[503] = 4;
+  CHECK(s->non_2xx_3xx() == 8);
+}
+
+TEST_CASE("request names past the cap fold into other when merged", "[stats]") {
+  pelt::ScenarioStats a, b;
+  for (size_t i = 0; i < WorkerStats::kMaxNames; ++i) a.names["a" + std::to_string(i)].requests = 1;
+  b.names["a0"].requests = 2;
+  b.names["new one"].requests = 5;
+  b.names["new two"].requests = 6;
+  a.merge(b);
+  CHECK(a.names.at("a0").requests == 3);
+  CHECK(a.names.count("new one") == 0);
+  CHECK(a.names.at("other").requests == 11);
+  CHECK(a.names.size() == WorkerStats::kMaxNames + 1);
+}
