@@ -1,6 +1,7 @@
 # pelt — top-level entry points. `make demo` and `make test` work on a fresh Debian machine.
 BUILD_DIR   ?= build
 BUILD_TYPE  ?= Release
+CMAKE_EXTRA ?=
 PREFIX      ?= /usr/local
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -28,7 +29,7 @@ deps:
 	@-$(SUDO) systemctl disable --now nginx prometheus >/dev/null 2>&1 || true
 
 $(BUILD_DIR)/CMakeCache.txt:
-	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_INSTALL_PREFIX=$(PREFIX)
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_EXTRA)
 
 build: $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j $(JOBS)
@@ -46,6 +47,7 @@ bench: deps build
 install: build
 	cmake --install $(BUILD_DIR)
 
+# The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
 test-asan:
 	$(MAKE) test BUILD_DIR=build-asan BUILD_TYPE=RelWithDebInfo CMAKE_EXTRA=-DPELT_SANITIZE=ON
 

@@ -1,7 +1,8 @@
 // libFuzzer entry point for the scenario-file loader. Build with
 //   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I src \
-//     $(pkg-config --cflags tomlplusplus) fuzz/config_fuzz.cc src/config*.cc src/units.cc \
-//     src/thresholds.cc src/stats.cc src/histogram.cc -lfmt $(pkg-config --libs tomlplusplus)
+//     $(pkg-config --cflags tomlplusplus) fuzz/config_fuzz.cc src/config*.cc \
+//     src/units.cc src/url.cc src/thresholds.cc src/stats.cc src/histogram.cc \
+//     -lfmt $(pkg-config --libs tomlplusplus)
 // Seed corpus: scenarios/*.toml and test/data/config/*.toml.
 // Whatever the input, loading must not crash; a rejected file must give one
 // "fuzz.toml:LINE:COL: message" error, and ${VAR} expansion errors must point inside the text.

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "config_loader.h"
+#include "url.h"
 
 namespace pelt {
 namespace config_detail {
@@ -45,6 +46,11 @@ bool Loader::read_target(const toml::node& node, TargetConfig& out, RequestDefau
         if (host >= out.url.size() ||
             std::string_view("/?#").find(out.url[host]) != std::string_view::npos) {
           return fail(*value, fmt::format("target.url has no host: \"{}\"", out.url));
+        }
+        Url url;
+        std::string message;
+        if (!parse_url(out.url, url, message)) {
+          return fail(*value, "target.url: " + message);
         }
       }
     } else if (name == "timeout") {

@@ -114,7 +114,9 @@ void Connection::send_request() {
     if (name.empty()) {
       name_stats_ = s.default_name_stats;
     } else {
-      name_stats_ = worker_.name_stats(s, name, s.setup.default_method);
+      // The method of a new name comes from the request line itself.
+      const size_t sp = bytes.find(' ');
+      name_stats_ = worker_.name_stats(s, name, sp == std::string_view::npos ? std::string_view(s.setup.default_method) : bytes.substr(0, sp));
     }
   } else {
     bytes = s.setup.static_request;
@@ -321,7 +323,10 @@ void Connection::handle_read(ssize_t nread, const char* data) {
     }
     if (handshaking) {
       if (!tls_->handshake_done()) return;
-      worker_.stats().tls_time.record((read_ns_ - connect_start_ns_) / 1000);
+      WorkerStats& st = worker_.stats();
+      st.tls_time.record((read_ns_ - connect_start_ns_) / 1000);
+      ++st.tls_handshakes;
+      if (tls_->resumed()) ++st.tls_resumed;
       handle_ready();
       if (tls_plain_.empty()) return;
     }

@@ -187,8 +187,8 @@ void print_progress(const RunResult& r, const WorkerStats& now, uint64_t last_co
   const double err_pct = total ? 100.0 * static_cast<double>(bad) / static_cast<double>(total) : 0;
   char line[512];
   std::snprintf(line, sizeof(line), "[%s / %s] %s | vus %u/%u | %.1f req/s | p95 %s | errors %.2f%%",
-                format_duration_short(std::chrono::microseconds(static_cast<int64_t>(r.elapsed_seconds * 1e6))).c_str(),
-                format_duration_short(std::chrono::microseconds(static_cast<int64_t>(total_s * 1e6))).c_str(),
+                format_duration_short(std::chrono::seconds(std::llround(r.elapsed_seconds))).c_str(),
+                format_duration_short(std::chrono::seconds(std::llround(total_s))).c_str(),
                 where.c_str(), vus, vus_max, rps, format_time_us(static_cast<double>(now.latency.percentile(95))).c_str(),
                 err_pct);
   if (tty) {

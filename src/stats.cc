@@ -74,6 +74,8 @@ void WorkerStats::merge(const WorkerStats& o) {
   bytes_written += o.bytes_written;
   connects += o.connects;
   reconnects += o.reconnects;
+  tls_handshakes += o.tls_handshakes;
+  tls_resumed += o.tls_resumed;
   for (size_t i = 0; i < status.size(); ++i) status[i] += o.status[i];
 
   latency.merge(o.latency);

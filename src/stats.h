@@ -93,6 +93,8 @@ struct WorkerStats {
   uint64_t bytes_written = 0;                     // bytes sent
   uint64_t connects = 0;                          // TCP connections opened
   uint64_t reconnects = 0;                        // reconnects after the server closed
+  uint64_t tls_handshakes = 0;                    // TLS handshakes completed
+  uint64_t tls_resumed = 0;                       // of those, resumed sessions
   std::array<uint64_t, 600> status{};             // responses by status code (0..599)
 
   Histogram latency;       // request duration in us: from intended send time in open loop

@@ -276,13 +276,13 @@ void print_run_summary(std::FILE* out, const RunResult& r) {
   }
 
   // Per-name lines.
-  std::fprintf(out, "\n  %-12s %-24s %-7s %10s %7s %10s %10s %10s\n", "scenario", "name", "method",
+  std::fprintf(out, "\n  %-16s %-24s %-7s %10s %7s %10s %10s %10s\n", "scenario", "name", "method",
                "reqs", "fail%", "p50", "p95", "p99");
   for (size_t si = 0; si < s.scenarios.size(); ++si) {
     for (const auto& [name, ns] : s.scenarios[si].names) {
       if (ns.requests == 0 && ns.failed == 0) continue;
       const uint64_t n = ns.requests + (ns.failed > ns.requests ? ns.failed - ns.requests : 0);
-      std::fprintf(out, "  %-12s %-24s %-7s %10llu %6.2f%% %10s %10s %10s\n",
+      std::fprintf(out, "  %-16s %-24s %-7s %10llu %6.2f%% %10s %10s %10s\n",
                    r.scenario_names[si].c_str(), name.c_str(), ns.method.c_str(),
                    static_cast<unsigned long long>(ns.requests),
                    n ? 100.0 * static_cast<double>(ns.failed) / static_cast<double>(std::max(n, ns.requests)) : 0.0,
@@ -450,6 +450,7 @@ json build_summary_json(const RunResult& r) {
   j["status_codes"] = status;
   j["connects"] = s.connects;
   j["reconnects"] = s.reconnects;
+  j["tls"] = {{"handshakes", s.tls_handshakes}, {"resumed", s.tls_resumed}};
   json checks = json::array();
   for (const auto& [name, c] : s.checks) checks.push_back({{"name", name}, {"passes", c.passes}, {"fails", c.fails}});
   j["checks"] = checks;

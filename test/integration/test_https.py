@@ -37,6 +37,9 @@ with Nginx(tls=True) as ng:
     if t.check(data is not None, "JSON written for reconnects"):
         t.check(data["reconnects"] > 5, f"TLS reconnects happen ({data['reconnects']})")
         t.equal(data["errors"]["connect"], 0, "reconnects succeed")
+        tls = data["tls"]
+        t.check(tls["resumed"] > 0 and tls["resumed"] >= tls["handshakes"] - 2,
+                f"reconnects resume the TLS session ({tls})")
 
     # A missing CA file is a usage error.
     cp, data = run_pelt_json(["-t1", "-c1", "-d1s", "--cacert", "/nonexistent/ca.pem", url])

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "thresholds.h"
+#include "url.h"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -279,7 +280,7 @@ TEST_CASE("defaults when keys are absent", "[config]") {
   CHECK_FALSE(s.queue_when_busy);
 }
 
-TEST_CASE("scripts and CA files resolve against the file's directory", "[config]") {
+TEST_CASE("scripts and CA files resolve against the directory of the file", "[config]") {
   const fs::path dir = fs::temp_directory_path() / "pelt_config_test_paths";
   fs::create_directories(dir / "lua");
   std::ofstream(dir / "lua" / "main.lua") << "-- main\n";
@@ -305,7 +306,7 @@ script = "lua/../other.lua"
   fs::remove_all(dir);
 }
 
-TEST_CASE("expand_vars: ${VAR} and ${VAR:-default}", "[config]") {
+TEST_CASE("expand_vars handles the VAR and VAR:-default forms", "[config]") {
   const std::map<std::string, std::string> vars = {
       {"HOST", "10.0.0.1"}, {"EMPTY", ""}, {"PORT", "9000"}};
   CHECK(expand("plain text", vars) == "plain text");
@@ -341,7 +342,7 @@ TEST_CASE("expand_vars: ${VAR} and ${VAR:-default}", "[config]") {
   CHECK(pos == 5);
 }
 
-TEST_CASE("-e values win over the environment", "[config]") {
+TEST_CASE("vars given with -e win over the environment", "[config]") {
   ::setenv("PELT_CONFIG_TEST_HOST", "from-env", 1);
   const std::string text =
       "[target]\nurl = \"http://${PELT_CONFIG_TEST_HOST}:1/\"\n" + std::string(kMinimal);
@@ -523,6 +524,14 @@ TEST_CASE("more validation messages", "[config]") {
                                            "[\"p(95)<1\"]\n") ==
         "t.toml:6:1: bad tag filter \"name\" in \"http_req_duration{name}\": write tag:value, "
         "e.g. name:issue");
+  // URL problems beyond the scheme and host come from the URL parser the run uses.
+  pelt::Url url;
+  std::string url_error;
+  REQUIRE_FALSE(pelt::parse_url("http://127.0.0.1:99999/", url, url_error));
+  CHECK(load_error("[target]\nurl = \"http://127.0.0.1:99999/\"\n" + std::string(kMinimal)) ==
+        "t.toml:2:7: target.url: " + url_error);
+  CHECK(load_error("[target]\nurl = \"http:///x\"\n" + std::string(kMinimal)) ==
+        "t.toml:2:7: target.url has no host: \"http:///x\"");
   // ${VAR} errors inside a scenario value point at the "$".
   CHECK(load_error(a + "body = '{\"id\": ${PELT_CONFIG_TEST_NOPE}}'\n")
             .starts_with("t.toml:4:16: ${PELT_CONFIG_TEST_NOPE} is not set"));

@@ -1,0 +1,220 @@
+"""Hostile servers: every pelt-target fault path, TLS to a plain port, refused connections, Lua
+errors during the run. pelt must finish on time with exit 0, count each failure under the right
+kind and reason, keep its ledger balanced, and stay small in memory."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import BIN, Target, TestCase, free_port  # noqa: E402
+
+t = TestCase("faults")
+tmp = tempfile.mkdtemp(prefix="pelt-faults-")
+
+RUN_ARGS = ["-t1", "-c4", "-d2s", "--timeout", "1s", "--quiet"]
+HANG_LIMIT_S = 30       # a 2 s run that takes longer than this is a hang
+MAX_RSS_KB = 64 * 1024  # peak resident memory allowed for pelt (ru_maxrss is in KiB on Linux)
+
+
+class Run:
+    """What one pelt process did: exit code, output, JSON document, peak RSS."""
+
+    def __init__(self, args, returncode, stdout, stderr, data, max_rss_kb, hung):
+        self.args = args
+        self.returncode = returncode  # exit code, or -signal if killed by a signal
+        self.stdout = stdout
+        self.stderr = stderr
+        self.data = data              # the --json document, or None
+        self.max_rss_kb = max_rss_kb  # peak resident set size of pelt, KiB
+        self.hung = hung              # killed by this test after HANG_LIMIT_S
+
+
+def run_measured(args, limit_s=HANG_LIMIT_S):
+    """Runs pelt with --json, reaps it with os.wait4 for its rusage; kills it after limit_s."""
+    json_path = os.path.join(tmp, f"out-{time.monotonic_ns()}.json")
+    out_f = tempfile.TemporaryFile(mode="w+")
+    err_f = tempfile.TemporaryFile(mode="w+")
+    cmd = [BIN] + [str(a) for a in args] + ["--json", json_path]
+    proc = subprocess.Popen(cmd, stdout=out_f, stderr=err_f, stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + limit_s
+    hung = False
+    status, rusage = 0, None
+    while True:
+        pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
+        if pid == proc.pid:
+            break
+        if time.monotonic() > deadline:
+            hung = True
+            os.kill(proc.pid, signal.SIGKILL)
+            _, status, rusage = os.wait4(proc.pid, 0)
+            break
+        time.sleep(0.05)
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+    out_f.seek(0)
+    err_f.seek(0)
+    stdout, stderr = out_f.read(), err_f.read()
+    out_f.close()
+    err_f.close()
+    data = None
+    try:
+        with open(json_path) as f:
+            data = json.load(f)
+        os.unlink(json_path)
+    except (OSError, ValueError):
+        pass
+    return Run(cmd, proc.returncode, stdout, stderr, data, rusage.ru_maxrss, hung)
+
+
+def ledger_adds_up(r, label):
+    lg = r.data["ledger"]
+    total = lg["completed"] + lg["failed"] + lg["timed_out"] + lg["in_flight"]
+    return t.check(lg["sent"] == total,
+                   f"{label}: ledger sent {lg['sent']} != completed + failed + timed_out + "
+                   f"in_flight = {total} ({lg})")
+
+
+def ran_cleanly(r, label, expect_rc=0):
+    """No hang, expected exit code, a JSON document, bounded memory. False stops later checks."""
+    if not t.check(not r.hung, f"{label}: pelt hung (killed after {HANG_LIMIT_S}s)"):
+        return False
+    ok = t.equal(r.returncode, expect_rc,
+                 f"{label}: exit code (stderr {r.stderr.strip()[-400:]!r})")
+    t.check(r.max_rss_kb < MAX_RSS_KB, f"{label}: peak RSS {r.max_rss_kb} KiB over {MAX_RSS_KB}")
+    if not t.check(r.data is not None, f"{label}: no JSON document written"):
+        return False
+    return ok
+
+
+def reasons_matching(r, pred):
+    return {k: v for k, v in r.data["error_reasons"].items() if pred(k) and v > 0}
+
+
+def samples_text(r):
+    return " | ".join(r.data.get("error_samples", []))
+
+
+# Each fault path: (path, error kind in `errors`, ledger field that must be > 0, reason test,
+# sample test or None, description of what is expected).
+PARSE = lambda k: k == "parse error"  # noqa: E731
+TIMEOUT = lambda k: k == "timeout"  # noqa: E731
+FAULTS = [
+    ("/fault/reset", "read", "failed",
+     lambda k: k in ("read ECONNRESET", "premature close"), None, "read ECONNRESET or premature close"),
+    ("/fault/close-before-headers", "read", "failed",
+     lambda k: k in ("premature close", "read ECONNRESET"), None, "premature close"),
+    ("/fault/garbage", "read", "failed", PARSE, "HPE_", "parse error"),
+    ("/fault/huge-headers", "read", "failed", PARSE, "HEADER_OVERFLOW", "parse error (header overflow)"),
+    ("/fault/endless-chunked", "timeout", "timed_out", TIMEOUT, None, "timeout"),
+    ("/fault/bad-chunk", "read", "failed", PARSE, "CHUNK", "parse error (chunk size)"),
+    ("/fault/short-body", "read", "failed", lambda k: k == "premature close", None, "premature close"),
+    ("/fault/two-lengths", "read", "failed", PARSE, "CONTENT_LENGTH", "parse error (two lengths)"),
+    ("/fault/drip", "timeout", "timed_out", TIMEOUT, None, "timeout (1 byte a second)"),
+    ("/fault/hang", "timeout", "timed_out", TIMEOUT, None, "timeout"),
+]
+
+with Target(threads=1) as tg:
+    for path, kind, ledger_field, reason_ok, sample_part, what in FAULTS:
+        r = run_measured(RUN_ARGS + [tg.url(path)])
+        if not ran_cleanly(r, path):
+            continue
+        # NOTE: for /fault/hang, /fault/endless-chunked and /fault/drip the ledger check below
+        # fails when the run ends on a multiple of the timeout (-d2s --timeout 1s): requests
+        # are counted both as timed out and as in flight. Engine bug, reported; keep the check.
+        ledger_adds_up(r, path)
+        t.check(r.data["errors"][kind] > 0, f"{path}: errors.{kind} should count it: {r.data['errors']}")
+        t.check(r.data["ledger"][ledger_field] > 0,
+                f"{path}: ledger.{ledger_field} should count it: {r.data['ledger']}")
+        t.check(reasons_matching(r, reason_ok),
+                f"{path}: expected {what} in error_reasons, got {r.data['error_reasons']}")
+        if sample_part:
+            t.check(sample_part in samples_text(r),
+                    f"{path}: error_samples should mention {sample_part}: {samples_text(r)!r}")
+        t.equal(r.data["ledger"]["completed"], 0, f"{path}: no request may count as completed")
+
+    # Content-Length 5 then more bytes: the 5-byte response completes; the surplus is either a
+    # parse error charged to the next request on that connection or ignored, never a crash.
+    r = run_measured(RUN_ARGS + [tg.url("/fault/long-body")])
+    if ran_cleanly(r, "/fault/long-body"):
+        ledger_adds_up(r, "/fault/long-body")
+        t.check(r.data["ledger"]["completed"] > 0, f"/fault/long-body: responses complete: {r.data['ledger']}")
+        t.check(r.data["status_codes"].get("200", 0) > 0, "/fault/long-body: 200 counted")
+        other = reasons_matching(r, lambda k: k not in ("parse error", "premature close"))
+        t.check(not other, f"/fault/long-body: unexpected error reasons {other}")
+
+    # HTTP/1.0 with the body ended by close: every response is good.
+    r = run_measured(RUN_ARGS + [tg.url("/fault/http10")])
+    if ran_cleanly(r, "/fault/http10"):
+        ledger_adds_up(r, "/fault/http10")
+        lg = r.data["ledger"]
+        t.check(lg["completed"] > 10, f"/fault/http10: responses complete: {lg}")
+        t.equal(lg["failed"] + lg["timed_out"], 0, "/fault/http10: nothing failed")
+        t.equal(r.data["error_reasons"], {}, "/fault/http10: no error reasons")
+        t.check(r.data["reconnects"] > 0 or r.data["connects"] > 4,
+                "/fault/http10: a new connection per response")
+
+    # TLS to the plain listener: the handshake fails; counted as a connect error, reason "tls: ...".
+    https_url = tg.url("/").replace("http://", "https://", 1)
+    r = run_measured(RUN_ARGS + ["--insecure", https_url])
+    if ran_cleanly(r, "https to plain port"):
+        ledger_adds_up(r, "https to plain port")
+        t.check(r.data["errors"]["connect"] > 0, f"tls: errors.connect counts it: {r.data['errors']}")
+        t.check(reasons_matching(r, lambda k: k.startswith("tls:")),
+                f"tls: a 'tls:' reason expected, got {r.data['error_reasons']}")
+        t.equal(r.data["ledger"]["completed"], 0, "tls: nothing completed")
+
+    # Lua runtime error in response(): counted with file:line, the run goes on.
+    script = os.path.join(tmp, "response_error.lua")
+    with open(script, "w") as f:
+        f.write("local n = 0\n"
+                "response = function(status, headers, body)\n"
+                "  n = n + 1\n"
+                "  if n % 10 == 0 then error('bad response ' .. n) end\n"
+                "end\n")
+    r = run_measured(RUN_ARGS + ["-s", script, tg.url("/")])
+    if ran_cleanly(r, "lua response() error"):
+        ledger_adds_up(r, "lua response() error")
+        se = r.data["script_errors"]
+        t.check(se["count"] >= 10, f"lua: script errors counted: {se}")
+        t.check(any(f"{script}:4:" in s or "response_error.lua:4:" in s for s in se["samples"]),
+                f"lua: samples name file:line: {se['samples']}")
+        t.check(r.data["ledger"]["completed"] > 10 * se["count"] * 0.9,
+                f"lua: the run went on ({r.data['ledger']['completed']} completed)")
+        t.check("response_error.lua:4:" in r.stdout, "lua: summary prints the script error")
+
+# A server that goes away during the run: reconnects are refused and counted, the run completes.
+tg = Target(threads=1).start()
+try:
+    proc_args = RUN_ARGS[:2] + ["-d3s", "--timeout", "1s", "--quiet", tg.url("/")]
+    killer = threading.Timer(1.0, tg.stop)
+    killer.start()
+    r = run_measured(proc_args)
+    killer.join()
+finally:
+    tg.stop()
+if ran_cleanly(r, "server gone mid-run"):
+    ledger_adds_up(r, "server gone mid-run")
+    t.check(r.data["ledger"]["completed"] > 0, "server gone: requests before it left completed")
+    t.check(r.data["errors"]["connect"] > 0, f"server gone: errors.connect counts refusals: {r.data['errors']}")
+    t.check(r.data["error_reasons"].get("connect ECONNREFUSED", 0) > 0,
+            f"server gone: 'connect ECONNREFUSED' reason: {r.data['error_reasons']}")
+    # Reconnects back off: not a busy loop of thousands of refused connects a second.
+    t.check(r.data["errors"]["connect"] < 20000, f"server gone: {r.data['errors']['connect']} connects")
+
+# A port nobody listens on from the start: refused connects are counted and the run completes.
+# NOTE: pelt currently probes the address before the run (as wrk does) and exits 2 with
+# "unable to connect to 127.0.0.1:PORT: no address accepted a connection". Reported; keep.
+closed = free_port()
+r = run_measured(RUN_ARGS + [f"http://127.0.0.1:{closed}/"])
+if ran_cleanly(r, "closed port"):
+    ledger_adds_up(r, "closed port")
+    t.check(r.data["error_reasons"].get("connect ECONNREFUSED", 0) > 0,
+            f"closed port: 'connect ECONNREFUSED' counted: {r.data['error_reasons']}")
+    t.equal(r.data["ledger"]["sent"], r.data["ledger"]["in_flight"] + r.data["ledger"]["failed"],
+            "closed port: nothing completed")
+
+t.finish()

@@ -1,0 +1,110 @@
+"""Open loop (-R): the achieved rate, latency timed from the schedule, and a server stall.
+
+Achieved rate: with `-R rate -d D` the plan holds exactly rate*D arrivals. Every arrival either
+completes, is still in flight when the run ends (quick mode has no graceful stop), fails, or is
+dropped. We compare completed + in_flight with rate*D and allow 1%. The boundary effects that
+1% has to absorb: the worker notices the end of the run on its 10 ms control tick, so arrivals
+due in the last few milliseconds may not be dispatched (at 10,000 req/s, 10 ms is 100 of 50,000
+arrivals, 0.2%); connections are opened at the start, so the first arrivals may wait for a
+connect (they are late, not lost); and the libuv timer's 1 ms resolution makes sends late by up
+to a millisecond, never early. Nothing may fail, time out or be dropped.
+
+Latency: against pelt-target's /delay/20 at a moderate rate, the p50 is 20 ms +-2%, because
+latency runs from the intended send time and the schedule is kept.
+
+Stall: POST /admin/stall?ms=1000 in the middle of a 6 s run at 200 req/s. Arrivals keep coming
+on schedule, so about 200 requests wait out some part of the stall: the p99 latency is at least
+500 ms. With enough connections every request still leaves on time (small send lag) and the
+stall is in the service time (send to response); with few connections the stall moves into the
+send lag instead (docs/OUTPUT.md: `Service time`, `Send lag`). Both are checked.
+"""
+import os
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Target, TestCase, run_pelt_json  # noqa: E402
+
+t = TestCase("open_loop")
+RATE_TOLERANCE = 0.01  # 1% of rate*duration
+
+
+def achieved(rate, duration_s, connections, threads, url):
+    cp, data = run_pelt_json(["-t", threads, "-c", connections, "-d", f"{duration_s}s", "-R", rate,
+                              "--timeout", "5s", url], timeout=duration_s + 30)
+    name = f"-R {rate}"
+    if not t.check(cp.returncode == 0 and data is not None,
+                   f"{name}: run succeeded (exit {cp.returncode}, stderr {cp.stderr[-300:]!r})"):
+        return
+    led = data["ledger"]
+    expected = rate * duration_s
+    got = led["completed"] + led["in_flight"]
+    t.check(abs(got - expected) <= RATE_TOLERANCE * expected,
+            f"{name}: completed+in_flight {got} within 1% of {expected} (ledger {led})")
+    t.equal(led["failed"] + led["timed_out"], 0, f"{name}: no failed or timed-out requests")
+    t.equal(data["metrics"]["dropped_iterations"]["count"], 0, f"{name}: no dropped arrivals")
+    t.equal(led["sent"], led["completed"] + led["failed"] + led["timed_out"] + led["in_flight"],
+            f"{name}: ledger adds up")
+    # Completed requests per second over the run, the figure users read.
+    t.check(led["completed"] >= expected * (1 - RATE_TOLERANCE) - rate * 0.05,
+            f"{name}: completed {led['completed']} close to {expected}")
+
+
+def stall_run(tg, connections, stall_at_s=2.5):
+    """A 6 s run at 200 req/s with a 1 s stall of the target starting at stall_at_s."""
+    result = {}
+
+    def run():
+        result["cp"], result["data"] = run_pelt_json(
+            ["-t1", "-c", connections, "-d6s", "-R200", "--timeout", "5s", tg.url("/")], timeout=40)
+
+    th = threading.Thread(target=run)
+    th.start()
+    time.sleep(stall_at_s)
+    tg.stall(1000)
+    th.join(60)
+    return result.get("cp"), result.get("data")
+
+
+with Target(threads=1) as tg:
+    # Achieved rate vs requested (5 s runs).
+    achieved(100, 5, 20, 1, tg.url("/"))
+    achieved(1000, 5, 50, 2, tg.url("/"))
+    achieved(10000, 5, 200, 2, tg.url("/"))
+
+    # Latency from the schedule against a 20 ms server delay.
+    cp, data = run_pelt_json(["-t1", "-c50", "-d4s", "-R200", tg.url("/delay/20")], timeout=40)
+    if t.check(cp.returncode == 0 and data is not None, f"/delay/20: run succeeded ({cp.stderr[-300:]!r})"):
+        p50_ms = data["latency_us"]["percentiles"]["50"] / 1000.0
+        t.check(abs(p50_ms - 20.0) <= 0.4, f"/delay/20: p50 {p50_ms:.3f} ms is 20 ms +-2%")
+        t.equal(data["ledger"]["failed"] + data["ledger"]["timed_out"], 0, "/delay/20: no failures")
+
+    # A 1 s stall with plenty of connections: it is in the latency and the service time.
+    cp, data = stall_run(tg, connections=400)
+    if t.check(cp is not None and cp.returncode == 0 and data is not None,
+               "stall (400 connections): run succeeded"):
+        p99_ms = data["latency_us"]["percentiles"]["99"] / 1000.0
+        m = data["metrics"]
+        t.check(p99_ms >= 500, f"stall (400 connections): p99 latency {p99_ms:.1f} ms >= 500 ms")
+        t.check(m["service_time"]["p99"] >= 500,
+                f"stall (400 connections): service time p99 {m['service_time']['p99']} ms >= 500 ms")
+        t.check(m["send_lag"]["p99"] < 100,
+                f"stall (400 connections): sends stayed on schedule, lag p99 {m['send_lag']['p99']} ms")
+        t.check(m["http_req_duration"]["max"] <= 1500,
+                f"stall (400 connections): max {m['http_req_duration']['max']} ms bounded by the stall")
+        t.check("Send lag" in cp.stdout and "Service time" in cp.stdout,
+                "stall: the text summary shows service time and send lag")
+
+    # The same stall with 10 connections: sends queue behind busy connections, so the stall
+    # shows in the send lag and still in the latency (no coordinated omission).
+    cp, data = stall_run(tg, connections=10)
+    if t.check(cp is not None and cp.returncode == 0 and data is not None,
+               "stall (10 connections): run succeeded"):
+        p99_ms = data["latency_us"]["percentiles"]["99"] / 1000.0
+        m = data["metrics"]
+        t.check(p99_ms >= 500, f"stall (10 connections): p99 latency {p99_ms:.1f} ms >= 500 ms")
+        t.check(m["send_lag"]["p99"] >= 500,
+                f"stall (10 connections): send lag p99 {m['send_lag']['p99']} ms >= 500 ms")
+
+t.finish()
