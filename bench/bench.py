@@ -7,7 +7,7 @@ with the pelt/wrk ratio of each. Server and client are pinned to different cores
 machine has two or more. Writes a table to stdout and JSON to bench/out/results.json.
 
 Environment: BENCH_DURATION (seconds per run, default 5), BENCH_ROUNDS (default 3),
-BENCH_CASES (comma-separated subset of a,b,c,d,e), PELT_BIN, PELT_TARGET_BIN.
+BENCH_CASES (comma-separated subset of a,b,c,d,e,f), PELT_BIN, PELT_TARGET_BIN.
 """
 import json
 import os
@@ -29,7 +29,7 @@ PELT = os.environ.get("PELT_BIN", os.path.join(ROOT, "build", "pelt"))
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
 DURATION = int(os.environ.get("BENCH_DURATION", "5"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
-CASES = os.environ.get("BENCH_CASES", "a,b,c,d,e").split(",")
+CASES = os.environ.get("BENCH_CASES", "a,b,c,d,e,f").split(",")
 CORES = os.cpu_count() or 1
 
 tmp = tempfile.mkdtemp(prefix="pelt-bench-")
@@ -69,6 +69,10 @@ init = function(args)
   req = table.concat(r)
 end
 request = function() return req end
+""")
+HOOK = script("hook.lua", """
+-- the same GET as case (a), built by a request() hook on every request: the hook's cost
+request = function() return wrk.format() end
 """)
 IDLE = script("idle.lua", """
 -- each connection sends one request a second
@@ -125,6 +129,7 @@ def case_list(nginx_url, target_url):
         ("c", "(b) plus response() checking the status", ["-t1", "-c50", d, "-s", COUPON_CHECK], nginx_url),
         ("d", "pipelined GETs, depth 16", ["-t1", "-c50", d, "-s", PIPELINE], nginx_url + "/"),
         ("e", "10,000 idle-ish connections, 1 request/s each", ["-t1", "-c10000", d, "--timeout", "10s", "-s", IDLE], target_url + "/"),
+        ("f", "(a) with a request() hook returning the same GET", ["-t1", "-c50", d, "-s", HOOK], nginx_url + "/"),
     ]
 
 

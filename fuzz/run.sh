@@ -20,6 +20,7 @@ SECONDS_EACH="${FUZZ_SECONDS:-60}"
 BUILD="${FUZZ_BUILD_DIR:-$ROOT/build-fuzz}"
 CRASHES="$ROOT/fuzz/crashes"
 CXX="${CXX_FUZZ:-clang++}"
+# shellcheck disable=SC2054  # the commas belong to -fsanitize's value
 CXXFLAGS=(-std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
           -fno-omit-frame-pointer -I "$ROOT/src")
 export ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}"
@@ -33,7 +34,8 @@ sources_for() {
     http1) echo src/http1.cc -lhttp_parser ;;
     thresholds) echo src/thresholds.cc src/stats.cc src/histogram.cc -lfmt ;;
     config)
-      echo src/config*.cc src/units.cc src/thresholds.cc src/stats.cc src/histogram.cc -lfmt
+      # (config_fuzz.cc's own comment predates src/url.cc, which config.cc now calls)
+      echo src/config*.cc src/url.cc src/units.cc src/thresholds.cc src/stats.cc src/histogram.cc -lfmt
       pkg-config --cflags --libs tomlplusplus ;;
     *) return 1 ;;
   esac
@@ -94,8 +96,7 @@ for name in "${names[@]}"; do
   work="$(mktemp -d "${TMPDIR:-/tmp}/pelt-fuzz-$name.XXXXXX")"
   mkdir -p "$work/corpus" "$work/artifacts"
   if [ -d "fuzz/corpus/$name" ]; then cp -R "fuzz/corpus/$name/." "$work/corpus/"; fi
-  # shellcheck disable=SC2046  # seed directories are separate words
-  extra=($(seeds_for "$name"))
+  read -r -a extra <<<"$(seeds_for "$name")"  # seed directories, one word each
   log="$BUILD/${name}.log"
   echo "== running $name for ${SECONDS_EACH}s (log: $log)"
   "$bin" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \

@@ -1,5 +1,5 @@
 // libFuzzer entry point for the unit parsers (durations, counts, sizes, rates). Build with
-//   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I src \
+//   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I src
 //     fuzz/units_fuzz.cc src/units.cc -o units_fuzz
 //   ./units_fuzz -max_total_time=60 fuzz/corpus/units
 // Without libFuzzer, -DPELT_FUZZ_STANDALONE adds a main() that runs the files named on the

@@ -41,6 +41,7 @@ void Connection::warm_up() {
 }
 
 void Connection::run_iteration(uint64_t intended_ns) {
+  if (busy_) return;  // never two iterations on one VU
   intended_ns_ = intended_ns;
   busy_ = true;
   if (scenario_.has_delay) {
@@ -436,7 +437,7 @@ void Connection::on_timeout() {
   st.errors.timeout += n;
   if (name_stats_) {
     name_stats_->failed += n;
-    ++name_stats_->failure_reasons["timeout"];
+    name_stats_->failure_reasons["timeout"] += n;
   }
   scenario_.stats->stages[scenario_.stage].failed += n;
   st.add_error_reason("timeout", "timeout: no response within the timeout");
@@ -445,6 +446,16 @@ void Connection::on_timeout() {
   batch_done_ = true;
   want_send_ = false;
   finish_iteration();
+}
+
+void Connection::check_connect_timeout(uint64_t now_ns, uint64_t timeout_ns) {
+  if (state_ != State::kConnecting && state_ != State::kHandshaking) return;
+  if (now_ns - connect_start_ns_ <= timeout_ns) return;
+  if (state_ == State::kConnecting) {
+    fail(kKindConnect, "connect timeout", "connect: no answer within the timeout");
+  } else {
+    fail(kKindConnect, "tls: handshake timeout", "tls handshake: no answer within the timeout");
+  }
 }
 
 void Connection::fail(int kind, const std::string& reason, const std::string& detail) {
@@ -508,6 +519,9 @@ void Connection::on_close(uv_handle_t* handle) {
 
 void Connection::shutdown() {
   shutting_down_ = true;
+  // The caller has counted what was outstanding as in flight; nothing may count it again.
+  parser_.reset();
+  want_send_ = false;
   if (timer_open_) {
     uv_timer_stop(&timer_);
     uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);

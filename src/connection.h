@@ -36,6 +36,8 @@ class Connection {
   // No iteration in progress and none about to start.
   bool free() const { return !busy_; }
   uint32_t index() const { return index_; }
+  // Open loop: the VU sits in the worker's idle list (set and cleared by the worker).
+  bool in_idle_list = false;
   // Requests written and not yet answered.
   uint64_t outstanding() const { return parser_.outstanding(); }
   // Sent time of the oldest outstanding request (hrtime ns), 0 when none.
@@ -43,6 +45,8 @@ class Connection {
   // The request timed out: counts every outstanding request, drops the connection, ends the
   // iteration.
   void on_timeout();
+  // Connects and TLS handshakes that take longer than the timeout fail as connect errors.
+  void check_connect_timeout(uint64_t now_ns, uint64_t timeout_ns);
   // Run ended: closes every handle; outstanding requests stay counted by the caller.
   void shutdown();
   // Iterations this VU has finished (per-vu-iterations).

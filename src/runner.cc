@@ -154,7 +154,60 @@ std::vector<std::string> secret_values(const RunConfig& cfg, const std::map<std:
   for (const auto& [name, value] : env) {
     if (secret_variable(name) && !value.empty()) out.push_back(value);
   }
+  for (char** e = environ; e && *e; ++e) {
+    const char* eq = std::strchr(*e, '=');
+    if (!eq) continue;
+    std::string name(*e, static_cast<size_t>(eq - *e));
+    if (secret_variable(name) && std::strlen(eq + 1) >= 3) out.emplace_back(eq + 1);
+  }
   return out;
+}
+
+std::string redact(std::string text, const std::vector<std::string>& secrets) {
+  for (const std::string& secret : secrets) {
+    if (secret.size() < 3) continue;
+    size_t at = 0;
+    while ((at = text.find(secret, at)) != std::string::npos) {
+      text.replace(at, secret.size(), "[redacted]");
+      at += 10;
+    }
+  }
+  return text;
+}
+
+template <typename Map>
+void redact_keys(Map& map, const std::vector<std::string>& secrets) {
+  Map out;
+  for (auto& [key, value] : map) {
+    auto [it, fresh] = out.try_emplace(redact(key, secrets), value);
+    if (!fresh) it->second.merge(value);
+  }
+  map.swap(out);
+}
+
+void redact_counts(std::map<std::string, uint64_t>& map, const std::vector<std::string>& secrets) {
+  std::map<std::string, uint64_t> out;
+  for (auto& [key, value] : map) out[redact(key, secrets)] += value;
+  map.swap(out);
+}
+
+// Names, checks and messages come from scripts and servers; credentials must not reach output.
+void redact_stats(WorkerStats& s, const std::vector<std::string>& secrets) {
+  if (secrets.empty()) return;
+  redact_counts(s.error_reasons, secrets);
+  for (std::string& e : s.error_samples) e = redact(e, secrets);
+  for (std::string& e : s.script_error_samples) e = redact(e, secrets);
+  std::map<std::string, CheckCount> checks;
+  for (auto& [name, c] : s.checks) {
+    CheckCount& dst = checks[redact(name, secrets)];
+    dst.passes += c.passes;
+    dst.fails += c.fails;
+  }
+  s.checks.swap(checks);
+  for (ScenarioStats& sc : s.scenarios) {
+    for (auto& [name, ns] : sc.names) redact_counts(ns.failure_reasons, secrets);
+    redact_keys(sc.names, secrets);
+  }
 }
 
 struct PreparedScenario {
@@ -275,8 +328,12 @@ int run(RunOptions& opt) {
     }
     Address first;
     if (!ps.main->resolve(url.host, url.effective_port(), first, error)) {
-      std::fprintf(stderr, "pelt: %s\n", error.c_str());
-      return kExitUsage;
+      // A name that does not resolve is bad input; a server that refuses every connection
+      // means the run cannot happen.
+      const bool unreachable = error.find("unable to connect") != std::string::npos;
+      std::fprintf(stderr, "pelt: %s%s\n", error.c_str(),
+                   unreachable ? " (is the server running and listening on that port?)" : "");
+      return unreachable ? kExitRunFailed : kExitUsage;
     }
     for (int w = 0; w < threads; ++w) {
       ScriptOptions tso = so;
@@ -401,6 +458,7 @@ int run(RunOptions& opt) {
   uint64_t last_completed = 0;
   double last_progress_at = 0;
   bool drew = false;
+  bool abort_sent = false;
   auto merge_snapshots = [&]() {
     WorkerStats m;
     for (auto& w : workers) m.merge(w->snapshot());
@@ -448,12 +506,12 @@ int run(RunOptions& opt) {
       WorkerStats m = merge_snapshots();
       auto states = evaluate(m, result.elapsed_seconds, false);
       if (metrics) metrics->update(m, states);
-      if (result.aborted && !result.interrupted) {
+      if (result.aborted && !abort_sent) {
+        abort_sent = true;
         if (drew) std::fprintf(stderr, "\n");
         drew = false;
         std::fprintf(stderr, "pelt: stopping early: threshold %s\n", result.abort_reason.c_str());
         for (auto& w : workers) w->stop();
-        result.interrupted = false;
       }
       if (show_progress && result.elapsed_seconds >= next_progress) {
         next_progress += progress_every;
@@ -476,6 +534,9 @@ int run(RunOptions& opt) {
     result.stats.merge(w->final_stats());
   }
   auto states = evaluate(result.stats, result.elapsed_seconds, true);
+  const std::vector<std::string> secrets = secret_values(cfg, opt.env);
+  redact_stats(result.stats, secrets);
+  result.url = redact(result.url, secrets);
 
   if (opt.quick) {
     print_wrk_summary(stdout, result);

@@ -185,6 +185,8 @@ void Worker::control() {
     const uint64_t end_ns = s.start_ns + to_ns(s.plan->duration());
     if (s.issuing && now >= end_ns) {
       s.issuing = false;
+      s.stats->dropped_iterations += s.queue.size();
+      s.stats->stages[s.stage].dropped_iterations += s.queue.size();
       s.queue.clear();
       for (auto& vu : s.vus) vu->set_active(false);
     }
@@ -295,11 +297,15 @@ void Worker::schedule_arrival_timer(uint64_t now) {
 void Worker::dispatch(ScenarioRuntime& s, uint64_t intended_ns) {
   if (!s.queue.empty()) {
     // Earlier arrivals still wait: keep the order.
-  } else if (!s.idle.empty()) {
-    Connection* vu = s.idle.back();
-    s.idle.pop_back();
-    vu->run_iteration(intended_ns);
-    return;
+  } else {
+    while (!s.idle.empty()) {
+      Connection* vu = s.idle.back();
+      s.idle.pop_back();
+      vu->in_idle_list = false;
+      if (!vu->free()) continue;
+      vu->run_iteration(intended_ns);
+      return;
+    }
   }
   const bool can_open = s.vus.size() < s.max_vus;
   if (s.setup.config->queue_when_busy) {
@@ -318,13 +324,14 @@ void Worker::dispatch(ScenarioRuntime& s, uint64_t intended_ns) {
 }
 
 void Worker::on_vu_free(ScenarioRuntime& s, Connection& vu) {
-  if (!s.issuing) return;
+  if (!s.issuing || vu.in_idle_list || !vu.free()) return;
   if (!s.queue.empty()) {
     const uint64_t intended = s.queue.front();
     s.queue.pop_front();
     vu.run_iteration(intended);
     return;
   }
+  vu.in_idle_list = true;
   s.idle.push_back(&vu);
 }
 
@@ -338,6 +345,9 @@ void Worker::finish_scenario(ScenarioRuntime& s) {
   s.done = true;
   s.issuing = false;
   s.idle.clear();
+  // Arrivals still waiting for a VU were never sent: they count as dropped.
+  s.stats->dropped_iterations += s.queue.size();
+  s.stats->stages[s.stage].dropped_iterations += s.queue.size();
   s.queue.clear();
   for (auto& vu : s.vus) {
     stats_.ledger.in_flight += vu->outstanding();
@@ -361,9 +371,11 @@ void Worker::sample() {
   last_sample_count_ = done;
   if (timeout_ns_ > 0) {
     for (ScenarioRuntime& s : scenarios_) {
+      if (s.done) continue;
       for (auto& vu : s.vus) {
         const uint64_t sent = vu->sent_ns();
         if (sent && now - sent > timeout_ns_) vu->on_timeout();
+        vu->check_connect_timeout(now, timeout_ns_);
       }
     }
   }

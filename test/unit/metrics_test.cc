@@ -378,7 +378,7 @@ TEST_CASE("metrics: the server serves the latest snapshot", "[metrics]") {
 
 TEST_CASE("metrics: linger returns after two scrapes", "[metrics]") {
   MetricsOptions o = sample_options();
-  o.listen = "0";
+  o.listen.assign(1, '0');  // port 0: any free port
   std::string error;
   auto server = MetricsServer::start(o, error);
   REQUIRE(server != nullptr);

@@ -188,7 +188,11 @@ TEST_CASE("ledger balance and non-2xx/3xx", "[stats]") {
 
 TEST_CASE("request names past the cap fold into other when merged", "[stats]") {
   pelt::ScenarioStats a, b;
-  for (size_t i = 0; i < WorkerStats::kMaxNames; ++i) a.names["a" + std::to_string(i)].requests = 1;
+  for (size_t i = 0; i < WorkerStats::kMaxNames; ++i) {
+    std::string name = std::to_string(i);
+    name.insert(name.begin(), 'a');
+    a.names[name].requests = 1;
+  }
   b.names["a0"].requests = 2;
   b.names["new one"].requests = 5;
   b.names["new two"].requests = 6;

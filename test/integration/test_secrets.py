@@ -1,0 +1,253 @@
+"""Secrets stay out of pelt's output: Authorization, Cookie and Proxy-Authorization header values
+(from -H and from TOML) and -e values whose names contain TOKEN, SECRET or PASSWORD never show in
+stdout, stderr (summary and the terminal progress line), the --json / --summary-json document or
+/metrics. Also: the metrics endpoint binds 127.0.0.1 when given a bare port, and TLS certificates
+are verified unless --insecure is given."""
+import http.server
+import os
+import pty
+import select
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import BIN, Nginx, Target, TestCase, free_port, run_pelt_json, wait_for_port  # noqa: E402
+
+t = TestCase("secrets")
+tmp = tempfile.mkdtemp(prefix="pelt-secrets-")
+RUN_LIMIT_S = 60  # seconds before a pelt run counts as hung
+
+# Distinctive values: none of them can appear in output by accident.
+AUTH = "pelt-sekrit-auth-4f9c1e"
+COOKIE = "pelt-sekrit-cookie-8b2d7a"
+PROXY = "pelt-sekrit-proxy-3e6f0c"
+URL_PASSWORD = "pelt-sekrit-urlpw-9a1b5d"
+ENV_TOKEN = "pelt-sekrit-token-1c7e3f"
+ENV_SECRET = "pelt-sekrit-secret-6d4a2b"
+ENV_PASSWORD = "pelt-sekrit-password-0f8e9d"
+ALL = [AUTH, COOKIE, PROXY, URL_PASSWORD, ENV_TOKEN, ENV_SECRET, ENV_PASSWORD]
+ENV_ARGS = ["-e", f"API_TOKEN={ENV_TOKEN}", "-e", f"CLIENT_SECRET={ENV_SECRET}",
+            "-e", f"DB_PASSWORD={ENV_PASSWORD}"]
+
+
+class Recorder(http.server.BaseHTTPRequestHandler):
+    """Answers every GET with 200 "ok" (keep-alive) and remembers the credential headers seen."""
+    protocol_version = "HTTP/1.1"
+    seen = set()
+    lock = threading.Lock()
+
+    def do_GET(self):  # noqa: N802 (http.server's naming)
+        with Recorder.lock:
+            for h in ("Authorization", "Cookie", "Proxy-Authorization"):
+                if self.headers.get(h):
+                    Recorder.seen.add(self.headers[h])
+        self.send_response(200)
+        self.send_header("Content-Length", "3")
+        self.end_headers()
+        self.wfile.write(b"ok\n")
+
+    def log_message(self, *args):
+        pass
+
+
+def run_watched(args, metrics_port=None):
+    """Runs pelt with stderr on a pseudo-terminal (so the progress line is drawn) and scrapes
+    http://127.0.0.1:metrics_port/metrics every 0.3 s while it runs and lingers.
+    Returns (exit code, stdout, terminal text, all scraped metrics text)."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([BIN] + args, stdout=subprocess.PIPE, stderr=slave,
+                            stdin=subprocess.DEVNULL)
+    os.close(slave)
+    term = bytearray()
+    out = bytearray()
+    scrapes = []
+
+    def read_out():
+        out.extend(proc.stdout.read())
+
+    reader = threading.Thread(target=read_out, daemon=True)
+    reader.start()
+    deadline = time.monotonic() + RUN_LIMIT_S
+    next_scrape = time.monotonic()
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the terminal closes when pelt exits
+                chunk = b""
+            term.extend(chunk)
+            if not chunk and proc.poll() is not None:
+                break
+        elif proc.poll() is not None:
+            break
+        if metrics_port and time.monotonic() >= next_scrape:
+            next_scrape = time.monotonic() + 0.3
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=2) as r:
+                    scrapes.append(r.read().decode("utf-8", "replace"))
+            except OSError:
+                pass
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait(timeout=10)
+    reader.join(10)
+    os.close(master)
+    return (proc.returncode, out.decode("utf-8", "replace"), term.decode("utf-8", "replace"),
+            "\n".join(scrapes))
+
+
+def no_secrets(label, where, text, secrets=ALL):
+    for s in secrets:
+        t.check(s not in text, f"{label}: secret {s!r} appears in {where}")
+
+
+def read_text(path):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+class QuietServer(http.server.ThreadingHTTPServer):
+    """Ignores clients that hang up mid-response (pelt closes its connections at the end)."""
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+server = QuietServer(("127.0.0.1", 0), Recorder)
+server.daemon_threads = True
+threading.Thread(target=server.serve_forever, daemon=True).start()
+port = server.server_address[1]
+try:
+    # 1. Quick mode: -H credentials, -e secrets, a password in the URL.
+    mport = free_port()
+    json_path = os.path.join(tmp, "quick.json")
+    args = ["-t1", "-c2", "-d2s", "--timeout", "2s",
+            "-H", f"Authorization: Bearer {AUTH}", "-H", f"Cookie: session={COOKIE}",
+            "-H", f"Proxy-Authorization: Basic {PROXY}"] + ENV_ARGS + [
+            "--json", json_path, "--metrics", f"127.0.0.1:{mport}", "--metrics-linger", "3s",
+            f"http://user:{URL_PASSWORD}@127.0.0.1:{port}/"]
+    rc, out, term, metrics = run_watched(args, mport)
+    t.equal(rc, 0, "quick: exit code")
+    t.check("requests in" in out, f"quick: summary printed: {out[:300]!r}")
+    t.check("req/s" in term or "[1s" in term, f"quick: progress drawn on the terminal: {term[:200]!r}")
+    t.check("pelt_http_requests_total" in metrics, "quick: /metrics scraped during the run and linger")
+    with Recorder.lock:
+        seen = set(Recorder.seen)
+    t.check(f"Bearer {AUTH}" in seen and f"session={COOKIE}" in seen and f"Basic {PROXY}" in seen,
+            f"quick: the credential headers were really sent: {sorted(seen)}")
+    no_secrets("quick", "stdout", out)
+    no_secrets("quick", "stderr/progress", term)
+    no_secrets("quick", "--json", read_text(json_path))
+    no_secrets("quick", "/metrics", metrics)
+    t.check(read_text(json_path) != "", "quick: JSON written")
+
+    # 2. Scenario mode: the same credentials from TOML headers filled from -e variables.
+    Recorder.seen.clear()
+    toml = os.path.join(tmp, "secrets.toml")
+    with open(toml, "w") as f:
+        f.write(f"""[target]
+url = "http://127.0.0.1:{port}"
+timeout = "2s"
+path = "/items?key=${{API_TOKEN}}"
+
+[target.headers]
+Authorization = "Bearer ${{API_TOKEN}}"
+Cookie = "sid=${{CLIENT_SECRET}}"
+Proxy-Authorization = "Basic ${{DB_PASSWORD}}"
+
+[scenarios.secret_run]
+executor = "constant-vus"
+vus = 2
+duration = "2s"
+
+[thresholds]
+http_req_failed = ["rate<0.5"]
+""")
+    mport = free_port()
+    summary_path = os.path.join(tmp, "scenario.json")
+    args = ["run", toml] + ENV_ARGS + ["--summary-json", summary_path,
+                                       "--metrics", str(mport), "--metrics-linger", "3s"]
+    rc, out, term, metrics = run_watched(args, mport)
+    t.equal(rc, 0, f"scenario: exit code (output {out[-300:]!r} {term[-300:]!r})")
+    t.check("pelt_http_requests_total" in metrics, "scenario: /metrics scraped")
+    with Recorder.lock:
+        seen = set(Recorder.seen)
+    t.check(f"Bearer {ENV_TOKEN}" in seen and f"sid={ENV_SECRET}" in seen
+            and f"Basic {ENV_PASSWORD}" in seen,
+            f"scenario: the credential headers were really sent: {sorted(seen)}")
+    no_secrets("scenario", "stdout", out)
+    no_secrets("scenario", "stderr/progress", term)
+    no_secrets("scenario", "--summary-json", read_text(summary_path))
+    no_secrets("scenario", "/metrics", metrics)
+    t.check(read_text(summary_path) != "", "scenario: summary JSON written")
+
+    # 3. A script that (unwisely) puts a -e secret into a request name and a check name. /metrics
+    # redacts label values; the summary must not print them either.
+    script = os.path.join(tmp, "named.lua")
+    with open(script, "w") as f:
+        f.write("local token = pelt.env.API_TOKEN\n"
+                "wrk.headers['Authorization'] = 'Bearer ' .. token\n"
+                "request = function()\n"
+                "  pelt.name('/users/' .. token)\n"
+                "  return wrk.format('GET', '/')\n"
+                "end\n"
+                "response = function(status)\n"
+                "  pelt.check('status ok for ' .. token, status == 200)\n"
+                "end\n")
+    mport = free_port()
+    json_path = os.path.join(tmp, "named.json")
+    args = ["-t1", "-c1", "-d1s", "-s", script] + ENV_ARGS + [
+        "--json", json_path, "--metrics", f"127.0.0.1:{mport}", "--metrics-linger", "2s",
+        f"http://127.0.0.1:{port}/"]
+    rc, out, term, metrics = run_watched(args, mport)
+    t.equal(rc, 0, "named: exit code")
+    t.check("[redacted]" in metrics, "named: /metrics shows the name redacted")
+    no_secrets("named", "/metrics", metrics, [ENV_TOKEN])
+    no_secrets("named", "stdout", out, [ENV_TOKEN])
+    no_secrets("named", "stderr/progress", term, [ENV_TOKEN])
+    no_secrets("named", "--json", read_text(json_path), [ENV_TOKEN])
+finally:
+    server.shutdown()
+    server.server_close()
+
+# 4. `--metrics PORT` binds the loopback address only.
+with Target() as tg:
+    mport = free_port()
+    proc = subprocess.Popen([BIN, "-t1", "-c1", "-d1s", "--metrics", str(mport), "--metrics-linger",
+                             "3s", "--quiet", tg.url("/")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        t.check(wait_for_port(mport, 10), "--metrics PORT: 127.0.0.1 accepts connections")
+        local = []
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            for line in read_text(table).splitlines()[1:]:
+                fields = line.split()
+                addr, state = fields[1], fields[3]
+                if state == "0A" and int(addr.rsplit(":", 1)[1], 16) == mport:
+                    local.append(addr.rsplit(":", 1)[0])
+        t.check(local != [], f"--metrics PORT: a listening socket on {mport}")
+        t.check(all(a == "0100007F" for a in local),
+                f"--metrics PORT: listens only on 127.0.0.1, found {local}")
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+
+# 5. TLS verification is on by default: a self-signed certificate is refused.
+with Nginx(tls=True) as ng:
+    cp, data = run_pelt_json(["-t1", "-c1", "-d1s", "--quiet", ng.url("/")], timeout=RUN_LIMIT_S)
+    ok = data is not None and data["ledger"]["completed"] == 0 and any(
+        k.startswith("tls:") for k in data["error_reasons"])
+    t.check(ok or (cp.returncode != 0 and "certificate" in cp.stderr),
+            f"TLS: self-signed certificate refused by default ({cp.returncode}, {cp.stderr[-200:]!r}, "
+            f"{data and data['error_reasons']})")
+
+t.finish()
