@@ -11,7 +11,7 @@ DEB_PACKAGES := build-essential cmake pkg-config python3 python3-jsonschema ca-c
   libcli11-dev libfmt-dev nlohmann-json3-dev libhttp-parser-dev \
   nginx-light prometheus wrk docker-compose clang libclang-rt-14-dev strace
 
-.PHONY: all deps build test demo bench install clean test-asan
+.PHONY: all deps build test demo bench install clean test-asan fuzz
 
 all: build
 
@@ -51,5 +51,9 @@ install: build
 test-asan:
 	$(MAKE) test BUILD_DIR=build-asan BUILD_TYPE=RelWithDebInfo CMAKE_EXTRA=-DPELT_SANITIZE=ON
 
+# Every libFuzzer target for FUZZ_SECONDS each (default 60); crashes land in fuzz/crashes/.
+fuzz: deps
+	bash fuzz/run.sh
+
 clean:
-	rm -rf $(BUILD_DIR) build-asan
+	rm -rf $(BUILD_DIR) build-asan build-fuzz

@@ -90,20 +90,49 @@ def pin(cmd, core):
     return cmd
 
 
+def peak_rss_kb(pid):
+    """VmHWM of a live process in KiB (0 once it has exited)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def run_client(cmd, timeout):
-    """Runs a client; returns (stdout, cpu_seconds, peak_rss_kb)."""
+    """Runs a client; returns (stdout, cpu_seconds, peak_rss_kb).
+
+    Peak RSS is the process's own VmHWM, sampled every 50 ms until it exits. rusage's
+    ru_maxrss cannot be used: Linux carries the forking parent's high-water mark (this Python
+    process, about 20 MB) across fork and exec, which hides anything smaller.
+    """
     start = time.time()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    out_chunks = []
-    # wait4 gives this child's own rusage (CPU and peak RSS).
+    out_file = tempfile.TemporaryFile(mode="w+")
+    err_file = tempfile.TemporaryFile(mode="w+")
+    proc = subprocess.Popen(cmd, stdout=out_file, stderr=err_file, text=True)
+    peak = 0
+    deadline = start + timeout
+    # waitid(WNOWAIT) sees the exit without reaping, so wait4 below still gets the rusage.
+    while os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
+        if time.time() > deadline:
+            proc.kill()
+            break
+        peak = max(peak, peak_rss_kb(proc.pid))
+        time.sleep(0.05)
+    # wait4 gives this child's own CPU time.
     _, status, ru = os.wait4(proc.pid, 0)
-    out = proc.stdout.read()
-    err = proc.stderr.read()
+    proc.returncode = code = os.waitstatus_to_exitcode(status)
+    out_file.seek(0)
+    err_file.seek(0)
+    out, err = out_file.read(), err_file.read()
     if time.time() - start > timeout:
         print(f"warning: {cmd[0]} took {time.time() - start:.1f}s", file=sys.stderr)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed: {err.strip()}")
-    return out, ru.ru_utime + ru.ru_stime, ru.ru_maxrss
+    if code != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({code}): {err.strip()}")
+    return out, ru.ru_utime + ru.ru_stime, peak
 
 
 def parse_requests(out):

@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <pthread.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -10,10 +12,11 @@ namespace pelt {
 namespace {
 
 constexpr uint64_t kNsPerUs = 1000;
-constexpr uint64_t kNsPerMs = 1000 * 1000;
 constexpr uint64_t kControlMs = 10;
 constexpr uint64_t kSampleMs = 100;
 constexpr size_t kMaxQueuedArrivals = 1u << 20;
+// Arrivals due this close to now go out in the same wake-up (at most this early).
+constexpr uint64_t kArrivalSlackNs = 20 * 1000;
 
 uint64_t to_ns(std::chrono::microseconds d) {
   return d.count() <= 0 ? 0 : static_cast<uint64_t>(d.count()) * kNsPerUs;
@@ -83,14 +86,23 @@ bool Worker::prepare() {
     if (!tls_context_) return false;
   }
   uv_timer_init(&loop_, &control_timer_);
-  uv_timer_init(&loop_, &arrival_timer_);
   uv_timer_init(&loop_, &sample_timer_);
   uv_async_init(&loop_, &stop_async_, &Worker::on_stop);
+  // libuv timers tick in whole milliseconds; open-loop arrivals need better, so they use a
+  // timerfd on CLOCK_MONOTONIC (the clock behind uv_hrtime) with absolute deadlines.
+  arrival_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (arrival_fd_ < 0) {
+    fatal_error_ = std::string("timerfd_create: ") + std::strerror(errno);
+    return false;
+  }
+  uv_poll_init(&loop_, &arrival_poll_, arrival_fd_);
+  arrival_poll_.data = this;
+  uv_poll_start(&arrival_poll_, UV_READABLE, &Worker::on_arrival);
   {
     std::lock_guard<std::mutex> lock(stop_mutex_);
     async_open_ = true;
   }
-  control_timer_.data = arrival_timer_.data = sample_timer_.data = stop_async_.data = this;
+  control_timer_.data = sample_timer_.data = stop_async_.data = this;
 
   stats_.scenarios.resize(scenarios_.size());
   for (ScenarioRuntime& s : scenarios_) {
@@ -135,6 +147,8 @@ void Worker::run(std::latch& ready, std::latch& go, const std::atomic<uint64_t>&
   // Every handle is closed; connections can go.
   for (ScenarioRuntime& s : scenarios_) s.vus.clear();
   uv_loop_close(&loop_);
+  if (arrival_fd_ >= 0) close(arrival_fd_);
+  arrival_fd_ = -1;
   publish();
   finished_.store(true, std::memory_order_release);
 }
@@ -259,9 +273,24 @@ Connection* Worker::open_vu(ScenarioRuntime& s) {
   return raw;
 }
 
-void Worker::on_arrival(uv_timer_t* timer) {
-  auto* self = static_cast<Worker*>(timer->data);
+void Worker::on_arrival(uv_poll_t* poll, int, int) {
+  auto* self = static_cast<Worker*>(poll->data);
+  uint64_t expirations = 0;
+  ssize_t n = read(self->arrival_fd_, &expirations, sizeof(expirations));
+  (void)n;
+  self->arrival_armed_ns_ = 0;
   self->dispatch_arrivals(uv_hrtime());
+}
+
+void Worker::arm_arrival(uint64_t due_ns) {
+  if (due_ns == arrival_armed_ns_) return;
+  itimerspec its{};
+  if (due_ns != 0) {
+    its.it_value.tv_sec = static_cast<time_t>(due_ns / 1000000000ull);
+    its.it_value.tv_nsec = static_cast<long>(due_ns % 1000000000ull);
+  }
+  timerfd_settime(arrival_fd_, TFD_TIMER_ABSTIME, &its, nullptr);
+  arrival_armed_ns_ = due_ns;
 }
 
 void Worker::dispatch_arrivals(uint64_t now) {
@@ -269,7 +298,7 @@ void Worker::dispatch_arrivals(uint64_t now) {
   const uint32_t step = static_cast<uint32_t>(options_.count);
   for (ScenarioRuntime& s : scenarios_) {
     if (!s.started || !s.issuing || !s.plan->arrival_rate()) continue;
-    while (s.next_due_ns != 0 && s.next_due_ns <= now) {
+    while (s.next_due_ns != 0 && s.next_due_ns <= now + kArrivalSlackNs) {
       dispatch(s, s.next_due_ns);
       s.next_arrival += step;
       auto due = s.plan->arrival_time(s.next_arrival);
@@ -284,14 +313,8 @@ void Worker::schedule_arrival_timer(uint64_t now) {
   for (ScenarioRuntime& s : scenarios_) {
     if (s.issuing && s.next_due_ns && (next == 0 || s.next_due_ns < next)) next = s.next_due_ns;
   }
-  if (next == 0) {
-    uv_timer_stop(&arrival_timer_);
-    return;
-  }
-  // libuv timers tick in milliseconds: wake up no later than the due time (rounding down)
-  // and let a 0 ms timer bridge the last fraction.
-  const uint64_t wait_ms = next > now ? (next - now) / kNsPerMs : 0;
-  uv_timer_start(&arrival_timer_, &Worker::on_arrival, wait_ms, 0);
+  (void)now;
+  arm_arrival(next);
 }
 
 void Worker::dispatch(ScenarioRuntime& s, uint64_t intended_ns) {

@@ -116,7 +116,7 @@ class Worker {
 
  private:
   static void on_control(uv_timer_t* timer);
-  static void on_arrival(uv_timer_t* timer);
+  static void on_arrival(uv_poll_t* poll, int status, int events);
   static void on_sample(uv_timer_t* timer);
   static void on_stop(uv_async_t* async);
   static void on_walk_close(uv_handle_t* handle, void* arg);
@@ -129,6 +129,7 @@ class Worker {
   void control_open(ScenarioRuntime& s, uint64_t now);
   void dispatch_arrivals(uint64_t now);
   void schedule_arrival_timer(uint64_t now);
+  void arm_arrival(uint64_t due_ns);
   void dispatch(ScenarioRuntime& s, uint64_t intended_ns);
   Connection* open_vu(ScenarioRuntime& s);
   void finish_scenario(ScenarioRuntime& s);
@@ -142,7 +143,9 @@ class Worker {
   std::thread thread_;
   uv_loop_t loop_;
   uv_timer_t control_timer_;        // 10 ms: stages, VU targets, scenario ends
-  uv_timer_t arrival_timer_;        // next open-loop arrival
+  int arrival_fd_ = -1;             // timerfd for the next open-loop arrival (ns precision)
+  uv_poll_t arrival_poll_;          // watches arrival_fd_
+  uint64_t arrival_armed_ns_ = 0;   // when arrival_fd_ fires next (hrtime ns), 0 = disarmed
   uv_timer_t sample_timer_;         // 100 ms: req/s samples, timeouts, publishing
   uv_async_t stop_async_;           // stop() from another thread
   std::unique_ptr<TlsContext> tls_context_;  // per-thread TLS context (https)

@@ -6,8 +6,8 @@ dropped. We compare completed + in_flight with rate*D and allow 1%. The boundary
 1% has to absorb: the worker notices the end of the run on its 10 ms control tick, so arrivals
 due in the last few milliseconds may not be dispatched (at 10,000 req/s, 10 ms is 100 of 50,000
 arrivals, 0.2%); connections are opened at the start, so the first arrivals may wait for a
-connect (they are late, not lost); and the libuv timer's 1 ms resolution makes sends late by up
-to a millisecond, never early. Nothing may fail, time out or be dropped.
+connect (they are late, not lost); and the arrival timer's resolution moves single sends by a
+fraction of a millisecond, which changes no count. Nothing may fail, time out or be dropped.
 
 Latency: against pelt-target's /delay/20 at a moderate rate, the p50 is 20 ms +-2%, because
 latency runs from the intended send time and the schedule is kept.

@@ -100,11 +100,11 @@ with Target(threads=2) as tg:
         # Every VU sent its first request within ~1 s and then one every 5 s.
         t.check(led["completed"] >= connections, f"every connection completed requests ({led['completed']})")
 
-# Above the hard limit: exit 2 and the message says how to fix it.
-too_many = hard + 1000
-cp = run_pelt(["-t2", "-c", str(too_many), "-d1s", "http://127.0.0.1:9/"], timeout=30)
-t.equal(cp.returncode, 2, f"-c {too_many} above the descriptor limit exits 2")
-t.check("hard limit" in cp.stderr and "ulimit -Hn" in cp.stderr and "lower -c" in cp.stderr,
-        f"the message names the limit and the fix ({cp.stderr.strip()!r})")
+    # Above the hard limit: exit 2 and the message says how to fix it.
+    too_many = hard + 1000
+    cp = run_pelt(["-t2", "-c", str(too_many), "-d1s", tg.url("/")], timeout=30)
+    t.equal(cp.returncode, 2, f"-c {too_many} above the descriptor limit exits 2")
+    t.check("hard limit" in cp.stderr and "ulimit -Hn" in cp.stderr and "lower -c" in cp.stderr,
+            f"the message names the limit and the fix ({cp.stderr.strip()!r})")
 
 t.finish()
