@@ -1,5 +1,8 @@
 #include "connection.h"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <cstring>
 
 #include "worker.h"
@@ -194,10 +197,18 @@ void Connection::on_write(uv_write_t* req, int status) {
 
 void Connection::connect() {
   if (shutting_down_) return;
-  uv_tcp_init(worker_.loop(), &tcp_);
+  const sockaddr* src = worker_.bind_address(index_);
+  uv_tcp_init_ex(worker_.loop(), &tcp_, src ? src->sa_family : AF_UNSPEC);
   tcp_.data = this;
   uv_tcp_nodelay(&tcp_, 1);
-  if (const sockaddr* src = worker_.bind_address(index_)) {
+  if (src) {
+    // Let connect() pick the local port: binding with port 0 would search the whole port range
+    // for every socket, which dominates the CPU with thousands of connections.
+    uv_os_fd_t fd;
+    if (uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd) == 0) {
+      int one = 1;
+      setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+    }
     int rc = uv_tcp_bind(&tcp_, src, 0);
     if (rc < 0) {
       state_ = State::kConnecting;

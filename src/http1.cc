@@ -135,6 +135,9 @@ int ResponseParser::on_message_begin(http_parser* parser) {
   r.header_bytes = 0;
   self->capturing_ = self->capture_;
   if (self->capturing_) {
+    // Keep the strings (and their heap buffers) for the next headers: no allocation per
+    // response once the buffers are large enough.
+    for (auto& h : r.headers) self->spare_headers_.push_back(std::move(h));
     r.headers.clear();
     r.body.clear();
     if (r.body.capacity() > kKeptBodyCapacityBytes) std::string().swap(r.body);
@@ -157,7 +160,14 @@ int ResponseParser::on_header_field(http_parser* parser, const char* at, size_t 
   }
   auto& headers = self->response_.headers;
   if (self->last_was_value_ || headers.empty()) {
-    headers.emplace_back(std::string(at, len), std::string());
+    if (self->spare_headers_.empty()) {
+      headers.emplace_back(std::string(at, len), std::string());
+    } else {
+      headers.push_back(std::move(self->spare_headers_.back()));
+      self->spare_headers_.pop_back();
+      headers.back().first.assign(at, len);
+      headers.back().second.clear();
+    }
   } else {
     headers.back().first.append(at, len);
   }

@@ -102,6 +102,8 @@ class ResponseParser {
   bool last_was_value_ = false;          // last header callback was a value (new field starts)
   bool upgraded_ = false;                // a 101 switched protocols; bytes are ignored
   bool failed_ = false;                  // an error happened; feed() keeps returning false
+  // Header strings of earlier responses, kept so their buffers are reused (capture on).
+  std::vector<std::pair<std::string, std::string>> spare_headers_;
 };
 
 // Scans a buffer holding one or more serialized requests (as Lua request() may return for
