@@ -22,6 +22,9 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.environ.get("PELT_SOURCE_DIR") or os.path.normpath(os.path.join(_HERE, "..", ".."))
 BIN = os.environ.get("PELT_BIN") or os.path.join(SOURCE_DIR, "build", "pelt")
 TARGET_BIN = os.environ.get("PELT_TARGET_BIN") or os.path.join(SOURCE_DIR, "build", "pelt-target")
+# Set by the build when pelt runs under AddressSanitizer: memory and timing figures that hold for
+# a release build (peak RSS, exact open-loop rates) are not meaningful there and are relaxed.
+SANITIZED = os.environ.get("PELT_SANITIZED", "0") not in ("", "0", "OFF", "FALSE", "false")
 NGINX_BIN = os.environ.get("PELT_NGINX_BIN", "/usr/sbin/nginx")
 
 STOP_GRACE_S = 5.0  # seconds between SIGTERM and SIGKILL when stopping a server
