@@ -38,6 +38,8 @@ class Connection {
   uint32_t index() const { return index_; }
   // Open loop: the VU sits in the worker's idle list (set and cleared by the worker).
   bool in_idle_list = false;
+  // Open loop: opened ahead of need and not yet ready once (set and cleared by the worker).
+  bool warming = false;
   // Requests written and not yet answered.
   uint64_t outstanding() const { return parser_.outstanding(); }
   // Sent time of the oldest outstanding request (hrtime ns), 0 when none.

@@ -256,7 +256,7 @@ void Worker::control_open(ScenarioRuntime& s, uint64_t now) {
   if (s.vus.empty()) {
     const uint32_t initial = std::min(share_of(s.plan->initial_vus(), static_cast<uint32_t>(options_.count),
                                                static_cast<uint32_t>(options_.id)), s.max_vus);
-    for (uint32_t i = 0; i < initial; ++i) open_vu(s)->warm_up();
+    for (uint32_t i = 0; i < initial; ++i) warm_up(s, open_vu(s));
   }
   if (s.next_due_ns == 0 && s.issuing) {
     auto due = s.plan->arrival_time(s.next_arrival);
@@ -330,23 +330,35 @@ void Worker::dispatch(ScenarioRuntime& s, uint64_t intended_ns) {
       return;
     }
   }
+  // VUs still connecting will each take one waiting arrival: open more only beyond that.
+  const bool covered = s.queue.size() < s.warming;
   const bool can_open = s.vus.size() < s.max_vus;
   if (s.setup.config->queue_when_busy) {
     if (s.queue.size() < kMaxQueuedArrivals) {
+      if (!covered && can_open) warm_up(s, open_vu(s));
       s.queue.push_back(intended_ns);
-      if (can_open && s.queue.size() > 0) open_vu(s)->warm_up();
       return;
     }
-  } else if (can_open) {
+  } else if (covered || can_open) {
+    if (!covered) warm_up(s, open_vu(s));
     s.queue.push_back(intended_ns);
-    open_vu(s)->warm_up();
     return;
   }
   ++s.stats->dropped_iterations;
   ++s.stats->stages[s.stage].dropped_iterations;
 }
 
+void Worker::warm_up(ScenarioRuntime& s, Connection* vu) {
+  vu->warming = true;
+  ++s.warming;
+  vu->warm_up();
+}
+
 void Worker::on_vu_free(ScenarioRuntime& s, Connection& vu) {
+  if (vu.warming) {
+    vu.warming = false;
+    --s.warming;
+  }
   if (!s.issuing || vu.in_idle_list || !vu.free()) return;
   if (!s.queue.empty()) {
     const uint64_t intended = s.queue.front();

@@ -50,6 +50,7 @@ struct ScenarioRuntime {
   std::deque<uint64_t> queue;              // open loop: due arrivals waiting for a VU (hrtime ns)
   uint32_t active_target = 0;              // closed loop: VUs this worker should run now
   uint32_t max_vus = 0;                    // VUs this worker may open
+  uint32_t warming = 0;                    // open loop: VUs opened and still connecting
   uint64_t start_ns = 0;                   // scenario start (run start + start_time), hrtime ns
   uint64_t next_arrival = 0;               // open loop: global index of the next arrival
   uint64_t next_due_ns = 0;                // open loop: when it is due, hrtime ns (0 = none)
@@ -132,6 +133,7 @@ class Worker {
   void arm_arrival(uint64_t due_ns);
   void dispatch(ScenarioRuntime& s, uint64_t intended_ns);
   Connection* open_vu(ScenarioRuntime& s);
+  void warm_up(ScenarioRuntime& s, Connection* vu);  // opens the connection of a new VU
   void finish_scenario(ScenarioRuntime& s);
   void sample();
   void publish();
