@@ -394,6 +394,9 @@ int run(RunOptions& opt) {
     return kExitUsage;
   }
 
+  // Credentials that must not reach labels or any output.
+  const std::vector<std::string> secrets = secret_values(cfg, opt.env);
+
   // Metrics endpoint.
   std::unique_ptr<MetricsServer> metrics;
   MetricsOptions mo;
@@ -406,7 +409,7 @@ int run(RunOptions& opt) {
     mo.target = result.url;
     mo.scenario_names = result.scenario_names;
     mo.arrival_rate = result.arrival_rate;
-    mo.secret_values = secret_values(cfg, opt.env);
+    mo.secret_values = secrets;
     metrics = MetricsServer::start(mo, error);
     if (!metrics) {
       std::fprintf(stderr, "pelt: %s\n", error.c_str());
@@ -534,7 +537,6 @@ int run(RunOptions& opt) {
     result.stats.merge(w->final_stats());
   }
   auto states = evaluate(result.stats, result.elapsed_seconds, true);
-  const std::vector<std::string> secrets = secret_values(cfg, opt.env);
   redact_stats(result.stats, secrets);
   result.url = redact(result.url, secrets);
 

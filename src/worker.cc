@@ -199,9 +199,7 @@ void Worker::control() {
     const uint64_t end_ns = s.start_ns + to_ns(s.plan->duration());
     if (s.issuing && now >= end_ns) {
       s.issuing = false;
-      s.stats->dropped_iterations += s.queue.size();
-      s.stats->stages[s.stage].dropped_iterations += s.queue.size();
-      s.queue.clear();
+      drop_queued(s);
       for (auto& vu : s.vus) vu->set_active(false);
     }
     if (!s.issuing) {
@@ -348,6 +346,13 @@ void Worker::dispatch(ScenarioRuntime& s, uint64_t intended_ns) {
   ++s.stats->stages[s.stage].dropped_iterations;
 }
 
+void Worker::drop_queued(ScenarioRuntime& s) {
+  // Arrivals still waiting for a VU were never sent: they count as dropped.
+  s.stats->dropped_iterations += s.queue.size();
+  s.stats->stages[s.stage].dropped_iterations += s.queue.size();
+  s.queue.clear();
+}
+
 void Worker::warm_up(ScenarioRuntime& s, Connection* vu) {
   vu->warming = true;
   ++s.warming;
@@ -380,10 +385,7 @@ void Worker::finish_scenario(ScenarioRuntime& s) {
   s.done = true;
   s.issuing = false;
   s.idle.clear();
-  // Arrivals still waiting for a VU were never sent: they count as dropped.
-  s.stats->dropped_iterations += s.queue.size();
-  s.stats->stages[s.stage].dropped_iterations += s.queue.size();
-  s.queue.clear();
+  drop_queued(s);
   for (auto& vu : s.vus) {
     stats_.ledger.in_flight += vu->outstanding();
     vu->shutdown();

@@ -134,6 +134,7 @@ class Worker {
   void dispatch(ScenarioRuntime& s, uint64_t intended_ns);
   Connection* open_vu(ScenarioRuntime& s);
   void warm_up(ScenarioRuntime& s, Connection* vu);  // opens the connection of a new VU
+  void drop_queued(ScenarioRuntime& s);              // counts and clears waiting arrivals
   void finish_scenario(ScenarioRuntime& s);
   void sample();
   void publish();
