@@ -31,7 +31,7 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 sources_for() {
   case "$1" in
     units) echo src/units.cc ;;
-    http1) echo src/http1.cc -lhttp_parser ;;
+    http1) echo src/http1.cc src/http1_scan.cc -lhttp_parser ;;
     thresholds) echo src/thresholds.cc src/stats.cc src/histogram.cc -lfmt ;;
     config)
       # (config_fuzz.cc's own comment predates src/url.cc, which config.cc now calls)

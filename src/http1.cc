@@ -1,27 +1,93 @@
 #include "http1.h"
 
+#include <algorithm>
+#include <array>
 #include <cstring>
+
+// The response parser works line by line on the bytes as they arrive: a whole line inside one
+// read is parsed in place (no copy); only a line split across reads is gathered in line_.
+// Bodies are counted (and copied only when captured). The header names the parser acts on
+// (Content-Length, Transfer-Encoding, Connection) are told apart by length and first letter
+// before any comparison, so the other headers cost one memchr and one colon search each.
 
 namespace pelt {
 namespace {
 
-// What a notification callback paused the parser for; handled by the feed loop, outside
-// http_parser_execute(), so user callbacks may safely push requests or reset the parser.
-enum Pending : uint8_t { kNone = 0, kBegin, kHeaders, kComplete };
-
 // Capture buffers above this size are released at the start of the next response, in bytes.
 constexpr size_t kKeptBodyCapacityBytes = 64 * 1024;
-
-std::string errno_text(const http_parser& parser) {
-  const auto err = static_cast<http_errno>(HTTP_PARSER_ERRNO(&parser));
-  std::string text = http_errno_name(err);
-  text += ": ";
-  text += http_errno_description(err);
-  return text;
-}
+// Status line plus headers (and, separately, the trailers of a chunked body), in bytes.
+constexpr int64_t kMaxHeadBytes = 80 * 1024;
+// One chunk-size line with its extensions, in bytes.
+constexpr int64_t kMaxChunkLineBytes = 4096;
+// Largest Content-Length or chunk size accepted, in bytes (2^60: far beyond anything real,
+// and no overflow when added up).
+constexpr uint64_t kMaxLength = 1ull << 60;
 
 bool no_body_status(int status) {
   return (status >= 100 && status < 200) || status == 204 || status == 304;
+}
+
+char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
+}
+
+// Case-insensitive equality with an all-lowercase ASCII literal.
+bool iequals(std::string_view text, std::string_view lower_literal) {
+  if (text.size() != lower_literal.size()) return false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (lower(text[i]) != lower_literal[i]) return false;
+  }
+  return true;
+}
+
+std::string_view trim(std::string_view v) {
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  return v;
+}
+
+// RFC 9110 tchar, as a table indexed by byte.
+constexpr std::array<bool, 256> kTokenChar = [] {
+  std::array<bool, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = t[c - 'a' + 'A'] = true;
+  for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}();
+
+// Calls fn(token) for every comma-separated element of a header value, trimmed.
+template <typename Fn>
+void for_each_token(std::string_view value, Fn&& fn) {
+  while (true) {
+    const size_t comma = value.find(',');
+    fn(trim(value.substr(0, comma)));
+    if (comma == std::string_view::npos) return;
+    value.remove_prefix(comma + 1);
+  }
+}
+
+// At most 40 bytes of what the server sent, printable, for error messages.
+std::string quote(std::string_view raw) {
+  std::string out = "\"";
+  for (size_t i = 0; i < raw.size() && i < 40; ++i) {
+    const unsigned char c = static_cast<unsigned char>(raw[i]);
+    out += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '.';
+  }
+  if (raw.size() > 40) out += "...";
+  out += '"';
+  return out;
+}
+
+bool parse_decimal(std::string_view digits, uint64_t& out) {
+  if (digits.empty()) return false;
+  uint64_t v = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+    if (v > kMaxLength) return false;
+  }
+  out = v;
+  return true;
 }
 
 }  // namespace
@@ -40,21 +106,19 @@ void ResponseParser::set_capture(bool capture) {
 }
 
 void ResponseParser::reset() {
-  http_parser_init(&parser_, HTTP_RESPONSE);
-  parser_.data = this;
   head_start_ = 0;
   outstanding_ = 0;
   error_.clear();
+  line_.clear();
+  line_used_ = false;
   stream_offset_ = 0;
   message_start_ = 0;
-  header_capture_bytes_ = 0;
-  pending_ = kNone;
+  body_left_ = 0;
+  line_budget_ = 0;
+  state_ = State::kIdle;
   capturing_ = false;
-  in_message_ = false;
   interim_seen_ = false;
   first_byte_sent_ = false;
-  last_was_value_ = true;
-  upgraded_ = false;
   failed_ = false;
   ++generation_;
 }
@@ -78,15 +142,11 @@ size_t ResponseParser::outstanding() const {
 }
 
 bool ResponseParser::in_response() const {
-  return in_message_ || interim_seen_;
+  return (state_ != State::kIdle && state_ != State::kUpgraded) || interim_seen_;
 }
 
 const std::string& ResponseParser::error() const {
   return error_;
-}
-
-bool ResponseParser::head_front() const {
-  return outstanding_ > 0 && head_ring_[head_start_];
 }
 
 bool ResponseParser::fail(std::string message) {
@@ -95,311 +155,393 @@ bool ResponseParser::fail(std::string message) {
   return false;
 }
 
-bool ResponseParser::parser_failed() {
-  // Errors raised by our own callbacks already carry a better message.
-  if (error_.empty()) error_ = errno_text(parser_);
-  failed_ = true;
-  return false;
+bool ResponseParser::fail_response(std::string_view what) {
+  return fail(std::string(what) + " (response at byte " + std::to_string(message_start_) + ")");
 }
 
-const http_parser_settings& ResponseParser::settings() const {
-  static const http_parser_settings kPlain = [] {
-    http_parser_settings s;
-    std::memset(&s, 0, sizeof(s));
-    s.on_message_begin = &ResponseParser::on_message_begin;
-    s.on_headers_complete = &ResponseParser::on_headers_complete;
-    s.on_body = &ResponseParser::on_body;
-    s.on_message_complete = &ResponseParser::on_message_complete;
-    return s;
-  }();
-  static const http_parser_settings kCapture = [] {
-    http_parser_settings s = kPlain;
-    s.on_header_field = &ResponseParser::on_header_field;
-    s.on_header_value = &ResponseParser::on_header_value;
-    return s;
-  }();
-  return capturing_ ? kCapture : kPlain;
-}
-
-int ResponseParser::on_message_begin(http_parser* parser) {
-  auto* self = static_cast<ResponseParser*>(parser->data);
-  if (self->outstanding_ == 0) {
-    self->fail("unexpected response: no request outstanding (byte " +
-               std::to_string(self->stream_offset_) + ")");
-    return -1;
+int ResponseParser::take_line(const char* data, size_t len, size_t& pos, std::string_view& line) {
+  if (line_used_) {
+    line_.clear();
+    line_used_ = false;
   }
-  ParsedResponse& r = self->response_;
+  const char* start = data + pos;
+  const size_t avail = len - pos;
+  const void* lf = std::memchr(start, '\n', avail);
+  if (lf == nullptr) {
+    line_budget_ -= static_cast<int64_t>(avail);
+    if (line_budget_ < 0) return -1;
+    line_.append(start, avail);
+    pos = len;
+    return 0;
+  }
+  const size_t n = static_cast<size_t>(static_cast<const char*>(lf) - start);
+  line_budget_ -= static_cast<int64_t>(n + 1);
+  if (line_budget_ < 0) return -1;
+  pos += n + 1;
+  if (line_.empty()) {
+    line = std::string_view(start, n);
+  } else {
+    line_.append(start, n);
+    line = line_;
+    line_used_ = true;
+  }
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  return 1;
+}
+
+bool ResponseParser::begin_message(size_t pos) {
+  message_start_ = stream_offset_ + pos;
+  if (outstanding_ == 0) {
+    return fail("unexpected response: no request outstanding (byte " +
+                std::to_string(message_start_) + ")");
+  }
+  ParsedResponse& r = response_;
   r.status = 0;
   r.keep_alive = true;
   r.body_bytes = 0;
   r.header_bytes = 0;
-  self->capturing_ = self->capture_;
-  if (self->capturing_) {
+  capturing_ = capture_;
+  if (capturing_) {
     // Keep the strings (and their heap buffers) for the next headers: no allocation per
     // response once the buffers are large enough.
-    for (auto& h : r.headers) self->spare_headers_.push_back(std::move(h));
+    for (auto& h : r.headers) spare_headers_.push_back(std::move(h));
     r.headers.clear();
     r.body.clear();
     if (r.body.capacity() > kKeptBodyCapacityBytes) std::string().swap(r.body);
-    self->header_capture_bytes_ = 0;
-    self->last_was_value_ = true;
   }
-  self->in_message_ = true;
-  self->pending_ = kBegin;
-  http_parser_pause(parser, 1);
-  return 0;
+  http10_ = false;
+  has_length_ = false;
+  content_length_ = 0;
+  has_encoding_ = false;
+  chunked_ = false;
+  conn_close_ = false;
+  conn_keep_alive_ = false;
+  last_special_ = false;
+  line_budget_ = kMaxHeadBytes;
+  state_ = State::kStatusLine;
+  if (!first_byte_sent_) {
+    first_byte_sent_ = true;
+    if (on_first_byte_ != nullptr) on_first_byte_(ctx_);
+  }
+  return true;
 }
 
-int ResponseParser::on_header_field(http_parser* parser, const char* at, size_t len) {
-  auto* self = static_cast<ResponseParser*>(parser->data);
-  if (!self->capturing_) return 0;
-  self->header_capture_bytes_ += len;
-  if (self->header_capture_bytes_ > kMaxCapturedHeaderBytes) {
-    self->fail("response too large: headers over 1 MiB");
-    return -1;
+bool ResponseParser::status_line(std::string_view line) {
+  // HTTP/1.x NNN[ reason]
+  if (line.size() < 9 || std::memcmp(line.data(), "HTTP/", 5) != 0 || line[6] != '.' ||
+      line[5] < '0' || line[5] > '9' || line[7] < '0' || line[7] > '9' || line[8] != ' ') {
+    return fail_response("invalid status line " + quote(line) + ": expected HTTP/1.x NNN");
   }
-  auto& headers = self->response_.headers;
-  if (self->last_was_value_ || headers.empty()) {
-    if (self->spare_headers_.empty()) {
-      headers.emplace_back(std::string(at, len), std::string());
-    } else {
-      headers.push_back(std::move(self->spare_headers_.back()));
-      self->spare_headers_.pop_back();
-      headers.back().first.assign(at, len);
-      headers.back().second.clear();
-    }
+  if (line[5] != '1') {
+    return fail_response("unsupported HTTP version in the status line " + quote(line));
+  }
+  int status = 0;
+  bool digits = line.size() >= 12 && (line.size() == 12 || line[12] == ' ');
+  for (size_t i = 9; digits && i < 12; ++i) {
+    const char c = line[i];
+    digits = c >= '0' && c <= '9';
+    status = status * 10 + (c - '0');
+  }
+  if (!digits || status < 100) {
+    return fail_response("invalid status code in the status line " + quote(line));
+  }
+  response_.status = status;
+  http10_ = line[7] == '0';
+  state_ = State::kHeaders;
+  return true;
+}
+
+void ResponseParser::capture_header(std::string_view name, std::string_view value) {
+  auto& headers = response_.headers;
+  if (spare_headers_.empty()) {
+    headers.emplace_back(std::string(name), std::string(value));
   } else {
-    headers.back().first.append(at, len);
+    headers.push_back(std::move(spare_headers_.back()));
+    spare_headers_.pop_back();
+    headers.back().first.assign(name);
+    headers.back().second.assign(value);
   }
-  self->last_was_value_ = false;
-  return 0;
 }
 
-int ResponseParser::on_header_value(http_parser* parser, const char* at, size_t len) {
-  auto* self = static_cast<ResponseParser*>(parser->data);
-  if (!self->capturing_) return 0;
-  self->header_capture_bytes_ += len;
-  if (self->header_capture_bytes_ > kMaxCapturedHeaderBytes) {
-    self->fail("response too large: headers over 1 MiB");
-    return -1;
-  }
-  auto& headers = self->response_.headers;
-  if (headers.empty()) headers.emplace_back();  // value without a name: keep it, nameless
-  headers.back().second.append(at, len);
-  self->last_was_value_ = true;
-  return 0;
-}
-
-int ResponseParser::on_headers_complete(http_parser* parser) {
-  auto* self = static_cast<ResponseParser*>(parser->data);
-  if (parser->status_code < 100) {  // http_parser takes 1 to 3 digits; HTTP wants 100..999
-    self->fail("HPE_INVALID_STATUS: invalid HTTP status code " +
-               std::to_string(parser->status_code));
-    return -1;
-  }
-  self->response_.status = parser->status_code;
-  self->pending_ = kHeaders;
-  http_parser_pause(parser, 1);
-  // 1: no body follows, whatever Content-Length or Transfer-Encoding say.
-  return (self->head_front() || no_body_status(parser->status_code)) ? 1 : 0;
-}
-
-int ResponseParser::on_body(http_parser* parser, const char* at, size_t len) {
-  auto* self = static_cast<ResponseParser*>(parser->data);
-  self->response_.body_bytes += len;
-  if (self->capturing_) {
-    if (self->response_.body.size() + len > kMaxCapturedBodyBytes) {
-      self->fail("response too large: body over 8 MiB");
-      return -1;
+bool ResponseParser::header_line(std::string_view line, bool trailer) {
+  if (line.front() == ' ' || line.front() == '\t') {
+    // Obsolete line folding: the line continues the previous header's value.
+    if (last_special_) {
+      return fail_response("invalid header: a folded Content-Length, Transfer-Encoding or "
+                           "Connection line");
     }
-    self->response_.body.append(at, len);
+    if (capturing_ && !response_.headers.empty()) {
+      std::string& value = response_.headers.back().second;
+      value += ' ';
+      value.append(trim(line));
+    }
+    return true;
   }
-  return 0;
+  // The name runs up to the colon and holds token characters only.
+  size_t colon = 0;
+  while (colon < line.size() && kTokenChar[static_cast<unsigned char>(line[colon])]) ++colon;
+  if (colon == line.size() || line[colon] != ':') {
+    if (line.find(':') == std::string_view::npos) {
+      return fail_response("invalid header line " + quote(line) + ": expected name: value");
+    }
+    return fail_response("invalid header name " + quote(line.substr(0, line.find(':'))));
+  }
+  if (colon == 0) return fail_response("invalid header line " + quote(line) + ": empty name");
+  const std::string_view name = line.substr(0, colon);
+  const std::string_view value = trim(line.substr(colon + 1));
+  last_special_ = false;
+  if (!trailer) {
+    const char first = lower(name[0]);
+    if (first == 'c' && name.size() == 14 && iequals(name, "content-length")) {
+      last_special_ = true;
+      uint64_t length = 0;
+      if (!parse_decimal(value, length)) {
+        return fail_response("invalid Content-Length " + quote(value));
+      }
+      if (has_length_ && length != content_length_) {
+        return fail_response("two different Content-Length values (" +
+                             std::to_string(content_length_) + " and " + std::to_string(length) +
+                             ")");
+      }
+      has_length_ = true;
+      content_length_ = length;
+    } else if (first == 't' && name.size() == 17 && iequals(name, "transfer-encoding")) {
+      last_special_ = true;
+      has_encoding_ = true;
+      // The last coding decides: chunked ends the body, anything else runs to the close.
+      std::string_view last;
+      for_each_token(value, [&](std::string_view token) {
+        if (!token.empty()) last = token;
+      });
+      chunked_ = iequals(last, "chunked");
+    } else if (first == 'c' && name.size() == 10 && iequals(name, "connection")) {
+      last_special_ = true;
+      for_each_token(value, [&](std::string_view token) {
+        if (iequals(token, "close")) conn_close_ = true;
+        if (iequals(token, "keep-alive")) conn_keep_alive_ = true;
+      });
+    }
+  }
+  if (capturing_) capture_header(name, value);
+  return true;
 }
 
-int ResponseParser::on_message_complete(http_parser* parser) {
-  auto* self = static_cast<ResponseParser*>(parser->data);
-  self->response_.keep_alive = http_should_keep_alive(parser) != 0;
-  self->in_message_ = false;
-  self->pending_ = kComplete;
-  http_parser_pause(parser, 1);
-  return 0;
+bool ResponseParser::headers_done() {
+  const int status = response_.status;
+  response_.header_bytes = static_cast<uint64_t>(kMaxHeadBytes - line_budget_);
+  if (status < 200 && status != 101) {
+    interim_seen_ = true;  // the final response is still to come
+    state_ = State::kIdle;
+    return true;
+  }
+  response_.keep_alive = http10_ ? conn_keep_alive_ : !conn_close_;
+  if (status == 101) {
+    response_.keep_alive = false;
+    state_ = State::kUpgraded;
+    return complete();
+  }
+  const bool head = head_ring_[head_start_];
+  if (head || no_body_status(status)) return complete();
+  if (has_encoding_) {
+    // A length next to a Transfer-Encoding is ignored; the connection is not reused after it.
+    if (has_length_) response_.keep_alive = false;
+    if (chunked_) {
+      state_ = State::kChunkSize;
+      line_budget_ = kMaxChunkLineBytes;
+      return true;
+    }
+    response_.keep_alive = false;
+    state_ = State::kUntilClose;
+    return true;
+  }
+  if (has_length_) {
+    if (content_length_ == 0) return complete();
+    body_left_ = content_length_;
+    state_ = State::kBody;
+    return true;
+  }
+  response_.keep_alive = false;
+  state_ = State::kUntilClose;
+  return true;
 }
 
-bool ResponseParser::handle_pending(uint64_t generation) {
-  const uint8_t pending = pending_;
-  pending_ = kNone;
-  switch (pending) {
-    case kBegin:
-      // Paused on the first byte of the status line, which counts as consumed.
-      message_start_ = stream_offset_ - 1;
-      if (!first_byte_sent_) {
-        first_byte_sent_ = true;
-        if (on_first_byte_ != nullptr) on_first_byte_(ctx_);
-      }
-      break;
-    case kHeaders:
-      // Paused on the final LF of the header block, which is not consumed yet.
-      response_.header_bytes = stream_offset_ + 1 - message_start_;
-      break;
-    case kComplete: {
-      const int status = response_.status;
-      if (status >= 100 && status < 200 && status != 101) {
-        interim_seen_ = true;  // the final response is still to come
-        break;
-      }
-      head_start_ = (head_start_ + 1) % head_ring_.size();
-      --outstanding_;
-      interim_seen_ = false;
-      first_byte_sent_ = false;
-      if (status == 101) {
-        upgraded_ = true;
-        response_.keep_alive = false;
-      }
-      on_response_(ctx_, response_);
+bool ResponseParser::chunk_size_line(std::string_view line) {
+  size_t i = 0;
+  uint64_t size = 0;
+  for (; i < line.size(); ++i) {
+    const char c = line[i];
+    int digit;
+    if (c >= '0' && c <= '9') {
+      digit = c - '0';
+    } else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') {
+      digit = (c | 0x20) - 'a' + 10;
+    } else {
       break;
     }
-    default:
-      break;
+    size = size * 16 + static_cast<uint64_t>(digit);
+    if (size > kMaxLength) return fail_response("invalid chunk size " + quote(line) + ": too large");
   }
+  std::string_view rest = line.substr(i);
+  while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);
+  if (i == 0 || (!rest.empty() && rest.front() != ';')) {
+    return fail_response("invalid chunk size line " + quote(line));
+  }
+  if (size == 0) {
+    state_ = State::kTrailers;
+    line_budget_ = kMaxHeadBytes;
+    return true;
+  }
+  body_left_ = size;
+  state_ = State::kChunkData;
+  return true;
+}
+
+bool ResponseParser::add_body(const char* data, size_t n) {
+  response_.body_bytes += n;
+  if (capturing_) {
+    if (response_.body.size() + n > kMaxCapturedBodyBytes) {
+      return fail("response too large: body over 8 MiB");
+    }
+    response_.body.append(data, n);
+  }
+  return true;
+}
+
+bool ResponseParser::complete() {
+  const uint64_t generation = generation_;
+  if (state_ != State::kUpgraded) state_ = State::kIdle;
+  head_start_ = (head_start_ + 1) % head_ring_.size();
+  --outstanding_;
+  interim_seen_ = false;
+  first_byte_sent_ = false;
+  on_response_(ctx_, response_);
   return generation == generation_;
 }
 
 bool ResponseParser::feed(const char* data, size_t len) {
   if (failed_) return false;
-  if (upgraded_ || len == 0) return true;  // len 0 would mean EOF to http_parser
   const uint64_t generation = generation_;
   size_t pos = 0;
   while (pos < len) {
-    const size_t n = http_parser_execute(&parser_, &settings(), data + pos, len - pos);
-    pos += n;
-    stream_offset_ += n;
-    const auto err = HTTP_PARSER_ERRNO(&parser_);
-    if (err == HPE_PAUSED) {
-      http_parser_pause(&parser_, 0);
-      // A callback that reset() the parser owns the connection now: drop the rest.
-      if (!handle_pending(generation)) return true;
-      if (failed_) return false;
-      if (upgraded_) return true;  // the rest of the bytes belong to another protocol
-      continue;
+    switch (state_) {
+      case State::kIdle: {
+        const char c = data[pos];
+        if (c == '\r' || c == '\n') {
+          ++pos;
+          break;
+        }
+        if (!begin_message(pos)) return false;
+        if (generation != generation_) return true;  // a callback owns the connection now
+        break;
+      }
+      case State::kBody:
+      case State::kChunkData: {
+        const size_t n = static_cast<size_t>(std::min<uint64_t>(body_left_, len - pos));
+        if (!add_body(data + pos, n)) return false;
+        pos += n;
+        body_left_ -= n;
+        if (body_left_ == 0) {
+          if (state_ == State::kChunkData) {
+            state_ = State::kChunkEnd;
+            line_budget_ = kMaxChunkLineBytes;
+          } else if (!complete()) {
+            return true;
+          }
+        }
+        break;
+      }
+      case State::kUntilClose:
+        if (!add_body(data + pos, len - pos)) return false;
+        pos = len;
+        break;
+      case State::kUpgraded:
+        pos = len;  // another protocol's bytes
+        break;
+      default: {
+        std::string_view line;
+        const int got = take_line(data, len, pos, line);
+        if (got == 0) {
+          // The rest of the line comes with a later feed; a status line that cannot become
+          // "HTTP/..." fails now rather than waiting for a line end that may never come.
+          if (state_ == State::kStatusLine &&
+              std::memcmp(line_.data(), "HTTP/", std::min<size_t>(line_.size(), 5)) != 0) {
+            return fail_response("invalid status line " + quote(line_) + ": expected HTTP/1.x NNN");
+          }
+          break;
+        }
+        if (got < 0) {
+          switch (state_) {
+            case State::kStatusLine:
+            case State::kHeaders:
+              return fail_response("header section over 80 KiB");
+            case State::kTrailers:
+              return fail_response("chunked trailers over 80 KiB");
+            default:
+              return fail_response("invalid chunked body: a chunk-size line over 4 KiB");
+          }
+        }
+        switch (state_) {
+          case State::kStatusLine:
+            if (!status_line(line)) return false;
+            break;
+          case State::kHeaders:
+            if (line.empty()) {
+              if (!headers_done()) return failed_ ? false : true;
+            } else if (!header_line(line, false)) {
+              return false;
+            }
+            break;
+          case State::kChunkSize:
+            if (!chunk_size_line(line)) return false;
+            line_budget_ = kMaxChunkLineBytes;  // for the next chunk-size line
+            if (state_ == State::kTrailers) line_budget_ = kMaxHeadBytes;
+            break;
+          case State::kChunkEnd:
+            if (!line.empty()) {
+              return fail_response("invalid chunked body: chunk data longer than its size");
+            }
+            state_ = State::kChunkSize;
+            line_budget_ = kMaxChunkLineBytes;
+            break;
+          case State::kTrailers:
+            if (line.empty()) {
+              if (!complete()) return true;
+            } else if (!header_line(line, true)) {
+              return false;
+            }
+            break;
+          default:
+            break;
+        }
+        break;
+      }
     }
-    if (err != HPE_OK) return parser_failed();
-    if (n == 0) break;  // no progress without an error; cannot happen, stay bounded
   }
+  stream_offset_ += len;
   return true;
 }
 
 bool ResponseParser::finish() {
   if (failed_) return false;
-  if (upgraded_) return true;
-  const uint64_t generation = generation_;
-  http_parser_execute(&parser_, &settings(), nullptr, 0);
-  const auto err = HTTP_PARSER_ERRNO(&parser_);
-  if (err == HPE_PAUSED) {  // a read-until-close body ended here
-    http_parser_pause(&parser_, 0);
-    handle_pending(generation);
-    return true;
+  switch (state_) {
+    case State::kUpgraded:
+      return true;
+    case State::kUntilClose:
+      complete();
+      return true;
+    case State::kIdle:
+      if (interim_seen_) return fail("premature close: only an interim 1xx response arrived");
+      return true;
+    case State::kStatusLine:
+    case State::kHeaders:
+      return fail_response("premature close: response cut short in its headers");
+    case State::kBody:
+      return fail_response("premature close: response cut short after " +
+                           std::to_string(content_length_ - body_left_) + " of " +
+                           std::to_string(content_length_) + " body bytes");
+    default:
+      return fail_response("premature close: response cut short in its chunked body");
   }
-  if (err != HPE_OK) {
-    return fail("premature close: response cut short (" + errno_text(parser_) + ")");
-  }
-  if (interim_seen_) return fail("premature close: only an interim 1xx response arrived");
-  return true;
-}
-
-}  // namespace pelt
-
-namespace pelt {
-namespace {
-
-// Collects one entry per complete request while scan_requests() runs http_parser over them.
-struct RequestScan {
-  std::vector<bool>* is_head;  // output: true for each HEAD request, in order
-  bool in_message = false;     // between message begin and message complete
-  bool began = false;          // a message began; the parser paused so its offset is known
-  bool bad_version = false;    // a request line named a version other than HTTP/1.x
-};
-
-int scan_begin(http_parser* parser) {
-  auto* scan = static_cast<RequestScan*>(parser->data);
-  scan->in_message = true;
-  scan->began = true;
-  http_parser_pause(parser, 1);
-  return 0;
-}
-
-int scan_headers_complete(http_parser* parser) {
-  auto* scan = static_cast<RequestScan*>(parser->data);
-  if (parser->http_major != 1) {
-    scan->bad_version = true;
-    return -1;
-  }
-  return 0;
-}
-
-int scan_complete(http_parser* parser) {
-  auto* scan = static_cast<RequestScan*>(parser->data);
-  scan->is_head->push_back(parser->method == HTTP_HEAD);
-  scan->in_message = false;
-  return 0;
-}
-
-}  // namespace
-
-bool scan_requests(std::string_view raw, std::vector<bool>& is_head, std::string& error) {
-  is_head.clear();
-  error.clear();
-  if (raw.empty()) {
-    error = "empty request: no bytes to send";
-    return false;
-  }
-  http_parser_settings settings;
-  std::memset(&settings, 0, sizeof(settings));
-  settings.on_message_begin = scan_begin;
-  settings.on_headers_complete = scan_headers_complete;
-  settings.on_message_complete = scan_complete;
-  RequestScan scan{&is_head};
-  http_parser parser;
-  http_parser_init(&parser, HTTP_REQUEST);
-  parser.data = &scan;
-  size_t pos = 0;
-  size_t request_start = 0;  // offset of the request being parsed
-  while (pos < raw.size()) {
-    const size_t n = http_parser_execute(&parser, &settings, raw.data() + pos, raw.size() - pos);
-    pos += n;
-    const auto err = HTTP_PARSER_ERRNO(&parser);
-    if (err == HPE_PAUSED && scan.began) {
-      scan.began = false;
-      request_start = pos - 1;  // paused on the first byte of the method
-      http_parser_pause(&parser, 0);
-      continue;
-    }
-    const std::string where = "request at byte " + std::to_string(request_start);
-    if (scan.bad_version) {
-      error = "invalid " + where + ": not HTTP/1.x";
-      return false;
-    }
-    if (err != HPE_OK) {
-      error = "invalid " + where + " (error at byte " + std::to_string(pos) +
-              "): " + errno_text(parser);
-      return false;
-    }
-    if (pos != raw.size()) {
-      // An upgrade or CONNECT request hands the rest of the stream to another protocol.
-      error = "invalid " + where + ": bytes follow a request that switches protocols";
-      return false;
-    }
-  }
-  if (scan.in_message) {
-    error = "incomplete request at byte " + std::to_string(request_start) +
-            ": the buffer ends inside it";
-    return false;
-  }
-  if (is_head.empty()) {
-    error = "no request found: buffer holds only blank lines";
-    return false;
-  }
-  return true;
 }
 
 }  // namespace pelt

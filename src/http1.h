@@ -1,11 +1,9 @@
-// HTTP/1.1 response parsing for one connection, on top of libhttp-parser.
+// HTTP/1.1 response parsing for one connection.
 //
 // The connection state machine records each request it writes with push_request() and feeds
 // every byte it reads to feed(); complete responses come back through a plain function pointer.
 // With capture off nothing is allocated per response.
 #pragma once
-
-#include <http_parser.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -18,8 +16,6 @@ namespace pelt {
 
 // Upper bound on the captured body of one response, in bytes (capture on only).
 inline constexpr uint64_t kMaxCapturedBodyBytes = 8ull << 20;
-// Upper bound on the captured header names and values of one response, in bytes (capture on).
-inline constexpr uint64_t kMaxCapturedHeaderBytes = 1ull << 20;
 
 struct ParsedResponse {
   int status = 0;             // HTTP status code
@@ -31,8 +27,8 @@ struct ParsedResponse {
   std::string body;                                          // de-chunked body bytes
 };
 
-// One per connection; not movable (http_parser keeps a pointer back to it). The callbacks run
-// outside http_parser_execute(): they may call push_request() or reset(), not feed()/finish().
+// One per connection. The callbacks run between parsing steps: they may call push_request()
+// or reset(), not feed()/finish().
 class ResponseParser {
  public:
   // Called for every complete final response (1xx interim responses other than 101 are
@@ -53,10 +49,11 @@ class ResponseParser {
   // Requests are answered in order (pipelining), so this is a FIFO.
   void push_request(bool is_head);
   size_t outstanding() const;  // requests sent and not yet answered
-  // Feed bytes read from the socket. Returns false on a parse error (error() says why:
-  // http_errno name and description, e.g. "HPE_INVALID_CONSTANT: invalid constant string").
-  // Also false when a response arrives with no outstanding request. After a 101 response the
-  // connection speaks another protocol: further bytes are ignored until reset().
+  // Feed bytes read from the socket. Returns false on a parse error; error() says what was
+  // wrong and at which byte of the connection's stream (e.g. "invalid status line at byte 0:
+  // expected HTTP/1.x"). Also false when a response arrives with no outstanding request. After
+  // a 101 response the connection speaks another protocol: further bytes are ignored until
+  // reset().
   bool feed(const char* data, size_t len);
   // The peer closed the connection. Returns true when nothing was cut off: either no response
   // was in progress, or a read-until-close body ended here (then on_response fires first).
@@ -66,21 +63,38 @@ class ResponseParser {
   const std::string& error() const;  // first error since reset(); empty when none
 
  private:
-  static int on_message_begin(http_parser* parser);
-  static int on_header_field(http_parser* parser, const char* at, size_t len);
-  static int on_header_value(http_parser* parser, const char* at, size_t len);
-  static int on_headers_complete(http_parser* parser);
-  static int on_body(http_parser* parser, const char* at, size_t len);
-  static int on_message_complete(http_parser* parser);
+  // Where the parser is in the byte stream.
+  enum class State : uint8_t {
+    kIdle,        // between responses (CR/LF are skipped)
+    kStatusLine,  // reading the status line
+    kHeaders,     // reading header lines
+    kBody,        // Content-Length body, body_left_ bytes to go
+    kChunkSize,   // reading a chunk-size line (with optional extensions)
+    kChunkData,   // chunk data, body_left_ bytes to go
+    kChunkEnd,    // the CRLF after chunk data
+    kTrailers,    // trailer lines after the last chunk
+    kUntilClose,  // body delimited by the connection closing
+    kUpgraded,    // after a 101: the bytes belong to another protocol
+  };
 
   bool fail(std::string message);  // records the first error, returns false
-  bool parser_failed();            // turns the http_parser errno into error_
-  bool head_front() const;         // whether the oldest outstanding request is HEAD
-  // Acts on the event a callback paused for; false when a user callback called reset().
-  bool handle_pending(uint64_t generation);
-  const http_parser_settings& settings() const;  // callback table for the current response
+  // fail() with "(response at byte N)" appended, N = where the current response began.
+  bool fail_response(std::string_view what);
+  // Takes the next whole line from data[pos, len) (joined with bytes kept from earlier feeds);
+  // returns 1 with `line` (no LF, no trailing CR), 0 when the line is incomplete (the bytes are
+  // kept, pos = len), -1 when the line budget ran out.
+  int take_line(const char* data, size_t len, size_t& pos, std::string_view& line);
+  bool begin_message(size_t pos);  // first byte of a response; false on error
+  bool status_line(std::string_view line);
+  bool header_line(std::string_view line, bool trailer);
+  // The blank line after the headers: picks how the body is delimited. False only when a
+  // callback reset the parser.
+  bool headers_done();
+  bool chunk_size_line(std::string_view line);
+  bool add_body(const char* data, size_t n);  // counts (and captures) body bytes
+  bool complete();  // a final response ended; false when a callback reset the parser
+  void capture_header(std::string_view name, std::string_view value);
 
-  http_parser parser_;                   // libhttp-parser state (HTTP_RESPONSE mode)
   OnResponse on_response_;               // completion callback
   OnFirstByte on_first_byte_ = nullptr;  // first-byte callback, may be null
   void* ctx_;                            // passed back to both callbacks
@@ -89,18 +103,26 @@ class ResponseParser {
   size_t head_start_ = 0;                // index of the oldest outstanding request in head_ring_
   size_t outstanding_ = 0;               // requests sent and not yet answered
   std::string error_;                    // first error seen since reset(), empty if none
-  uint64_t stream_offset_ = 0;           // bytes consumed by http_parser since reset()
-  uint64_t message_start_ = 0;           // stream offset where the current message began, bytes
-  uint64_t header_capture_bytes_ = 0;    // captured header bytes of the current response
+  std::string line_;                     // a line split across feeds, kept until its LF arrives
+  uint64_t stream_offset_ = 0;           // bytes fed since reset(), before the current feed
+  uint64_t message_start_ = 0;           // stream offset where the current response began
+  uint64_t body_left_ = 0;               // body or chunk bytes still to come
+  uint64_t content_length_ = 0;          // Content-Length of the current response
   uint64_t generation_ = 0;              // bumped by reset(), detects resets from callbacks
-  uint8_t pending_ = 0;                  // event a callback paused the parser for (see .cc)
+  int64_t line_budget_ = 0;              // bytes the current head, chunk line or trailers may take
+  State state_ = State::kIdle;
   bool capture_ = false;                 // capture requested for responses that start from now
   bool capturing_ = false;               // the current response is being captured
-  bool in_message_ = false;              // between message begin and message complete
   bool interim_seen_ = false;            // a 1xx interim arrived for the oldest request
   bool first_byte_sent_ = false;         // on_first_byte fired for the oldest request
-  bool last_was_value_ = false;          // last header callback was a value (new field starts)
-  bool upgraded_ = false;                // a 101 switched protocols; bytes are ignored
+  bool http10_ = false;                  // the current response is HTTP/1.0
+  bool has_length_ = false;              // a Content-Length header was seen
+  bool chunked_ = false;                 // Transfer-Encoding ends in chunked
+  bool has_encoding_ = false;            // a Transfer-Encoding header was seen
+  bool conn_close_ = false;              // Connection: close
+  bool conn_keep_alive_ = false;         // Connection: keep-alive
+  bool line_used_ = false;               // line_ holds a line already handed out
+  bool last_special_ = false;            // the last header line was one the parser acts on
   bool failed_ = false;                  // an error happened; feed() keeps returning false
   // Header strings of earlier responses, kept so their buffers are reused (capture on).
   std::vector<std::pair<std::string, std::string>> spare_headers_;
