@@ -1,8 +1,12 @@
 #include "connection.h"
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 #include "worker.h"
@@ -27,7 +31,7 @@ Connection::Connection(Worker& worker, ScenarioRuntime& scenario, uint32_t index
   uv_timer_init(worker_.loop(), &timer_);
   timer_.data = this;
   timer_open_ = true;
-  tcp_.data = this;
+  poll_.data = this;
   name_stats_ = scenario.default_name_stats;
 }
 
@@ -154,81 +158,179 @@ void Connection::send_bytes(const char* data, size_t len) {
 
 void Connection::write_raw(const char* data, size_t len) {
   if (len == 0) return;
-  if (writing_) {
-    pending_out_.append(data, len);
+  if (!out_.empty()) {  // earlier bytes still wait for the socket: keep the order
+    out_.append(data, len);
     return;
   }
-  uv_buf_t buf = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(len));
-  int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1);
-  if (n == static_cast<int>(len)) return;
-  if (n < 0 && n != UV_EAGAIN) {
-    fail(kKindWrite, errno_reason("write", n), std::string("write: ") + uv_strerror(n));
-    return;
+  ssize_t n;
+  do {
+    n = ::send(fd_, data, len, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  if (n == static_cast<ssize_t>(len)) return;
+  if (n < 0) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      const int err = -errno;
+      fail(kKindWrite, errno_reason("write", err), std::string("write: ") + uv_strerror(err));
+      return;
+    }
+    n = 0;
   }
-  size_t done = n > 0 ? static_cast<size_t>(n) : 0;
-  write_buf_.assign(data + done, len - done);
-  buf = uv_buf_init(write_buf_.data(), static_cast<unsigned>(write_buf_.size()));
-  write_req_.data = this;
-  int rc = uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1,
-                    &Connection::on_write);
-  if (rc < 0) {
-    fail(kKindWrite, errno_reason("write", rc), std::string("write: ") + uv_strerror(rc));
-    return;
-  }
-  writing_ = true;
+  out_.assign(data + n, len - static_cast<size_t>(n));
+  watch(true);
 }
 
-void Connection::on_write(uv_write_t* req, int status) {
-  auto* self = static_cast<Connection*>(req->data);
-  self->writing_ = false;
-  if (status == UV_ECANCELED) return;
-  if (status < 0) {
-    self->fail(kKindWrite, errno_reason("write", status),
-               std::string("write: ") + uv_strerror(status));
+void Connection::flush_out() {
+  while (!out_.empty()) {
+    const ssize_t n = ::send(fd_, out_.data(), out_.size(), MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      const int err = -errno;
+      fail(kKindWrite, errno_reason("write", err), std::string("write: ") + uv_strerror(err));
+      return;
+    }
+    out_.erase(0, static_cast<size_t>(n));
+  }
+  watch(false);
+}
+
+void Connection::watch(bool writable) {
+  if (writable == watching_writable_) return;
+  watching_writable_ = writable;
+  uv_poll_start(&poll_, writable ? (UV_READABLE | UV_WRITABLE) : UV_READABLE,
+                &Connection::on_poll);
+}
+
+void Connection::fail_unopened(const char* what, int err) {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+  WorkerStats& st = worker_.stats();
+  ++st.errors.connect;
+  st.add_error_reason(errno_reason(what, err), std::string(what) + ": " + uv_strerror(err));
+  state_ = State::kClosed;
+  ++connect_failures_;
+  // Retry after the backoff, unless the timer is busy with a think time or delay(): the
+  // iteration that follows it finds the socket closed and connects again.
+  if (shutting_down_ || !worker_.running() ||
+      uv_is_active(reinterpret_cast<uv_handle_t*>(&timer_))) {
     return;
   }
-  if (!self->pending_out_.empty() && self->state_ != State::kClosing &&
-      self->state_ != State::kClosed) {
-    std::string next;
-    next.swap(self->pending_out_);
-    self->write_raw(next.data(), next.size());
-  }
+  uint64_t ms = 1ull << std::min<uint32_t>(connect_failures_ - 1, 7);
+  if (ms > 100) ms = 100;
+  timer_for_reconnect_ = true;
+  uv_timer_start(&timer_, &Connection::on_timer, ms, 0);
 }
 
 void Connection::connect() {
   if (shutting_down_) return;
   const sockaddr* src = worker_.bind_address(index_);
-  uv_tcp_init_ex(worker_.loop(), &tcp_, src ? src->sa_family : AF_UNSPEC);
-  tcp_.data = this;
-  uv_tcp_nodelay(&tcp_, 1);
+  const Address& addr = scenario_.setup.handle->addr;
+  const auto* dst = reinterpret_cast<const sockaddr*>(&addr.storage);
+  state_ = State::kConnecting;
+  connect_start_ns_ = uv_hrtime();
+  fd_ = ::socket(dst->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) {
+    fail_unopened("socket", -errno);
+    return;
+  }
+  int one = 1;
+  setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   if (src) {
     // Let connect() pick the local port: binding with port 0 would search the whole port range
     // for every socket, which dominates the CPU with thousands of connections.
-    uv_os_fd_t fd;
-    if (uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd) == 0) {
-      int one = 1;
-      setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
-    }
-    int rc = uv_tcp_bind(&tcp_, src, 0);
-    if (rc < 0) {
-      state_ = State::kConnecting;
-      fail(kKindConnect, errno_reason("bind", rc), std::string("bind: ") + uv_strerror(rc));
+    setsockopt(fd_, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+    const socklen_t len = src->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+    if (::bind(fd_, src, len) < 0) {
+      fail_unopened("bind", -errno);
       return;
     }
   }
-  state_ = State::kConnecting;
-  connect_start_ns_ = uv_hrtime();
-  connect_req_.data = this;
-  const Address& addr = scenario_.setup.handle->addr;
-  int rc = uv_tcp_connect(&connect_req_, &tcp_, reinterpret_cast<const sockaddr*>(&addr.storage),
-                          &Connection::on_connect);
-  if (rc < 0) {
-    fail(kKindConnect, errno_reason("connect", rc), std::string("connect: ") + uv_strerror(rc));
+  const socklen_t dst_len =
+      dst->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  if (::connect(fd_, dst, dst_len) < 0 && errno != EINPROGRESS) {
+    fail_unopened("connect", -errno);
+    return;
+  }
+  // Connected (or connecting): the socket turns writable when the handshake is done.
+  uv_poll_init_socket(worker_.loop(), &poll_, fd_);
+  poll_.data = this;
+  watching_writable_ = true;
+  out_.clear();
+  uv_poll_start(&poll_, UV_WRITABLE, &Connection::on_poll);
+}
+
+void Connection::on_poll(uv_poll_t* handle, int status, int events) {
+  auto* self = static_cast<Connection*>(handle->data);
+  if (self->state_ == State::kConnecting) {
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (getsockopt(self->fd_, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+    if (err == 0 && status < 0) err = -status;
+    if (err != 0 || (events & UV_WRITABLE)) self->handle_connected(-err);
+    return;
+  }
+  if (self->state_ != State::kReady && self->state_ != State::kHandshaking) return;
+  if (status < 0) {
+    self->poll_failed(status);
+    return;
+  }
+  if (events & UV_WRITABLE) {
+    self->flush_out();
+    if (self->state_ != State::kReady && self->state_ != State::kHandshaking) return;
+  }
+  if (events & UV_READABLE) self->read_ready();
+}
+
+void Connection::read_ready() {
+  // Reads until the socket would block, at most 32 full buffers per wake-up so one busy
+  // connection cannot starve the others.
+  for (int i = 0; i < 32; ++i) {
+    const uv_buf_t buf = worker_.read_buffer();
+    const ssize_t n = ::recv(fd_, buf.base, buf.len, 0);
+    if (n > 0) {
+      handle_read(n, buf.base);
+      if (state_ != State::kReady && state_ != State::kHandshaking) return;
+      if (static_cast<size_t>(n) < buf.len) return;  // drained
+      continue;
+    }
+    if (n == 0) {
+      handle_read(UV_EOF, nullptr);
+      return;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+    handle_read(-errno, nullptr);
+    return;
   }
 }
 
-void Connection::on_connect(uv_connect_t* req, int status) {
-  static_cast<Connection*>(req->data)->handle_connected(status);
+void Connection::poll_failed(int status) {
+  // libuv stops a poll handle on POLLERR: take what the socket still holds, then its error.
+  for (int i = 0; i < 32; ++i) {
+    const uv_buf_t buf = worker_.read_buffer();
+    const ssize_t n = ::recv(fd_, buf.base, buf.len, 0);
+    if (n > 0) {
+      handle_read(n, buf.base);
+      if (state_ != State::kReady && state_ != State::kHandshaking) return;
+      continue;
+    }
+    if (n == 0) {
+      handle_read(UV_EOF, nullptr);
+      return;
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      handle_read(-errno, nullptr);
+      return;
+    }
+    break;
+  }
+  int err = 0;
+  socklen_t len = sizeof(err);
+  if (getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err == 0) err = -status;
+  handle_read(-err, nullptr);
 }
 
 void Connection::handle_connected(int status) {
@@ -244,12 +346,7 @@ void Connection::handle_connected(int status) {
   st.connect_time.record((now - connect_start_ns_) / 1000);
   parser_.reset();
   parser_.set_capture(scenario_.capture);
-  int rc = uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), &Connection::on_alloc,
-                         &Connection::on_read);
-  if (rc < 0) {
-    fail(kKindRead, errno_reason("read", rc), std::string("read: ") + uv_strerror(rc));
-    return;
-  }
+  watch(false);
   if (TlsContext* ctx = worker_.tls_context()) {
     const Url& url = worker_.options().url;
     tls_ = std::make_unique<TlsSession>(*ctx, url.host, url.host + ":" + url.effective_port());
@@ -275,16 +372,6 @@ void Connection::handle_ready() {
   } else if (!busy_) {
     next_step();
   }
-}
-
-void Connection::on_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
-  auto* self = static_cast<Connection*>(handle->data);
-  *buf = self->worker_.read_buffer();
-}
-
-void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
-  auto* self = static_cast<Connection*>(stream->data);
-  self->handle_read(nread, buf->base);
 }
 
 void Connection::handle_read(ssize_t nread, const char* data) {
@@ -386,7 +473,7 @@ void Connection::handle_response(const ParsedResponse& r) {
   NameStats* ns = name_stats_;
   ++ns->requests;
   ns->latency.record(latency_us);
-  ++ns->status[code];
+  ns->count_status(code);
   StageStats& stage = s.stats->stages[s.stage];
   ++stage.requests;
   stage.latency.record(latency_us);
@@ -503,11 +590,13 @@ void Connection::fail(int kind, const std::string& reason, const std::string& de
 void Connection::close_socket(bool reconnect) {
   if (state_ == State::kClosed || state_ == State::kClosing) return;
   state_ = State::kClosing;
-  writing_ = false;
-  pending_out_.clear();
+  out_.clear();
   tls_.reset();
   reconnect_after_ = reconnect;
-  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &Connection::on_close);
+  // uv_close stops polling at once, so the descriptor can go now.
+  uv_close(reinterpret_cast<uv_handle_t*>(&poll_), &Connection::on_close);
+  ::close(fd_);
+  fd_ = -1;
 }
 
 void Connection::on_close(uv_handle_t* handle) {
@@ -540,7 +629,9 @@ void Connection::shutdown() {
   }
   if (state_ != State::kClosed && state_ != State::kClosing) {
     state_ = State::kClosing;
-    uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &Connection::on_close);
+    uv_close(reinterpret_cast<uv_handle_t*>(&poll_), &Connection::on_close);
+    ::close(fd_);
+    fd_ = -1;
   }
 }
 

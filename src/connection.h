@@ -57,10 +57,7 @@ class Connection {
  private:
   enum class State { kClosed, kConnecting, kHandshaking, kReady, kClosing };
 
-  static void on_connect(uv_connect_t* req, int status);
-  static void on_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
-  static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
-  static void on_write(uv_write_t* req, int status);
+  static void on_poll(uv_poll_t* handle, int status, int events);
   static void on_close(uv_handle_t* handle);
   static void on_timer(uv_timer_t* timer);
   static void on_response(void* ctx, const ParsedResponse& response);
@@ -68,6 +65,13 @@ class Connection {
 
   void connect();
   void handle_connected(int status);
+  // The socket could not be created, bound or connected at once: counts a connect error and
+  // retries after a backoff (there is no poll handle to close).
+  void fail_unopened(const char* what, int err);
+  void read_ready();                 // the socket is readable: reads until it would block
+  void poll_failed(int status);      // the poll reported an error: drain, then fail
+  void flush_out();                  // the socket is writable: sends what out_ holds
+  void watch(bool writable);         // polls for readable, and writable when asked
   void handle_ready();
   void handle_read(ssize_t nread, const char* data);
   void feed_plain(const char* data, size_t len);
@@ -89,15 +93,13 @@ class Connection {
   ScenarioRuntime& scenario_;
   uint32_t index_;                  // VU number within the scenario on this worker
   State state_ = State::kClosed;    // socket state
-  uv_tcp_t tcp_;                    // the socket handle (re-initialised per connection)
-  uv_connect_t connect_req_;        // pending connect
-  uv_write_t write_req_;            // the one uv_write in flight
+  int fd_ = -1;                     // the socket (non-blocking), -1 when none
+  uv_poll_t poll_;                  // readiness of fd_ (re-initialised per connection)
   uv_timer_t timer_;                // think time, delay() and reconnect backoff
   bool timer_open_ = false;         // timer_ initialised
   bool timer_for_reconnect_ = false;  // timer_ is a reconnect backoff, not a think/delay wait
-  bool writing_ = false;            // a uv_write is in flight
-  std::string write_buf_;           // bytes owned by the uv_write in flight
-  std::string pending_out_;         // bytes queued behind it
+  bool watching_writable_ = false;  // poll_ includes UV_WRITABLE
+  std::string out_;                 // bytes the socket did not take yet (sent when writable)
   std::string tls_out_;             // scratch: ciphertext produced by TLS
   std::string tls_plain_;           // scratch: plaintext produced by TLS
   std::unique_ptr<TlsSession> tls_; // TLS state, when the target is https

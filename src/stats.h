@@ -63,6 +63,30 @@ struct NameStats {
   Histogram latency;                     // request duration, microseconds
 
   void merge(const NameStats& o);
+  // Counts one response with this status code. The counter of the last code seen is cached
+  // (map nodes never move), so a run of equal codes costs no map lookup.
+  void count_status(int code) {
+    if (code != status_slot_.code) {
+      status_slot_.count = &status[code];
+      status_slot_.code = code;
+    }
+    ++*status_slot_.count;
+  }
+
+ private:
+  // The cached counter; copies start empty so they never point into another object's map.
+  struct StatusSlot {
+    int code = -1;
+    uint64_t* count = nullptr;
+    StatusSlot() = default;
+    StatusSlot(const StatusSlot&) {}
+    StatusSlot& operator=(const StatusSlot&) {
+      code = -1;
+      count = nullptr;
+      return *this;
+    }
+  };
+  StatusSlot status_slot_;
 };
 
 // Figures for one scenario.
