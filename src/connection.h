@@ -73,7 +73,8 @@ class Connection {
   void flush_out();                  // the socket is writable: sends what out_ holds
   void watch(bool writable);         // polls for readable, and writable when asked
   void handle_ready();
-  void handle_read(ssize_t nread, const char* data);
+  void handle_read(ssize_t nread, const char* data);   // stamps the time, then process_read()
+  void process_read(ssize_t nread, const char* data);  // bytes, EOF or a read error
   void feed_plain(const char* data, size_t len);
   void handle_response(const ParsedResponse& response);
   void after_feed();
@@ -110,6 +111,7 @@ class Connection {
   bool reconnect_after_ = false;    // the server asked to close after this response
   bool batch_done_ = false;         // every response of the current batch arrived
   bool shutting_down_ = false;      // shutdown() was called
+  bool in_read_ = false;            // inside handle_read(): read_ns_ is the current time
   uint64_t intended_ns_ = 0;        // when the current iteration was due (open loop), hrtime ns
   uint64_t sent_ns_ = 0;            // when the current batch was written, hrtime ns
   uint64_t connect_start_ns_ = 0;   // when connect() started, hrtime ns

@@ -155,6 +155,15 @@ bool ResponseParser::fail(std::string message) {
   return false;
 }
 
+bool ResponseParser::fail_quoted(const char* before, std::string_view raw, const char* after) {
+  return fail_response(before + quote(raw) + after);
+}
+
+bool ResponseParser::fail_lengths(uint64_t second) {
+  return fail_response("two different Content-Length values (" + std::to_string(content_length_) +
+                       " and " + std::to_string(second) + ")");
+}
+
 bool ResponseParser::fail_response(std::string_view what) {
   return fail(std::string(what) + " (response at byte " + std::to_string(message_start_) + ")");
 }
@@ -230,10 +239,10 @@ bool ResponseParser::status_line(std::string_view line) {
   // HTTP/1.x NNN[ reason]
   if (line.size() < 9 || std::memcmp(line.data(), "HTTP/", 5) != 0 || line[6] != '.' ||
       line[5] < '0' || line[5] > '9' || line[7] < '0' || line[7] > '9' || line[8] != ' ') {
-    return fail_response("invalid status line " + quote(line) + ": expected HTTP/1.x NNN");
+    return fail_quoted("invalid status line ", line, ": expected HTTP/1.x NNN");
   }
   if (line[5] != '1') {
-    return fail_response("unsupported HTTP version in the status line " + quote(line));
+    return fail_quoted("unsupported HTTP version in the status line ", line, "");
   }
   int status = 0;
   bool digits = line.size() >= 12 && (line.size() == 12 || line[12] == ' ');
@@ -243,7 +252,7 @@ bool ResponseParser::status_line(std::string_view line) {
     status = status * 10 + (c - '0');
   }
   if (!digits || status < 100) {
-    return fail_response("invalid status code in the status line " + quote(line));
+    return fail_quoted("invalid status code in the status line ", line, "");
   }
   response_.status = status;
   http10_ = line[7] == '0';
@@ -282,11 +291,11 @@ bool ResponseParser::header_line(std::string_view line, bool trailer) {
   while (colon < line.size() && kTokenChar[static_cast<unsigned char>(line[colon])]) ++colon;
   if (colon == line.size() || line[colon] != ':') {
     if (line.find(':') == std::string_view::npos) {
-      return fail_response("invalid header line " + quote(line) + ": expected name: value");
+      return fail_quoted("invalid header line ", line, ": expected name: value");
     }
-    return fail_response("invalid header name " + quote(line.substr(0, line.find(':'))));
+    return fail_quoted("invalid header name ", line.substr(0, line.find(':')), "");
   }
-  if (colon == 0) return fail_response("invalid header line " + quote(line) + ": empty name");
+  if (colon == 0) return fail_quoted("invalid header line ", line, ": empty name");
   const std::string_view name = line.substr(0, colon);
   const std::string_view value = trim(line.substr(colon + 1));
   last_special_ = false;
@@ -296,13 +305,9 @@ bool ResponseParser::header_line(std::string_view line, bool trailer) {
       last_special_ = true;
       uint64_t length = 0;
       if (!parse_decimal(value, length)) {
-        return fail_response("invalid Content-Length " + quote(value));
+        return fail_quoted("invalid Content-Length ", value, "");
       }
-      if (has_length_ && length != content_length_) {
-        return fail_response("two different Content-Length values (" +
-                             std::to_string(content_length_) + " and " + std::to_string(length) +
-                             ")");
-      }
+      if (has_length_ && length != content_length_) return fail_lengths(length);
       has_length_ = true;
       content_length_ = length;
     } else if (first == 't' && name.size() == 17 && iequals(name, "transfer-encoding")) {
@@ -379,12 +384,12 @@ bool ResponseParser::chunk_size_line(std::string_view line) {
       break;
     }
     size = size * 16 + static_cast<uint64_t>(digit);
-    if (size > kMaxLength) return fail_response("invalid chunk size " + quote(line) + ": too large");
+    if (size > kMaxLength) return fail_quoted("invalid chunk size ", line, ": too large");
   }
   std::string_view rest = line.substr(i);
   while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);
   if (i == 0 || (!rest.empty() && rest.front() != ';')) {
-    return fail_response("invalid chunk size line " + quote(line));
+    return fail_quoted("invalid chunk size line ", line, "");
   }
   if (size == 0) {
     state_ = State::kTrailers;
@@ -465,7 +470,7 @@ bool ResponseParser::feed(const char* data, size_t len) {
           // "HTTP/..." fails now rather than waiting for a line end that may never come.
           if (state_ == State::kStatusLine &&
               std::memcmp(line_.data(), "HTTP/", std::min<size_t>(line_.size(), 5)) != 0) {
-            return fail_response("invalid status line " + quote(line_) + ": expected HTTP/1.x NNN");
+            return fail_quoted("invalid status line ", line_, ": expected HTTP/1.x NNN");
           }
           break;
         }

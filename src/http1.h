@@ -77,9 +77,13 @@ class ResponseParser {
     kUpgraded,    // after a 101: the bytes belong to another protocol
   };
 
-  bool fail(std::string message);  // records the first error, returns false
+  [[gnu::cold, gnu::noinline]] bool fail(std::string message);  // records the first error
   // fail() with "(response at byte N)" appended, N = where the current response began.
-  bool fail_response(std::string_view what);
+  [[gnu::cold, gnu::noinline]] bool fail_response(std::string_view what);
+  // The error paths stay out of line so the parsing functions stay small.
+  [[gnu::cold, gnu::noinline]] bool fail_quoted(const char* before, std::string_view raw,
+                                                const char* after);
+  [[gnu::cold, gnu::noinline]] bool fail_lengths(uint64_t second);
   // Takes the next whole line from data[pos, len) (joined with bytes kept from earlier feeds);
   // returns 1 with `line` (no LF, no trailing CR), 0 when the line is incomplete (the bytes are
   // kept, pos = len), -1 when the line budget ran out.
