@@ -107,5 +107,78 @@ local pelt = {
 package.loaded.pelt = pelt
 _G.pelt = pelt
 
--- The host keeps this to give response() header tables the same lookup rules.
-return header_mt
+-- wrk.format's front. The engine builds requests natively and hands that builder to
+-- install_format. A request depends on method, path, headers, body, a Host from wrk.headers
+-- and wrk.host/wrk.port; scripts usually vary only the path. The front keeps the requests it
+-- built, by path, for as long as every other input stays the same (values compared, header
+-- tables entry by entry), so a path seen before costs a table lookup and creates no string.
+-- Any other input changing starts the cache over; when paths rarely repeat it stops caching.
+local function install_format(build)
+  local MAX_ENTRIES, MAX_BYTES, TRIAL = 10000, 4 * 1024 * 1024, 8192
+  local results, entries, bytes = nil, 0, 0  -- results: path -> request; false = off
+  local calls, hits = 0, 0
+  local s_method, s_body, s_base, s_host, s_port          -- inputs of the cached requests
+  local h_keys, h_values, h_n = {}, {}, 0                  -- entries of the headers used
+  local b_keys, b_values, b_n = {}, {}, 0                  -- entries of wrk.headers, if other
+
+  local function same(t, keys, values, n)
+    local i = 0
+    for k, v in next, t do
+      i = i + 1
+      if keys[i] ~= k or values[i] ~= v then return false end
+    end
+    return i == n
+  end
+
+  local function remember(t, keys, values, n)
+    local i = 0
+    for k, v in next, t do
+      i = i + 1
+      keys[i], values[i] = k, v
+    end
+    for j = i + 1, n do keys[j], values[j] = nil, nil end
+    return i
+  end
+
+  wrk.format = function(method, path, headers, body)
+    if results == false then return build(method, path, headers, body) end
+    local p, h, b = path or wrk.path, headers or wrk.headers, body
+    if b == nil then b = wrk.body end
+    if type(p) ~= "string" or type(h) ~= "table" then
+      return build(method, path, headers, body)
+    end
+    local m, base, host, port = method or wrk.method, wrk.headers, wrk.host, wrk.port
+    local other = base ~= h and type(base) == "table"
+    calls = calls + 1
+    local unchanged = results ~= nil and m == s_method and b == s_body and base == s_base and
+      host == s_host and port == s_port and same(h, h_keys, h_values, h_n) and
+      (not other or same(base, b_keys, b_values, b_n))
+    if unchanged then
+      local r = results[p]
+      if r then
+        hits = hits + 1
+        return r
+      end
+    end
+    local r = build(method, path, headers, body)
+    if not unchanged then
+      results, entries, bytes = {}, 0, 0
+      s_method, s_body, s_base, s_host, s_port = m, b, base, host, port
+      h_n = remember(h, h_keys, h_values, h_n)
+      b_n = other and remember(base, b_keys, b_values, b_n) or remember({}, b_keys, b_values, b_n)
+    end
+    if entries < MAX_ENTRIES and bytes + #r <= MAX_BYTES then
+      results[p] = r
+      entries, bytes = entries + 1, bytes + #r
+    end
+    if calls >= TRIAL and hits * 2 < calls then
+      results = false
+      h_keys, h_values, b_keys, b_values = nil, nil, nil, nil
+    end
+    return r
+  end
+end
+
+-- The host keeps header_mt to give response() header tables the same lookup rules, and calls
+-- install_format with the native request builder.
+return header_mt, install_format

@@ -112,17 +112,26 @@ bool Script::load(const ScriptOptions& options, std::string& error) {
     return false;
   }
   push_native_table(L, this);
-  if (!call(h, 1, 1)) {
+  if (!call(h, 1, 2)) {
     error = "prelude: " + last_error_;
     return false;
   }
+  const int install_format_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   header_mt_ref_ = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_settop(L, 0);
 
-  // The wrk table from the URL and command line, and the native wrk.format.
+  // The wrk table from the URL and command line; wrk.format is the prelude's caching front
+  // over the native builder.
   lua_getglobal(L, "wrk");
+  h = push_handler();
+  lua_rawgeti(L, LUA_REGISTRYINDEX, install_format_ref);
+  luaL_unref(L, LUA_REGISTRYINDEX, install_format_ref);
   push_format(L, this, 1);
-  lua_setfield(L, 1, "format");
+  if (!call(h, 1, 0)) {
+    error = "prelude: " + last_error_;
+    return false;
+  }
+  lua_settop(L, 1);
   if (!options.scheme.empty()) set_string_field(L, "scheme", options.scheme);
   if (!options.host.empty()) set_string_field(L, "host", options.host);
   if (!options.port.empty()) set_string_field(L, "port", options.port);

@@ -19,6 +19,19 @@ namespace {
 
 constexpr int kMaxHeaders = 128;  // headers one call accepts
 
+// Upvalues of the native builder: the Script, the wrk table (a plain table, so rawget is what
+// a field read does) and the field names, made once so a call hashes no key string.
+enum Upvalue : int {
+  kScript = 1,
+  kWrk,
+  kKeyMethod,  // then path, headers, body in this order
+  kKeyPath,
+  kKeyHeaders,
+  kKeyBody,
+  kKeyHost,
+  kKeyPort,
+};
+
 // One piece of text: a Lua string (anchored by a table) or a number formatted in place.
 // Trivially constructible on purpose: an array of them costs nothing until filled.
 struct Text {
@@ -35,9 +48,9 @@ struct Header {
   Text value;  // header value
 };
 
-bool equals_ignoring_case(const Text& t, const char* word) {
-  size_t n = std::strlen(word);
-  return t.size == n && strncasecmp(t.bytes(), word, n) == 0;
+template <size_t N>
+bool equals_ignoring_case(const Text& t, const char (&word)[N]) {
+  return t.size == N - 1 && strncasecmp(t.bytes(), word, N - 1) == 0;
 }
 
 // Writes n as Lua's tostring() would ("%.14g"), integers without printf.
@@ -107,13 +120,13 @@ bool name_less(const Text& a, const Text& b) {
 }
 
 int on_format(lua_State* L) {
-  auto* script = static_cast<Script*>(lua_touserdata(L, lua_upvalueindex(1)));
-  const int wrk = lua_upvalueindex(2);
+  auto* script = static_cast<Script*>(lua_touserdata(L, lua_upvalueindex(kScript)));
+  const int wrk = lua_upvalueindex(kWrk);
   lua_settop(L, 4);
-  static const char* const kFields[] = {"method", "path", "headers", "body"};
   for (int i = 1; i <= 4; ++i) {
     if (lua_isnil(L, i)) {
-      lua_getfield(L, wrk, kFields[i - 1]);
+      lua_pushvalue(L, lua_upvalueindex(kKeyMethod + i - 1));  // method, path, headers, body
+      lua_rawget(L, wrk);
       lua_replace(L, i);
     }
   }
@@ -178,14 +191,20 @@ int on_format(lua_State* L) {
   append(out, path);
   out += " HTTP/1.1\r\nHost: ";
   if (!has_host) {
-    lua_getfield(L, wrk, "headers");
-    has_host = lua_istable(L, -1) && find_host(L, lua_gettop(L), host);
+    // Headers passed in the call may lack Host while wrk.headers has it; when the call used
+    // wrk.headers itself the search above already covered it.
+    lua_pushvalue(L, lua_upvalueindex(kKeyHeaders));
+    lua_rawget(L, wrk);
+    has_host = lua_istable(L, -1) && !lua_rawequal(L, -1, 3) &&
+               find_host(L, lua_gettop(L), host);
   }
   if (has_host) {
     append(out, host);
   } else {
-    lua_getfield(L, wrk, "host");
-    lua_getfield(L, wrk, "port");
+    lua_pushvalue(L, lua_upvalueindex(kKeyHost));
+    lua_rawget(L, wrk);
+    lua_pushvalue(L, lua_upvalueindex(kKeyPort));
+    lua_rawget(L, wrk);
     Text name, port;
     if (read_text(L, -2, name, false)) {
       bool ipv6 = std::memchr(name.bytes(), ':', name.size) != nullptr;
@@ -224,7 +243,10 @@ void push_format(lua_State* L, Script* script, int wrk) {
   lua_pushvalue(L, wrk);
   lua_pushlightuserdata(L, script);
   lua_insert(L, -2);
-  lua_pushcclosure(L, on_format, 2);
+  for (const char* key : {"method", "path", "headers", "body", "host", "port"}) {
+    lua_pushstring(L, key);
+  }
+  lua_pushcclosure(L, on_format, kKeyPort);
 }
 
 }  // namespace pelt

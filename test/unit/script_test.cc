@@ -465,3 +465,107 @@ TEST_CASE("request() must return a string", "[script]") {
 }
 
 }  // namespace pelt
+
+namespace pelt {
+namespace {
+
+// A request as wrk.format builds it for the test host, headers already in name order.
+std::string formatted(const std::string& method, const std::string& path,
+                      const std::vector<std::pair<std::string, std::string>>& headers,
+                      const std::string& body = "", bool has_body = false) {
+  std::string out = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n";
+  for (const auto& [name, value] : headers) out += name + ": " + value + "\r\n";
+  if (has_body) out += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  return out + "\r\n" + body;
+}
+
+TEST_CASE("wrk.format reuses built requests only while every other input is unchanged",
+          "[script]") {
+  ScriptOptions o = options_for("");
+  o.path = "/tmp/pelt_script_test_format_cache.lua";
+  {
+    std::ofstream f(o.path);
+    f << "wrk.headers['X-Token'] = 'a'\n"
+         "local step = 0\n"
+         "function request()\n"
+         "  step = step + 1\n"
+         "  if step == 5 then wrk.headers['X-Token'] = 'b' end\n"
+         "  if step == 9 then wrk.headers['X-Token'] = nil end\n"
+         "  if step == 13 then wrk.method = 'POST' end\n"
+         "  if step == 17 then wrk.body = 'xy' end\n"
+         "  if step == 21 then wrk.headers['X-N'] = 1 end\n"
+         "  if step == 25 then wrk.headers['X-N'] = 2.5 end\n"
+         "  if step == 29 then wrk.headers['Host'] = 'other.test' end\n"
+         "  return wrk.format(nil, '/p/' .. (step % 2))\n"
+         "end\n";
+  }
+  ThreadHandle handle;
+  auto s = start_thread(o, handle);
+  using H = std::vector<std::pair<std::string, std::string>>;
+  for (int step = 1; step <= 32; ++step) {
+    INFO("step " << step);
+    const std::string path = "/p/" + std::to_string(step % 2);
+    const std::string method = step >= 13 ? "POST" : "GET";
+    H headers;
+    if (step < 5) headers.push_back({"X-Token", "a"});
+    if (step >= 5 && step < 9) headers.push_back({"X-Token", "b"});
+    if (step >= 21 && step < 25) headers.push_back({"X-N", "1"});
+    if (step >= 25) headers.push_back({"X-N", "2.5"});
+    std::string expected = formatted(method, path, headers, step >= 17 ? "xy" : "", step >= 17);
+    if (step >= 29) {
+      const std::string host = "Host: 127.0.0.1:8080";
+      expected.replace(expected.find(host), host.size(), "Host: other.test");
+    }
+    CHECK(next_request(*s) == expected);
+  }
+}
+
+TEST_CASE("wrk.format sees changes to wrk.headers when the call passes its own headers",
+          "[script]") {
+  ScriptOptions o = options_for("");
+  o.path = "/tmp/pelt_script_test_format_own_headers.lua";
+  {
+    std::ofstream f(o.path);
+    f << "wrk.headers['Host'] = 'h1.test'\n"
+         "local step = 0\n"
+         "function request()\n"
+         "  step = step + 1\n"
+         "  if step == 3 then wrk.headers['Host'] = 'h2.test' end\n"
+         "  return wrk.format('GET', '/q', {['X-A'] = step > 4 and 2 or 1})\n"
+         "end\n";
+  }
+  ThreadHandle handle;
+  auto s = start_thread(o, handle);
+  for (int step = 1; step <= 6; ++step) {
+    INFO("step " << step);
+    const std::string host = step < 3 ? "h1.test" : "h2.test";
+    CHECK(next_request(*s) == "GET /q HTTP/1.1\r\nHost: " + host + "\r\nX-A: " +
+                                  (step > 4 ? "2" : "1") + "\r\n\r\n");
+  }
+}
+
+TEST_CASE("wrk.format stays exact with more distinct paths than it caches", "[script]") {
+  ScriptOptions o = options_for("");
+  o.path = "/tmp/pelt_script_test_format_many.lua";
+  {
+    std::ofstream f(o.path);
+    // Repeating paths first (the cache stays on), then 21,000 new ones (past its cap).
+    f << "local i = 0\n"
+         "function request()\n"
+         "  i = i + 1\n"
+         "  return wrk.format(nil, '/n/' .. (i <= 9000 and i % 100 or i))\n"
+         "end\n";
+  }
+  ThreadHandle handle;
+  auto s = start_thread(o, handle);
+  for (int i = 1; i <= 30000; ++i) {
+    const std::string got = next_request(*s);
+    if (i % 997 == 0 || i > 29990) {
+      INFO("call " << i);
+      CHECK(got == formatted("GET", "/n/" + std::to_string(i <= 9000 ? i % 100 : i), {}));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace pelt
