@@ -3,10 +3,11 @@
 
 Runs each case with both tools, alternating tool by tool for several rounds, and reports the
 median of: requests/s, client CPU seconds (user+sys) per 1,000 requests and client peak RSS,
-with the pelt/wrk ratio of each. Server and client are pinned to different cores when the
+with the pelt/wrk ratio of each (the median over rounds of the ratio of the two back-to-back
+runs of a round), then each target of the benchmark with its measured ratio. Server and client are pinned to different cores when the
 machine has two or more. Writes a table to stdout and JSON to bench/out/results.json.
 
-Environment: BENCH_DURATION (seconds per run, default 5), BENCH_ROUNDS (default 3),
+Environment: BENCH_DURATION (seconds per run, default 4), BENCH_ROUNDS (default 5),
 BENCH_CASES (comma-separated subset of a,b,c,d,e,f), PELT_BIN, PELT_TARGET_BIN.
 """
 import json
@@ -27,8 +28,8 @@ from harness import Nginx, Target  # noqa: E402
 
 PELT = os.environ.get("PELT_BIN", os.path.join(ROOT, "build", "pelt"))
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
-DURATION = int(os.environ.get("BENCH_DURATION", "5"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+DURATION = int(os.environ.get("BENCH_DURATION", "4"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 CASES = os.environ.get("BENCH_CASES", "a,b,c,d,e,f").split(",")
 CORES = os.cpu_count() or 1
 
@@ -190,18 +191,65 @@ def main():
                                  for k in ("rps", "cpu_per_1k", "rss_kb", "requests")}
                     row[tool]["runs"] = runs[tool]
             if "pelt" in row and "wrk" in row:
-                row["ratio"] = {
-                    "rps": row["pelt"]["rps"] / max(row["wrk"]["rps"], 1e-9),
-                    "cpu_per_request": row["pelt"]["cpu_per_1k"] / max(row["wrk"]["cpu_per_1k"], 1e-9),
-                    "rss": row["pelt"]["rss_kb"] / max(row["wrk"]["rss_kb"], 1e-9),
-                }
+                # Each round ran the two tools back to back: the ratio of a pair is the fairest
+                # comparison on a machine whose speed drifts, and the median pair is reported.
+                pairs = list(zip(runs["pelt"], runs["wrk"]))
+                row["round_ratios"] = [
+                    {"rps": p["rps"] / max(w["rps"], 1e-9),
+                     "cpu_per_request": p["cpu_per_1k"] / max(w["cpu_per_1k"], 1e-9),
+                     "rss": p["rss_kb"] / max(w["rss_kb"], 1e-9)} for p, w in pairs]
+                row["ratio"] = {k: statistics.median(x[k] for x in row["round_ratios"])
+                                for k in ("rps", "cpu_per_request", "rss")}
             results.append(row)
             print_row(row)
+    targets = check_targets(results)
     os.makedirs(os.path.join(HERE, "out"), exist_ok=True)
     path = os.path.join(HERE, "out", "results.json")
     with open(path, "w") as f:
-        json.dump({"duration_s": DURATION, "rounds": ROUNDS, "cores": CORES, "cases": results}, f, indent=2)
+        json.dump({"duration_s": DURATION, "rounds": ROUNDS, "cores": CORES, "cases": results,
+                   "targets": targets}, f, indent=2)
     print(f"\nresults written to {path}")
+
+
+# (case, figure, comparison, bound): the targets the benchmark checks.
+TARGETS = [
+    ("a", "rps", ">=", 1.10), ("b", "rps", ">=", 1.10), ("c", "rps", ">=", 1.10),
+    ("d", "rps", ">=", 1.00),
+    ("a", "cpu_per_request", "<=", 0.90), ("b", "cpu_per_request", "<=", 0.90),
+    ("c", "cpu_per_request", "<=", 0.90),
+    ("e", "rss", "<=", 1.00),
+]
+
+
+def check_targets(results):
+    """Prints each target with the measured pelt/wrk ratio, and the Lua hook's cost."""
+    by_case = {r["case"]: r for r in results if "ratio" in r}
+    checked = []
+    lines = []
+    for case, figure, op, bound in TARGETS:
+        if case not in by_case:
+            continue
+        value = by_case[case]["ratio"][figure]
+        spread = [x[figure] for x in by_case[case]["round_ratios"]]
+        met = value >= bound if op == ">=" else value <= bound
+        checked.append({"case": case, "figure": figure, "target": f"{op} {bound}",
+                        "median": value, "rounds": spread, "met": met})
+        lines.append(f"  ({case}) {figure:<16} {value:5.2f}  target {op} {bound:.2f}  "
+                     f"{'met' if met else 'NOT met':<8} rounds {min(spread):.2f}..{max(spread):.2f}")
+    if "a" in by_case and "f" in by_case:
+        # The hook's cost: pelt's own throughput with the request() hook against without it.
+        a, f = by_case["a"]["pelt"], by_case["f"]["pelt"]
+        cost = 1.0 - f["rps"] / max(a["rps"], 1e-9)
+        cpu = f["cpu_per_1k"] / max(a["cpu_per_1k"], 1e-9) - 1.0
+        met = cost <= 0.15
+        checked.append({"case": "f", "figure": "hook_throughput_cost", "target": "<= 0.15",
+                        "median": cost, "cpu_per_request_increase": cpu, "met": met})
+        lines.append(f"  (f) request() hook costs {cost * 100:4.1f}% of (a)'s req/s, "
+                     f"{cpu * 100:+.1f}% CPU per request  target <= 15%  {'met' if met else 'NOT met'}")
+    if lines:
+        print("\ntargets (median of the per-round pelt/wrk ratios; range over rounds):")
+        print("\n".join(lines))
+    return checked
 
 
 def nginx_pids(ng):
@@ -230,7 +278,7 @@ def print_row(row):
     if "ratio" in row:
         q = row["ratio"]
         print(f"{'':<5}{'ratio':<6}{q['rps']:>12.2f}{q['cpu_per_request']:>14.2f}{q['rss']:>12.2f}"
-              "   (pelt/wrk: req/s, CPU per request, RSS)")
+              "   (pelt/wrk, median of per-round pairs: req/s, CPU per request, RSS)")
     sys.stdout.flush()
 
 
