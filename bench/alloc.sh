@@ -30,6 +30,19 @@ request = function()
 end
 EOF
 
+cat >"$WORK/coupon_check.lua" <<'EOF'
+math.randomseed(42)
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+bad = 0
+request = function()
+  return wrk.format(nil, "/coupons/" .. math.random(41593, 42592) .. "/issue-async?couponId=1")
+end
+response = function(status, headers, body)
+  if status ~= 200 and status ~= 201 then bad = bad + 1 end
+end
+EOF
+
 python3 - "$WORK/port" <<'EOF' &
 import os, sys, signal, time
 sys.path.insert(0, os.path.join(os.getcwd(), "test", "integration"))
@@ -73,3 +86,5 @@ measure "pelt request() hook" "$PELT" -s "$WORK/hook.lua" "$URL/"
 measure "wrk  request() hook" "$WRK" -s "$WORK/hook.lua" "$URL/"
 measure "pelt coupon POST script" "$PELT" -s "$WORK/coupon.lua" "$URL"
 measure "wrk  coupon POST script" "$WRK" -s "$WORK/coupon.lua" "$URL"
+measure "pelt coupon + response()" "$PELT" -s "$WORK/coupon_check.lua" "$URL"
+measure "wrk  coupon + response()" "$WRK" -s "$WORK/coupon_check.lua" "$URL"

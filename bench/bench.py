@@ -7,7 +7,7 @@ with the pelt/wrk ratio of each (the median over rounds of the ratio of the two 
 runs of a round), then each target of the benchmark with its measured ratio. Server and client are pinned to different cores when the
 machine has two or more. Writes a table to stdout and JSON to bench/out/results.json.
 
-Environment: BENCH_DURATION (seconds per run, default 4), BENCH_ROUNDS (default 5),
+Environment: BENCH_DURATION (seconds per run, default 3), BENCH_ROUNDS (default 7),
 BENCH_CASES (comma-separated subset of a,b,c,d,e,f), PELT_BIN, PELT_TARGET_BIN.
 """
 import json
@@ -28,8 +28,8 @@ from harness import Nginx, Target  # noqa: E402
 
 PELT = os.environ.get("PELT_BIN", os.path.join(ROOT, "build", "pelt"))
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
-DURATION = int(os.environ.get("BENCH_DURATION", "4"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+DURATION = int(os.environ.get("BENCH_DURATION", "3"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
 CASES = os.environ.get("BENCH_CASES", "a,b,c,d,e,f").split(",")
 CORES = os.cpu_count() or 1
 
@@ -172,6 +172,14 @@ def main():
         if CORES >= 2 and shutil.which("taskset"):
             for pid in [tg.proc.pid] + nginx_pids(ng):
                 subprocess.run(["taskset", "-pc", "0", str(pid)], stdout=subprocess.DEVNULL)
+        # Warm-up: one short run of each tool against nginx, not counted (the first runs after
+        # the servers start are slower: page faults, caches, CPU frequency).
+        for tool in ("pelt", "wrk"):
+            try:
+                run_client(pin([PELT if tool == "pelt" else WRK, "-t1", "-c50", "-d1s",
+                                f"http://127.0.0.1:{ng.port}/"], 1), 30)
+            except RuntimeError as e:
+                print(f"warm-up {tool}: {e}", file=sys.stderr)
         for key, title, args, url in case_list(f"http://127.0.0.1:{ng.port}", f"http://127.0.0.1:{tg.port}"):
             if key not in CASES:
                 continue

@@ -22,7 +22,7 @@ from harness import BIN, SANITIZED, Target, TestCase, run_pelt  # noqa: E402
 
 t = TestCase("scale")
 SOURCES = "127.0.0.2,127.0.0.3"
-RUN_S = 10                 # seconds the connections are held
+RUN_S = int(os.environ.get("PELT_SCALE_SECONDS", "10"))  # seconds the connections are held
 RSS_LIMIT_MB = 120         # pelt's peak resident set at this many connections
 FD_HEADROOM = 1000         # descriptors left for pelt's own files and pelt-target's listeners
 
