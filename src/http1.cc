@@ -273,61 +273,72 @@ void ResponseParser::capture_header(std::string_view name, std::string_view valu
 }
 
 bool ResponseParser::header_line(std::string_view line, bool trailer) {
-  if (line.front() == ' ' || line.front() == '\t') {
-    // Obsolete line folding: the line continues the previous header's value.
-    if (last_special_) {
-      return fail_response("invalid header: a folded Content-Length, Transfer-Encoding or "
-                           "Connection line");
-    }
-    if (capturing_ && !response_.headers.empty()) {
-      std::string& value = response_.headers.back().second;
-      value += ' ';
-      value.append(trim(line));
-    }
-    return true;
-  }
+  // Kept small: most lines are neither folded, nor one of the three headers acted on, nor
+  // captured, and cost the name scan alone.
+  const char* p = line.data();
+  const size_t n = line.size();
+  if (p[0] == ' ' || p[0] == '\t') return folded_line(line);
   // The name runs up to the colon and holds token characters only.
   size_t colon = 0;
-  while (colon < line.size() && kTokenChar[static_cast<unsigned char>(line[colon])]) ++colon;
-  if (colon == line.size() || line[colon] != ':') {
-    if (line.find(':') == std::string_view::npos) {
-      return fail_quoted("invalid header line ", line, ": expected name: value");
-    }
-    return fail_quoted("invalid header name ", line.substr(0, line.find(':')), "");
+  while (colon < n && kTokenChar[static_cast<unsigned char>(p[colon])]) ++colon;
+  if (colon == n || p[colon] != ':' || colon == 0) return bad_header_line(line);
+  last_special_ = false;
+  const char first = static_cast<char>(p[0] | 0x20);
+  if (!trailer && ((first == 'c' && (colon == 14 || colon == 10)) ||
+                   (first == 't' && colon == 17))) {
+    if (!special_header(line.substr(0, colon), trim(line.substr(colon + 1)))) return false;
+  }
+  if (capturing_) capture_header(line.substr(0, colon), trim(line.substr(colon + 1)));
+  return true;
+}
+
+bool ResponseParser::folded_line(std::string_view line) {
+  // Obsolete line folding: the line continues the previous header's value.
+  if (last_special_) {
+    return fail_response("invalid header: a folded Content-Length, Transfer-Encoding or "
+                         "Connection line");
+  }
+  if (capturing_ && !response_.headers.empty()) {
+    std::string& value = response_.headers.back().second;
+    value += ' ';
+    value.append(trim(line));
+  }
+  return true;
+}
+
+bool ResponseParser::bad_header_line(std::string_view line) {
+  const size_t colon = line.find(':');
+  if (colon == std::string_view::npos) {
+    return fail_quoted("invalid header line ", line, ": expected name: value");
   }
   if (colon == 0) return fail_quoted("invalid header line ", line, ": empty name");
-  const std::string_view name = line.substr(0, colon);
-  const std::string_view value = trim(line.substr(colon + 1));
-  last_special_ = false;
-  if (!trailer) {
-    const char first = lower(name[0]);
-    if (first == 'c' && name.size() == 14 && iequals(name, "content-length")) {
-      last_special_ = true;
-      uint64_t length = 0;
-      if (!parse_decimal(value, length)) {
-        return fail_quoted("invalid Content-Length ", value, "");
-      }
-      if (has_length_ && length != content_length_) return fail_lengths(length);
-      has_length_ = true;
-      content_length_ = length;
-    } else if (first == 't' && name.size() == 17 && iequals(name, "transfer-encoding")) {
-      last_special_ = true;
-      has_encoding_ = true;
-      // The last coding decides: chunked ends the body, anything else runs to the close.
-      std::string_view last;
-      for_each_token(value, [&](std::string_view token) {
-        if (!token.empty()) last = token;
-      });
-      chunked_ = iequals(last, "chunked");
-    } else if (first == 'c' && name.size() == 10 && iequals(name, "connection")) {
-      last_special_ = true;
-      for_each_token(value, [&](std::string_view token) {
-        if (iequals(token, "close")) conn_close_ = true;
-        if (iequals(token, "keep-alive")) conn_keep_alive_ = true;
-      });
-    }
+  return fail_quoted("invalid header name ", line.substr(0, colon), "");
+}
+
+bool ResponseParser::special_header(std::string_view name, std::string_view value) {
+  if (iequals(name, "content-length")) {
+    last_special_ = true;
+    uint64_t length = 0;
+    if (!parse_decimal(value, length)) return fail_quoted("invalid Content-Length ", value, "");
+    if (has_length_ && length != content_length_) return fail_lengths(length);
+    has_length_ = true;
+    content_length_ = length;
+  } else if (iequals(name, "transfer-encoding")) {
+    last_special_ = true;
+    has_encoding_ = true;
+    // The last coding decides: chunked ends the body, anything else runs to the close.
+    std::string_view last;
+    for_each_token(value, [&](std::string_view token) {
+      if (!token.empty()) last = token;
+    });
+    chunked_ = iequals(last, "chunked");
+  } else if (iequals(name, "connection")) {
+    last_special_ = true;
+    for_each_token(value, [&](std::string_view token) {
+      if (iequals(token, "close")) conn_close_ = true;
+      if (iequals(token, "keep-alive")) conn_keep_alive_ = true;
+    });
   }
-  if (capturing_) capture_header(name, value);
   return true;
 }
 

@@ -91,13 +91,17 @@ class ResponseParser {
   bool begin_message(size_t pos);  // first byte of a response; false on error
   bool status_line(std::string_view line);
   bool header_line(std::string_view line, bool trailer);
+  [[gnu::cold, gnu::noinline]] bool folded_line(std::string_view line);
+  [[gnu::cold, gnu::noinline]] bool bad_header_line(std::string_view line);
+  // Content-Length, Transfer-Encoding or Connection (other names of those lengths pass too).
+  [[gnu::noinline]] bool special_header(std::string_view name, std::string_view value);
   // The blank line after the headers: picks how the body is delimited. False only when a
   // callback reset the parser.
   bool headers_done();
   bool chunk_size_line(std::string_view line);
   bool add_body(const char* data, size_t n);  // counts (and captures) body bytes
   bool complete();  // a final response ended; false when a callback reset the parser
-  void capture_header(std::string_view name, std::string_view value);
+  [[gnu::noinline]] void capture_header(std::string_view name, std::string_view value);
 
   OnResponse on_response_;               // completion callback
   OnFirstByte on_first_byte_ = nullptr;  // first-byte callback, may be null
