@@ -18,31 +18,6 @@ WORK="$(mktemp -d)"
 trap 'kill $NGINX_PY 2>/dev/null || true; rm -rf "$WORK"' EXIT
 cc -O2 -shared -fPIC -o "$WORK/malloc_count.so" bench/malloc_count.c
 
-cat >"$WORK/hook.lua" <<'EOF'
-request = function() return wrk.format() end
-EOF
-cat >"$WORK/coupon.lua" <<'EOF'
-math.randomseed(42)
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-request = function()
-  return wrk.format(nil, "/coupons/" .. math.random(41593, 42592) .. "/issue-async?couponId=1")
-end
-EOF
-
-cat >"$WORK/coupon_check.lua" <<'EOF'
-math.randomseed(42)
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-bad = 0
-request = function()
-  return wrk.format(nil, "/coupons/" .. math.random(41593, 42592) .. "/issue-async?couponId=1")
-end
-response = function(status, headers, body)
-  if status ~= 200 and status ~= 201 then bad = bad + 1 end
-end
-EOF
-
 python3 - "$WORK/port" <<'EOF' &
 import os, sys, signal, time
 sys.path.insert(0, os.path.join(os.getcwd(), "test", "integration"))
@@ -82,9 +57,9 @@ measure() {  # label binary [args...]
 echo "steady-state heap allocations (malloc+calloc+realloc), ${SHORT}s vs ${LONG}s runs, -t1 -c50"
 measure "pelt static GET" "$PELT" "$URL/"
 measure "wrk  static GET" "$WRK" "$URL/"
-measure "pelt request() hook" "$PELT" -s "$WORK/hook.lua" "$URL/"
-measure "wrk  request() hook" "$WRK" -s "$WORK/hook.lua" "$URL/"
-measure "pelt coupon POST script" "$PELT" -s "$WORK/coupon.lua" "$URL"
-measure "wrk  coupon POST script" "$WRK" -s "$WORK/coupon.lua" "$URL"
-measure "pelt coupon + response()" "$PELT" -s "$WORK/coupon_check.lua" "$URL"
-measure "wrk  coupon + response()" "$WRK" -s "$WORK/coupon_check.lua" "$URL"
+measure "pelt request() hook" "$PELT" -s bench/lua/hook.lua "$URL/"
+measure "wrk  request() hook" "$WRK" -s bench/lua/hook.lua "$URL/"
+measure "pelt coupon POST script" "$PELT" -s bench/lua/coupon.lua "$URL"
+measure "wrk  coupon POST script" "$WRK" -s bench/lua/coupon.lua "$URL"
+measure "pelt coupon + response()" "$PELT" -s bench/lua/coupon_check.lua "$URL"
+measure "wrk  coupon + response()" "$WRK" -s bench/lua/coupon_check.lua "$URL"

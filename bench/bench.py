@@ -33,52 +33,12 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
 CASES = os.environ.get("BENCH_CASES", "a,b,c,d,e,f").split(",")
 CORES = os.cpu_count() or 1
 
-tmp = tempfile.mkdtemp(prefix="pelt-bench-")
-
-
-def script(name, text):
-    path = os.path.join(tmp, name)
-    with open(path, "w") as f:
-        f.write(text)
-    return path
-
-
-COUPON = script("coupon.lua", """
-math.randomseed(42)
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-request = function()
-  return wrk.format(nil, "/coupons/" .. math.random(41593, 42592) .. "/issue-async?couponId=1")
-end
-""")
-COUPON_CHECK = script("coupon_check.lua", """
-math.randomseed(42)
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-bad = 0
-request = function()
-  return wrk.format(nil, "/coupons/" .. math.random(41593, 42592) .. "/issue-async?couponId=1")
-end
-response = function(status, headers, body)
-  if status ~= 200 and status ~= 201 then bad = bad + 1 end
-end
-""")
-PIPELINE = script("pipeline16.lua", """
-init = function(args)
-  local r = {}
-  for i = 1, 16 do r[i] = wrk.format(nil, "/") end
-  req = table.concat(r)
-end
-request = function() return req end
-""")
-HOOK = script("hook.lua", """
--- the same GET as case (a), built by a request() hook on every request: the hook's cost
-request = function() return wrk.format() end
-""")
-IDLE = script("idle.lua", """
--- each connection sends one request a second
-function delay() return 1000 end
-""")
+# The scripts of cases b, c, d, e and f (bench/alloc.sh uses them too).
+COUPON = os.path.join(HERE, "lua", "coupon.lua")
+COUPON_CHECK = os.path.join(HERE, "lua", "coupon_check.lua")
+PIPELINE = os.path.join(HERE, "lua", "pipeline16.lua")
+HOOK = os.path.join(HERE, "lua", "hook.lua")
+IDLE = os.path.join(HERE, "lua", "idle.lua")
 
 NGINX_ROUTES = """
     location /coupons/ { return 200 "{\\"status\\":\\"queued\\"}"; }

@@ -297,49 +297,36 @@ void Connection::on_poll(uv_poll_t* handle, int status, int events) {
 }
 
 void Connection::read_ready() {
-  // Reads until the socket would block, at most 32 full buffers per wake-up so one busy
-  // connection cannot starve the others.
+  read_socket(/*until_would_block=*/false);
+}
+
+bool Connection::read_socket(bool until_would_block) {
+  // At most 32 full buffers per wake-up, so one busy connection cannot starve the others.
   for (int i = 0; i < 32; ++i) {
     const uv_buf_t buf = worker_.read_buffer();
     const ssize_t n = raw_recv(fd_, buf.base, buf.len);
     if (n > 0) {
       handle_read(n, buf.base);
-      if (state_ != State::kReady && state_ != State::kHandshaking) return;
-      if (static_cast<size_t>(n) < buf.len) return;  // drained
+      if (state_ != State::kReady && state_ != State::kHandshaking) return false;
+      // A short read drained the socket; one more recv() would only say EAGAIN.
+      if (!until_would_block && static_cast<size_t>(n) < buf.len) return true;
       continue;
     }
     if (n == 0) {
       handle_read(UV_EOF, nullptr);
-      return;
+      return false;
     }
     if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
     handle_read(-errno, nullptr);
-    return;
+    return false;
   }
+  return true;
 }
 
 void Connection::poll_failed(int status) {
   // libuv stops a poll handle on POLLERR: take what the socket still holds, then its error.
-  for (int i = 0; i < 32; ++i) {
-    const uv_buf_t buf = worker_.read_buffer();
-    const ssize_t n = raw_recv(fd_, buf.base, buf.len);
-    if (n > 0) {
-      handle_read(n, buf.base);
-      if (state_ != State::kReady && state_ != State::kHandshaking) return;
-      continue;
-    }
-    if (n == 0) {
-      handle_read(UV_EOF, nullptr);
-      return;
-    }
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN && errno != EWOULDBLOCK) {
-      handle_read(-errno, nullptr);
-      return;
-    }
-    break;
-  }
+  if (!read_socket(/*until_would_block=*/true)) return;
   int err = 0;
   socklen_t len = sizeof(err);
   if (getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err == 0) err = -status;

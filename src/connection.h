@@ -68,7 +68,10 @@ class Connection {
   // The socket could not be created, bound or connected at once: counts a connect error and
   // retries after a backoff (there is no poll handle to close).
   void fail_unopened(const char* what, int err);
-  void read_ready();                 // the socket is readable: reads until it would block
+  void read_ready();                 // the socket is readable: reads what it holds
+  // Reads and handles what the socket holds: until a short read, or with until_would_block
+  // until EAGAIN. False when the connection ended or failed on the way.
+  bool read_socket(bool until_would_block);
   void poll_failed(int status);      // the poll reported an error: drain, then fail
   void flush_out();                  // the socket is writable: sends what out_ holds
   void watch(bool writable);         // polls for readable, and writable when asked

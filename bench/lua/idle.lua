@@ -1,0 +1,2 @@
+-- each connection sends one request a second
+function delay() return 1000 end
