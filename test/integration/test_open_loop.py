@@ -78,6 +78,7 @@ with Target(threads=1) as tg:
     cp, data = run_pelt_json(["-t1", "-c50", "-d4s", "-R200", tg.url("/delay/20")], timeout=40)
     if t.check(cp.returncode == 0 and data is not None, f"/delay/20: run succeeded ({cp.stderr[-300:]!r})"):
         p50_ms = data["latency_us"]["percentiles"]["50"] / 1000.0
+        print(f"/delay/20 at 200 req/s: p50 {p50_ms:.3f} ms", flush=True)
         t.check(abs(p50_ms - 20.0) <= (2.0 if SANITIZED else 0.4), f"/delay/20: p50 {p50_ms:.3f} ms is 20 ms +-2%")
         t.equal(data["ledger"]["failed"] + data["ledger"]["timed_out"], 0, "/delay/20: no failures")
 
