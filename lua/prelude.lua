@@ -130,11 +130,14 @@ local function install_format(build)
     return i == n
   end
 
+  -- Copies the entries of t (none when t is nil) over the first n of keys/values.
   local function remember(t, keys, values, n)
     local i = 0
-    for k, v in next, t do
-      i = i + 1
-      keys[i], values[i] = k, v
+    if t then
+      for k, v in next, t do
+        i = i + 1
+        keys[i], values[i] = k, v
+      end
     end
     for j = i + 1, n do keys[j], values[j] = nil, nil end
     return i
@@ -165,7 +168,7 @@ local function install_format(build)
       results, entries, bytes = {}, 0, 0
       s_method, s_body, s_base, s_host, s_port = m, b, base, host, port
       h_n = remember(h, h_keys, h_values, h_n)
-      b_n = other and remember(base, b_keys, b_values, b_n) or remember({}, b_keys, b_values, b_n)
+      b_n = remember(other and base or nil, b_keys, b_values, b_n)
     end
     if entries < MAX_ENTRIES and bytes + #r <= MAX_BYTES then
       results[p] = r

@@ -230,6 +230,12 @@ void Connection::fail_unopened(const char* what, int err) {
       uv_is_active(reinterpret_cast<uv_handle_t*>(&timer_))) {
     return;
   }
+  start_reconnect_backoff();
+}
+
+void Connection::start_reconnect_backoff() {
+  // 1, 2, 4 ... 100 ms after consecutive failed connects, so a refusing server cannot spin
+  // the loop.
   uint64_t ms = 1ull << std::min<uint32_t>(connect_failures_ - 1, 7);
   if (ms > 100) ms = 100;
   timer_for_reconnect_ = true;
@@ -614,10 +620,7 @@ void Connection::on_close(uv_handle_t* handle) {
   // Reconnect at once after a clean close; back off after failed connects so a refusing
   // server does not spin the loop (1, 2, 4 ... 100 ms).
   if (self->connect_failures_ > 0) {
-    uint64_t ms = 1ull << std::min<uint32_t>(self->connect_failures_ - 1, 7);
-    if (ms > 100) ms = 100;
-    self->timer_for_reconnect_ = true;
-    uv_timer_start(&self->timer_, &Connection::on_timer, ms, 0);
+    self->start_reconnect_backoff();
     return;
   }
   if (self->want_send_ || self->active_ || self->scenario_.plan->arrival_rate()) self->connect();

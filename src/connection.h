@@ -92,6 +92,7 @@ class Connection {
   void fail(int kind, const std::string& reason, const std::string& detail);
   void close_socket(bool reconnect);
   void start_timer(uint64_t delay_ms);
+  void start_reconnect_backoff();  // reconnect after a delay growing with connect_failures_
 
   Worker& worker_;
   ScenarioRuntime& scenario_;

@@ -502,7 +502,7 @@ bool ResponseParser::feed(const char* data, size_t len) {
             break;
           case State::kHeaders:
             if (line.empty()) {
-              if (!headers_done()) return failed_ ? false : true;
+              if (!headers_done()) return true;  // a callback reset the parser
             } else if (!header_line(line, false)) {
               return false;
             }

@@ -479,28 +479,35 @@ std::string formatted(const std::string& method, const std::string& path,
   return out + "\r\n" + body;
 }
 
-TEST_CASE("wrk.format reuses built requests only while every other input is unchanged",
-          "[script]") {
+// A thread state running `text` as its script, written to /tmp/pelt_script_test_<name>.lua.
+std::unique_ptr<Script> thread_running(const std::string& name, const std::string& text,
+                                       ThreadHandle& handle) {
   ScriptOptions o = options_for("");
-  o.path = "/tmp/pelt_script_test_format_cache.lua";
+  o.path = "/tmp/pelt_script_test_" + name + ".lua";
   {
     std::ofstream f(o.path);
-    f << "wrk.headers['X-Token'] = 'a'\n"
-         "local step = 0\n"
-         "function request()\n"
-         "  step = step + 1\n"
-         "  if step == 5 then wrk.headers['X-Token'] = 'b' end\n"
-         "  if step == 9 then wrk.headers['X-Token'] = nil end\n"
-         "  if step == 13 then wrk.method = 'POST' end\n"
-         "  if step == 17 then wrk.body = 'xy' end\n"
-         "  if step == 21 then wrk.headers['X-N'] = 1 end\n"
-         "  if step == 25 then wrk.headers['X-N'] = 2.5 end\n"
-         "  if step == 29 then wrk.headers['Host'] = 'other.test' end\n"
-         "  return wrk.format(nil, '/p/' .. (step % 2))\n"
-         "end\n";
+    f << text;
   }
+  return start_thread(o, handle);
+}
+
+TEST_CASE("wrk.format reuses built requests only while every other input is unchanged",
+          "[script]") {
   ThreadHandle handle;
-  auto s = start_thread(o, handle);
+  auto s = thread_running("format_cache",
+                         "wrk.headers['X-Token'] = 'a'\n"
+                         "local step = 0\n"
+                         "function request()\n"
+                         "  step = step + 1\n"
+                         "  if step == 5 then wrk.headers['X-Token'] = 'b' end\n"
+                         "  if step == 9 then wrk.headers['X-Token'] = nil end\n"
+                         "  if step == 13 then wrk.method = 'POST' end\n"
+                         "  if step == 17 then wrk.body = 'xy' end\n"
+                         "  if step == 21 then wrk.headers['X-N'] = 1 end\n"
+                         "  if step == 25 then wrk.headers['X-N'] = 2.5 end\n"
+                         "  if step == 29 then wrk.headers['Host'] = 'other.test' end\n"
+                         "  return wrk.format(nil, '/p/' .. (step % 2))\n"
+                         "end\n", handle);
   using H = std::vector<std::pair<std::string, std::string>>;
   for (int step = 1; step <= 32; ++step) {
     INFO("step " << step);
@@ -522,20 +529,15 @@ TEST_CASE("wrk.format reuses built requests only while every other input is unch
 
 TEST_CASE("wrk.format sees changes to wrk.headers when the call passes its own headers",
           "[script]") {
-  ScriptOptions o = options_for("");
-  o.path = "/tmp/pelt_script_test_format_own_headers.lua";
-  {
-    std::ofstream f(o.path);
-    f << "wrk.headers['Host'] = 'h1.test'\n"
-         "local step = 0\n"
-         "function request()\n"
-         "  step = step + 1\n"
-         "  if step == 3 then wrk.headers['Host'] = 'h2.test' end\n"
-         "  return wrk.format('GET', '/q', {['X-A'] = step > 4 and 2 or 1})\n"
-         "end\n";
-  }
   ThreadHandle handle;
-  auto s = start_thread(o, handle);
+  auto s = thread_running("format_own_headers",
+                         "wrk.headers['Host'] = 'h1.test'\n"
+                         "local step = 0\n"
+                         "function request()\n"
+                         "  step = step + 1\n"
+                         "  if step == 3 then wrk.headers['Host'] = 'h2.test' end\n"
+                         "  return wrk.format('GET', '/q', {['X-A'] = step > 4 and 2 or 1})\n"
+                         "end\n", handle);
   for (int step = 1; step <= 6; ++step) {
     INFO("step " << step);
     const std::string host = step < 3 ? "h1.test" : "h2.test";
@@ -545,19 +547,14 @@ TEST_CASE("wrk.format sees changes to wrk.headers when the call passes its own h
 }
 
 TEST_CASE("wrk.format stays exact with more distinct paths than it caches", "[script]") {
-  ScriptOptions o = options_for("");
-  o.path = "/tmp/pelt_script_test_format_many.lua";
-  {
-    std::ofstream f(o.path);
-    // Repeating paths first (the cache stays on), then 21,000 new ones (past its cap).
-    f << "local i = 0\n"
-         "function request()\n"
-         "  i = i + 1\n"
-         "  return wrk.format(nil, '/n/' .. (i <= 9000 and i % 100 or i))\n"
-         "end\n";
-  }
+  // Repeating paths first (the cache stays on), then 21,000 new ones (past its cap).
   ThreadHandle handle;
-  auto s = start_thread(o, handle);
+  auto s = thread_running("format_many",
+                         "local i = 0\n"
+                         "function request()\n"
+                         "  i = i + 1\n"
+                         "  return wrk.format(nil, '/n/' .. (i <= 9000 and i % 100 or i))\n"
+                         "end\n", handle);
   for (int i = 1; i <= 30000; ++i) {
     const std::string got = next_request(*s);
     if (i % 997 == 0 || i > 29990) {
