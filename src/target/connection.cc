@@ -169,10 +169,12 @@ void Connection::reset_after_flush() {
   close_after_flush_ = true;
 }
 
-void Connection::wait_then(uint64_t ms, int phase) {
+void Connection::wait_then(uint64_t ns, int phase) {
   busy_ = true;
   wait_phase_ = phase;
-  uv_timer_start(&timer_, on_wait_timer, ms, 0);
+  if (waiting_) cancel_wait(*worker_, wait_it_);
+  wait_it_ = add_wait(*worker_, uv_hrtime() + ns, this);
+  waiting_ = true;
 }
 
 void Connection::hang() {
@@ -183,6 +185,10 @@ void Connection::hang() {
 void Connection::close_now() {
   if (closing_) return;
   closing_ = true;
+  if (waiting_) {
+    cancel_wait(*worker_, wait_it_);
+    waiting_ = false;
+  }
   worker_->counters->connections_open.fetch_sub(1, std::memory_order_relaxed);
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), on_close);
@@ -499,15 +505,15 @@ void Connection::end_stream() {
   busy_ = false;
 }
 
-void Connection::on_wait_timer(uv_timer_t* timer) {
-  auto* c = static_cast<Connection*>(timer->data);
-  if (c->closing_) return;
+void Connection::end_wait() {
+  waiting_ = false;
+  if (closing_ || draining_) return;
   try {
-    c->busy_ = false;
-    handle_request(*c, c->wait_phase_);
-    c->drive();
+    busy_ = false;
+    handle_request(*this, wait_phase_);
+    drive();
   } catch (...) {
-    c->close_now();
+    close_now();
   }
 }
 
@@ -517,6 +523,10 @@ void Connection::finish_close() {
   if (draining_ || closing_) return;
   draining_ = true;
   uv_timer_stop(&timer_);
+  if (waiting_) {
+    cancel_wait(*worker_, wait_it_);
+    waiting_ = false;
+  }
   if (reset_) {
     uv_timer_start(&timer_, on_close_timer, kResetDelayMs, 0);
     return;

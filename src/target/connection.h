@@ -13,9 +13,9 @@
 #include <string_view>
 #include <vector>
 
-namespace pelt::target {
+#include "target/worker.h"
 
-struct Worker;
+namespace pelt::target {
 
 class Connection {
  public:
@@ -63,9 +63,11 @@ class Connection {
   void reset_after_flush();
   // Closes at once, writing nothing more.
   void close_now();
-  // Holds this request (and the ones behind it) for `ms`, then calls the route handler again
-  // with `phase`.
-  void wait_then(uint64_t ms, int phase);
+  // Holds this request (and the ones behind it) for `ns` nanoseconds, to within the timer's
+  // slack, then calls the route handler again with `phase`.
+  void wait_then(uint64_t ns, int phase);
+  // The worker's wait queue reached this connection's deadline.
+  void end_wait();
   // Never answers this request; the connection stays until the client closes it.
   void hang();
 
@@ -79,7 +81,6 @@ class Connection {
   static void on_write(uv_write_t* req, int status);
   static void on_shutdown(uv_shutdown_t* req, int status);
   static void on_close(uv_handle_t* handle);
-  static void on_wait_timer(uv_timer_t* timer);
   static void on_stream_timer(uv_timer_t* timer);
   static void on_close_timer(uv_timer_t* timer);
   static int on_message_begin(http_parser* p);
@@ -127,6 +128,8 @@ class Connection {
   uint64_t stream_sent_ = 0;        // filler bytes sent so far (keeps the pattern going)
   uint64_t stream_chunk_ = 0;       // chunk size of kChunked in bytes
   int wait_phase_ = 0;              // phase passed to the handler when the wait ends
+  bool waiting_ = false;            // queued in worker_->waits at wait_it_
+  WaitQueue::iterator wait_it_{};   // position in worker_->waits while waiting_
   int open_handles_ = 2;            // tcp_ and timer_ not closed yet
   bool busy_ = false;               // current request not finished: later ones wait
   bool hanging_ = false;            // current request will never be answered

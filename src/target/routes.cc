@@ -281,7 +281,7 @@ void handle_request(Connection& c, int phase) {
   if (phase == kPhaseFresh && w.state->stall_armed() && route != Route::kStats &&
       route != Route::kAdmin) {
     if (uint64_t wait_ns = w.state->stall_remaining_ns(uv_hrtime()); wait_ns > 0) {
-      return c.wait_then((wait_ns + 999'999) / 1'000'000, kPhaseAfterStall);
+      return c.wait_then(wait_ns, kPhaseAfterStall);
     }
   }
 
@@ -303,7 +303,7 @@ void handle_request(Connection& c, int phase) {
       }
       if (auto ms = number_tail(c, tail, kMaxWaitMs)) {
         if (*ms == 0) return c.reply(200, kText, "delayed 0 ms\n");
-        c.wait_then(*ms, kPhaseAfterDelay);
+        c.wait_then(*ms * 1'000'000, kPhaseAfterDelay);
       }
       return;
     case Route::kStatus:

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -21,6 +22,34 @@ void on_stop(uv_async_t* async) {
 
 void run(Worker* w) {
   uv_run(&w->loop, UV_RUN_DEFAULT);
+}
+
+// Arms wait_fd for the earliest pending deadline (or disarms it when nothing waits).
+void arm_waits(Worker& w) {
+  const uint64_t due = w.waits.empty() ? 0 : w.waits.begin()->first;
+  if (due == w.wait_armed_ns) return;
+  w.wait_armed_ns = due;
+  itimerspec its{};
+  if (due != 0) {
+    its.it_value.tv_sec = static_cast<time_t>(due / 1'000'000'000);
+    its.it_value.tv_nsec = static_cast<long>(due % 1'000'000'000);
+  }
+  timerfd_settime(w.wait_fd, TFD_TIMER_ABSTIME, &its, nullptr);
+}
+
+void on_waits_due(uv_poll_t* poll, int, int) {
+  auto* w = static_cast<Worker*>(poll->data);
+  uint64_t expirations;
+  while (read(w->wait_fd, &expirations, sizeof(expirations)) > 0) {
+  }
+  w->wait_armed_ns = 0;  // fired (or disarmed): arm_waits sets it again
+  const uint64_t now = uv_hrtime();
+  while (!w->waits.empty() && w->waits.begin()->first <= now) {
+    Connection* c = w->waits.begin()->second;
+    w->waits.erase(w->waits.begin());
+    c->end_wait();  // may queue new waits
+  }
+  arm_waits(*w);
 }
 
 }  // namespace
@@ -60,8 +89,23 @@ int bind_reuseport(const std::string& host, int port, int& bound_port) {
   return fd;
 }
 
+WaitQueue::iterator add_wait(Worker& w, uint64_t due_ns, Connection* c) {
+  auto it = w.waits.emplace(due_ns, c);
+  arm_waits(w);
+  return it;
+}
+
+void cancel_wait(Worker& w, WaitQueue::iterator it) {
+  w.waits.erase(it);
+  // A timerfd left armed for a cancelled deadline only wakes the loop once for nothing.
+}
+
 bool start_worker(Worker& w) {
   if (uv_loop_init(&w.loop) != 0) return false;
+  w.wait_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (w.wait_fd < 0 || uv_poll_init(&w.loop, &w.wait_poll, w.wait_fd) != 0) return false;
+  w.wait_poll.data = &w;
+  uv_poll_start(&w.wait_poll, UV_READABLE, on_waits_due);
   if (uv_tcp_init(&w.loop, &w.listener) != 0 ||
       uv_tcp_open(&w.listener, static_cast<uv_os_sock_t>(w.listen_fd)) != 0) {
     return false;
@@ -80,6 +124,8 @@ void stop_worker(Worker& w) {
   if (!w.thread.joinable()) return;
   uv_async_send(&w.stop_async);
   w.thread.join();
+  if (w.wait_fd >= 0) close(w.wait_fd);
+  w.wait_fd = -1;
 }
 
 }  // namespace pelt::target

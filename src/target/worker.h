@@ -5,12 +5,19 @@
 
 #include <uv.h>
 
+#include <cstdint>
+#include <map>
 #include <string>
 #include <thread>
 
 #include "target/state.h"
 
 namespace pelt::target {
+
+class Connection;
+
+// Deadlines (uv_hrtime ns) of the connections waiting on /delay or a stall, earliest first.
+using WaitQueue = std::multimap<uint64_t, Connection*>;
 
 inline constexpr size_t kReadBufferBytes = 64 * 1024;  // size of the per-thread read buffer
 
@@ -24,6 +31,12 @@ struct Worker {
   uv_async_t stop_async{};             // wakes the loop to stop it
   std::thread thread;                  // thread running `loop`
   std::string scratch;                 // reusable buffer for building response bodies
+  // Waits run on a timerfd with absolute nanosecond deadlines: libuv timers count whole
+  // milliseconds from a cached loop time, which makes /delay/20 last 20.0-21.0 ms.
+  int wait_fd = -1;                    // timerfd (CLOCK_MONOTONIC, the clock of uv_hrtime)
+  uv_poll_t wait_poll{};               // watches wait_fd
+  WaitQueue waits;                     // pending waits
+  uint64_t wait_armed_ns = 0;          // deadline wait_fd is armed for, 0 = disarmed
   char read_buffer[kReadBufferBytes];  // every read on this thread lands here first
 };
 
@@ -33,6 +46,11 @@ int bind_reuseport(const std::string& host, int port, int& bound_port);
 
 // Starts the worker's thread (loop, listener, accept). Returns false when it failed to start.
 bool start_worker(Worker& w);
+
+// Queues `c` to be woken (Connection::end_wait) at due_ns; the returned position cancels it.
+WaitQueue::iterator add_wait(Worker& w, uint64_t due_ns, Connection* c);
+// Removes a queued wait that has not fired.
+void cancel_wait(Worker& w, WaitQueue::iterator it);
 
 // Asks the worker's loop to stop (thread-safe) and joins its thread.
 void stop_worker(Worker& w);
