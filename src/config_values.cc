@@ -5,6 +5,8 @@
 #include <cctype>
 #include <cmath>
 #include <filesystem>
+#include <set>
+#include <string_view>
 
 #include "config_loader.h"
 #include "units.h"
@@ -315,10 +317,33 @@ bool Loader::read_tags(const toml::node& node, const std::string& what,
     return fail(node, fmt::format("{} must be a table such as {{ team = \"web\" }}, not {}", what,
                                   type_name(node)));
   }
+  // Tags become Prometheus labels: the names must be valid label names and must not take the
+  // place of a label pelt (or Prometheus, when it scrapes) sets itself.
+  static const std::set<std::string_view> kReserved = {
+      "scenario", "name",   "method",  "status", "reason", "stage",    "run_id", "check",
+      "result",   "kind",   "version", "target", "threshold", "le",    "quantile", "job",
+      "instance"};
   for (const auto& [key, value] : ordered(*table)) {
+    const std::string name(key->str());
+    const bool valid =
+        !name.empty() && !(name[0] >= '0' && name[0] <= '9') && !name.starts_with("__") &&
+        std::all_of(name.begin(), name.end(), [](char c) {
+          return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '_';
+        });
+    if (!valid) {
+      return fail(*key, fmt::format("bad tag name \"{}\" in {}: a tag is a Prometheus label, so use "
+                                    "letters, digits and _, not starting with a digit or __",
+                                    name, what));
+    }
+    if (kReserved.count(name) > 0) {
+      return fail(*key, fmt::format("tag \"{}\" in {} is a label pelt sets itself; pick another "
+                                    "name",
+                                    name, what));
+    }
     std::string text;
-    if (!read_string(*value, what + "." + std::string(key->str()), text)) return false;
-    out[std::string(key->str())] = std::move(text);
+    if (!read_string(*value, what + "." + name, text)) return false;
+    out[name] = std::move(text);
   }
   return true;
 }

@@ -288,33 +288,40 @@ std::vector<MetricFamily> build(const MetricsOptions& options, const WorkerStats
                                 : (i == 0 ? "default" : "scenario_" + std::to_string(i));
     scenario_label[i] = f.fold("scenario", raw);
   }
+  // Labels of scenario i: the scenario, then `more`, then the scenario's tags.
+  auto scenario_labels = [&](size_t i, Labels more) {
+    Labels l = {{"scenario", scenario_label[i]}};
+    l.insert(l.end(), more.begin(), more.end());
+    if (i < options.scenario_tags.size()) {
+      for (const auto& [tag, value] : options.scenario_tags[i]) l.push_back({tag, f.clean(value)});
+    }
+    return l;
+  };
   static const ScenarioStats kEmptyScenario;
   for (size_t i = 0; i < scenario_count; ++i) {
     const ScenarioStats& sc = i < s.scenarios.size() ? s.scenarios[i] : kEmptyScenario;
-    const std::string& scn = scenario_label[i];
     for (const auto& [raw_name, ns] : sc.names) {
       const std::string name = f.fold("name", raw_name);
       const std::string method = f.fold("method", ns.method.empty() ? "GET" : ns.method);
       uint64_t by_status = 0;
       for (const auto& [code, n] : ns.status) {
-        requests.add({{"scenario", scn},
-                      {"name", name},
-                      {"method", method},
-                      {"status", f.fold("status", status_label(code))}},
+        requests.add(scenario_labels(i, {{"name", name},
+                                         {"method", method},
+                                         {"status", f.fold("status", status_label(code))}}),
                      static_cast<double>(n));
         by_status += n;
       }
       if (ns.requests > by_status) {
-        requests.add({{"scenario", scn}, {"name", name}, {"method", method}, {"status", "0"}},
+        requests.add(scenario_labels(i, {{"name", name}, {"method", method}, {"status", "0"}}),
                      static_cast<double>(ns.requests - by_status));
       }
-      duration.add_histogram({{"scenario", scn}, {"name", name}}, ns.latency, bounds);
+      duration.add_histogram(scenario_labels(i, {{"name", name}}), ns.latency, bounds);
       for (const auto& [reason, n] : ns.failure_reasons) {
-        failures.add({{"scenario", scn}, {"name", name}, {"reason", f.fold("reason", reason)}},
+        failures.add(scenario_labels(i, {{"name", name}, {"reason", f.fold("reason", reason)}}),
                      static_cast<double>(n));
       }
     }
-    const Labels l = {{"scenario", scn}};
+    const Labels l = scenario_labels(i, {});
     vus.add(l, sc.vus);
     vus_max.add(l, sc.vus_max);
     target.add(l, sc.target);
@@ -360,8 +367,7 @@ std::vector<MetricFamily> build(const MetricsOptions& options, const WorkerStats
   const std::string version = f.clean(options.version);
   const std::string target_url = f.clean(target_label(options.target));
   for (size_t i = 0; i < scenario_count; ++i) {
-    Labels l = {{"version", version}, {"scenario", scenario_label[i]}, {"target", target_url}};
-    run_info.set(std::move(l), 1);
+    run_info.set(scenario_labels(i, {{"version", version}, {"target", target_url}}), 1);
   }
   FamilyBuilder errors = family(
       "pelt_errors_total", "Errors in wrk's kinds: connect, read, write, timeout, status (>= 400).",

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,6 +30,8 @@ struct MetricsOptions {
   std::string target;                       // target URL, any user:password already stripped
   std::vector<std::string> scenario_names;  // scenario name by index in WorkerStats::scenarios
   std::vector<bool> arrival_rate;           // by scenario index: target is a rate (iterations/s)
+  // By scenario index: the scenario's tags, added as labels to every series of that scenario.
+  std::vector<std::map<std::string, std::string>> scenario_tags;
   size_t max_label_values = 100;            // per label; later values fold into "other"
   std::vector<std::string> secret_values;   // never shown in labels (Authorization, Cookie ...)
 };

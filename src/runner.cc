@@ -297,6 +297,7 @@ int run(RunOptions& opt) {
     result.scenario_names.push_back(sc.name);
     result.scenario_executors.push_back(executor_name(sc.executor));
     result.arrival_rate.push_back(plan.arrival_rate());
+    result.scenario_tags.push_back(sc.tags);
     std::vector<StageInfo> stages;
     for (size_t i = 0; i < plan.stage_count(); ++i) {
       StageInfo info;
@@ -408,6 +409,7 @@ int run(RunOptions& opt) {
     mo.run_id = result.run_id;
     mo.target = result.url;
     mo.scenario_names = result.scenario_names;
+    mo.scenario_tags = result.scenario_tags;
     mo.arrival_rate = result.arrival_rate;
     mo.secret_values = secrets;
     metrics = MetricsServer::start(mo, error);

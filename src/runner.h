@@ -63,6 +63,7 @@ struct RunResult {
   std::vector<std::string> scenario_names;   // by scenario index
   std::vector<std::string> scenario_executors;  // executor names by scenario index
   std::vector<bool> arrival_rate;            // by scenario index
+  std::vector<std::map<std::string, std::string>> scenario_tags;  // by scenario index
   std::vector<std::vector<StageInfo>> stages;  // by scenario index
   std::vector<ThresholdOutcome> thresholds;  // in file order
   bool thresholds_ok = true;                 // every threshold held

@@ -497,6 +497,7 @@ json build_summary_json(const RunResult& r) {
                          {"iterations", sc.iterations},
                          {"dropped_iterations", sc.dropped_iterations},
                          {"vus_max", sc.vus_max},
+                         {"tags", si < r.scenario_tags.size() ? json(r.scenario_tags[si]) : json::object()},
                          {"stages", stages}});
   }
   j["names"] = names;

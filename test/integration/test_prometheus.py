@@ -37,6 +37,7 @@ start_vus = 1
 stages = [ {stages} ]
 think_time = "20ms"
 graceful_ramp_down = "1s"
+tags = {{ team = "checkout", env = "ci" }}
 
 [thresholds]
 http_req_duration = ["p(95)<5000"]
@@ -121,6 +122,15 @@ def run(t, workdir):
         in_prom = scalar(prom, 'sum(last_over_time(pelt_http_requests_total{job="pelt"}[10m]))')
         t.equal(in_prom, float(total) if total is not None else None,
                 "sum(pelt_http_requests_total) at the last sample equals the summary total")
+        # The scenario's tags are labels of its series.
+        tagged = scalar(prom, 'sum(last_over_time(pelt_http_requests_total'
+                              '{job="pelt",team="checkout",env="ci"}[10m]))')
+        t.equal(tagged, in_prom, "the scenario's tags label its request counters")
+        t.check(scalar(prom, 'count(last_over_time(pelt_vus{job="pelt",team="checkout"}[10m]))') == 1,
+                "the scenario's tags label pelt_vus")
+        if summary is not None:
+            t.equal(summary.get("scenarios", [{}])[0].get("tags"), {"team": "checkout", "env": "ci"},
+                    "the summary lists the scenario's tags")
 
         # pelt_stage steps 0, 1, 2 in order; pelt_vus follows the targets.
         stage_series = samples(prom, 'pelt_stage{job="pelt"}')

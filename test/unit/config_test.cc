@@ -442,6 +442,11 @@ TEST_CASE("bad files give file:line:col messages", "[config]") {
       {"bad-threshold-tag.toml",
        ":6:1: unknown tag \"nme\" in \"http_req_duration{nme:issue}\" (did you mean \"name\"?); "
        "tags: scenario, name, method, status, stage"},
+      {"bad-tag-name.toml",
+       ":5:24: bad tag name \"team-name\" in scenarios.a.tags: a tag is a Prometheus label, so "
+       "use letters, digits and _, not starting with a digit or __"},
+      {"bad-tag-reserved.toml",
+       ":7:1: tag \"status\" in scenarios.a.tags is a label pelt sets itself; pick another name"},
       {"bad-threshold-abort.toml",
        ":6:63: thresholds.\"http_req_failed\".abort_on_fail must be true or false, not a "
        "string"},

@@ -154,6 +154,38 @@ TEST_CASE("metrics: families carry the right names, labels and counts", "[metric
   CHECK(find_family(fams, "pelt_run_info")->metric.size() == 2);
 }
 
+TEST_CASE("metrics: scenario tags label every series of their scenario", "[metrics]") {
+  const WorkerStats s = sample_stats();
+  MetricsOptions o = sample_options();
+  o.scenario_tags = {{{"team", "web"}, {"env", "staging"}}, {}};
+  o.secret_values = {"s3cret"};
+  const auto fams = build_families(o, s, {});
+  const ClientMetric* ok200 = find_series(
+      fams, "pelt_http_requests_total",
+      {{"scenario", "browse"}, {"name", "home"}, {"status", "200"}, {"team", "web"}, {"env", "staging"}});
+  REQUIRE(ok200 != nullptr);
+  CHECK(ok200->counter.value == 4);
+  for (const char* family : {"pelt_http_request_duration_seconds", "pelt_http_request_failures_total",
+                             "pelt_vus", "pelt_vus_max", "pelt_target", "pelt_iterations_total",
+                             "pelt_stage", "pelt_run_info"}) {
+    INFO(family);
+    CHECK(find_series(fams, family, {{"scenario", "browse"}, {"team", "web"}, {"env", "staging"}}) !=
+          nullptr);
+  }
+  // The other scenario has no tags; series without a scenario get none.
+  const ClientMetric* open = find_series(fams, "pelt_target", {{"scenario", "open"}});
+  REQUIRE(open != nullptr);
+  CHECK(label(*open, "team") == "<none>");
+  CHECK(label(*find_series(fams, "pelt_data_sent_bytes_total", {}), "team") == "<none>");
+  // Tag values pass through the same redaction as other label values.
+  o.scenario_tags = {{{"token", "s3cret"}}};
+  const auto redacted = build_families(o, s, {});
+  const ClientMetric* vus = find_series(redacted, "pelt_vus", {{"scenario", "browse"}});
+  REQUIRE(vus != nullptr);
+  CHECK(label(*vus, "token") != "s3cret");
+  CHECK(label(*vus, "token") != "<none>");
+}
+
 TEST_CASE("metrics: duration buckets are cumulative and match the histogram", "[metrics]") {
   const WorkerStats s = sample_stats();
   MetricsOptions o = sample_options();
