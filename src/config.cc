@@ -145,6 +145,13 @@ bool Loader::load(std::string_view text, RunConfig& out) {
                 "executor = \"constant-vus\"");
   }
   if (!read_scenarios(*scenarios, config.target, defaults, config.scenarios)) return false;
+  // Threshold filters may name the scenarios' own tags.
+  for (const ScenarioConfig& sc : config.scenarios) {
+    for (const auto& [tag, value] : sc.tags) scenario_tags_.push_back(tag);
+  }
+  std::sort(scenario_tags_.begin(), scenario_tags_.end());
+  scenario_tags_.erase(std::unique(scenario_tags_.begin(), scenario_tags_.end()),
+                       scenario_tags_.end());
   if (const auto* node = root.get("thresholds")) {
     if (!read_thresholds(*node, config.thresholds)) return false;
   }

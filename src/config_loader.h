@@ -99,6 +99,7 @@ class Loader {
   const std::string& base_dir_;                     // relative paths resolve against this
   const std::map<std::string, std::string>& vars_;  // -e values
   std::string error_;                               // the first problem, once found
+  std::vector<std::string> scenario_tags_;          // tag names the scenarios define (sorted)
 };
 
 // Header names compare case-insensitively; a later value replaces an earlier one in place.

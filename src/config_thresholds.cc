@@ -95,11 +95,19 @@ bool Loader::read_threshold_key(const toml::key& key, std::string& metric,
     }
     const std::string tag(trim(part.substr(0, colon)));
     const std::string value(trim(part.substr(colon + 1)));
-    if (std::find(allowed.begin(), allowed.end(), tag) == allowed.end()) {
-      std::string guess = closest(tag, allowed);
+    const bool own = metric != "checks" &&
+                     std::binary_search(scenario_tags_.begin(), scenario_tags_.end(), tag);
+    if (!own && std::find(allowed.begin(), allowed.end(), tag) == allowed.end()) {
+      std::vector<std::string_view> known(allowed.begin(), allowed.end());
+      if (metric != "checks") known.insert(known.end(), scenario_tags_.begin(), scenario_tags_.end());
+      std::string guess = closest(tag, known);
       std::string hint = guess.empty() ? "" : fmt::format(" (did you mean \"{}\"?)", guess);
-      return fail(key, fmt::format("unknown tag \"{}\" in \"{}\"{}; tags: {}", tag, text, hint,
-                                   join(allowed)));
+      std::string own_list = metric == "checks" || scenario_tags_.empty()
+          ? ""
+          : fmt::format("; the scenarios' tags: {}",
+                        join(std::vector<std::string_view>(scenario_tags_.begin(), scenario_tags_.end())));
+      return fail(key, fmt::format("unknown tag \"{}\" in \"{}\"{}; tags: {}{}", tag, text, hint,
+                                   join(allowed), own_list));
     }
     if (value.empty()) {
       return fail(key, fmt::format("tag {} has no value in \"{}\"", tag, text));

@@ -474,6 +474,7 @@ int run(RunOptions& opt) {
     ThresholdInputs in;
     in.stats = &m;
     in.scenario_names = &result.scenario_names;
+    in.scenario_tags = &result.scenario_tags;
     in.elapsed_seconds = elapsed;
     result.thresholds.clear();
     result.thresholds_ok = true;

@@ -97,6 +97,7 @@ BreakingPoint find_breaking_point(const RunResult& r) {
       ThresholdInputs in;
       in.stats = &one;
       in.scenario_names = &r.scenario_names;
+      in.scenario_tags = &r.scenario_tags;
       in.elapsed_seconds = std::max(1e-9, stage_seconds(r, si, st));
       for (const ThresholdConfig& th : thresholds) {
         if (th.metric != "http_req_duration" && th.metric != "http_req_failed") continue;

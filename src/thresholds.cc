@@ -267,6 +267,7 @@ const MetricInfo* find_metric(const std::string& metric) {
   return nullptr;
 }
 
+// A built-in tag's bit; 0 for the scenarios' own tags (from their `tags` tables).
 unsigned tag_bit(const std::string& tag) {
   if (tag == "scenario") return kTagScenario;
   if (tag == "name") return kTagName;
@@ -275,6 +276,12 @@ unsigned tag_bit(const std::string& tag) {
   if (tag == "stage") return kTagStage;
   if (tag == "check") return kTagCheck;
   return 0;
+}
+
+// What a tag filters: a scenario tag selects scenarios, as `scenario` does.
+unsigned filter_bit(const std::string& tag) {
+  const unsigned bit = tag_bit(tag);
+  return bit != 0 ? bit : kTagScenario;
 }
 
 // A non-negative decimal integer of at most `max` (whole string).
@@ -337,15 +344,28 @@ bool select_scope(const ThresholdConfig& th, const ThresholdInputs& in, Selectio
     sel.stage = static_cast<size_t>(*parse_index(*s, UINT32_MAX));
   }
   const std::string* scenario = tag_value(th.tags, "scenario");
-  sel.scenario_filter = scenario != nullptr;
+  bool own_tags = false;  // the filter names tags of the scenarios' `tags` tables
+  for (const auto& [tag, value] : th.tags) own_tags = own_tags || tag_bit(tag) == 0;
+  sel.scenario_filter = scenario != nullptr || own_tags;
   for (size_t i = 0; i < in.stats->scenarios.size(); ++i) {
     if (scenario) {
       if (!in.scenario_names || i >= in.scenario_names->size()) return false;
       if ((*in.scenario_names)[i] != *scenario) continue;
     }
+    if (own_tags) {
+      if (!in.scenario_tags || i >= in.scenario_tags->size()) continue;
+      const auto& have = (*in.scenario_tags)[i];
+      bool match = true;
+      for (const auto& [tag, value] : th.tags) {
+        if (tag_bit(tag) != 0) continue;
+        const auto it = have.find(tag);
+        match = match && it != have.end() && it->second == value;
+      }
+      if (!match) continue;
+    }
     sel.scenarios.push_back(&in.stats->scenarios[i]);
   }
-  return !(scenario && sel.scenarios.empty());
+  return !(sel.scenario_filter && sel.scenarios.empty());
 }
 
 // Requests in scope of the NameStats filter: responses plus requests that got none.
@@ -518,7 +538,7 @@ bool check_threshold_tags(const std::string& metric, const std::map<std::string,
     return false;
   }
   for (const auto& [tag, value] : tags) {
-    const unsigned bit = tag_bit(tag);
+    const unsigned bit = filter_bit(tag);
     if (!(bit & info->tags)) {
       error = "metric '" + metric + "' cannot be filtered by tag '" + tag + "'";
       return false;

@@ -63,6 +63,9 @@ struct ThresholdResult {
 struct ThresholdInputs {
   const WorkerStats* stats = nullptr;                        // merged totals
   const std::vector<std::string>* scenario_names = nullptr;  // names of stats->scenarios by index
+  // Tags of stats->scenarios by index: a filter on any other tag than the built-in ones
+  // (scenario, name, method, status, stage, check) selects the scenarios carrying it.
+  const std::vector<std::map<std::string, std::string>>* scenario_tags = nullptr;
   double elapsed_seconds = 0;                                // run time so far, seconds
 };
 

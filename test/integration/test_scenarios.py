@@ -129,6 +129,37 @@ duration = "%s"
     if data:
         t.equal(data["thresholds_ok"], False, "JSON says thresholds failed")
         t.check(data["breaking_point"] is not None, "breaking stage reported")
+    # Thresholds filtered by the scenarios' own tags: the slow team crosses, the fast one holds.
+    f = write("tags.toml", """
+[target]
+url = "http://127.0.0.1:1/"
+[scenarios.slow]
+executor = "constant-vus"
+vus = 2
+duration = "2s"
+path = "/delay/30"
+tags = { team = "web" }
+[scenarios.fast]
+executor = "constant-vus"
+vus = 2
+duration = "2s"
+path = "/"
+tags = { team = "shop" }
+[thresholds]
+"http_req_duration{team:web}" = ["p(95)<25"]
+"http_req_duration{team:shop}" = ["p(95)<25"]
+""")
+    cp, data = run_file(f, url + "/")
+    t.equal(cp.returncode, 99, "a threshold on one team's tag is crossed: exit 99")
+    if data:
+        by_key = {th["key"]: th for th in data["thresholds"]}
+        web, shop = by_key.get("http_req_duration{team:web}"), by_key.get("http_req_duration{team:shop}")
+        t.check(web is not None and not web["ok"] and web["observed"] >= 30,
+                f"team:web takes the slow scenario's requests only: {web}")
+        t.check(shop is not None and shop["ok"] and shop["observed"] < 25,
+                f"team:shop takes the fast scenario's requests only: {shop}")
+        t.equal([sc.get("tags") for sc in data["scenarios"]], [{"team": "web"}, {"team": "shop"}],
+                "the summary lists each scenario's tags")
     f = write("abort.toml", base % ("20s", '"http_req_duration" = [{ threshold = "p(95)<1", abort_on_fail = true, delay_abort_eval = "1s" }]'))
     start = time.time()
     cp, data = run_file(f, url + "/delay/20")

@@ -529,6 +529,21 @@ TEST_CASE("more validation messages", "[config]") {
                                            "[\"p(95)<1\"]\n") ==
         "t.toml:6:1: bad tag filter \"name\" in \"http_req_duration{name}\": write tag:value, "
         "e.g. name:issue");
+  // Threshold filters may name the scenarios' own tags; the message lists them.
+  const std::string tagged = a + "tags = { team = \"web\", tier = \"free\" }\n";
+  RunConfig config;
+  CHECK(load(tagged + "[thresholds]\n\"http_req_duration{team:web}\" = [\"p(95)<1\"]\n", config) ==
+        "");
+  REQUIRE(config.thresholds.size() == 1);
+  CHECK(config.thresholds[0].tags == std::map<std::string, std::string>{{"team", "web"}});
+  CHECK(load_error(tagged + "[thresholds]\n\"http_req_duration{taem:web}\" = [\"p(95)<1\"]\n") ==
+        "t.toml:6:1: unknown tag \"taem\" in \"http_req_duration{taem:web}\" (did you mean "
+        "\"team\"?); tags: scenario, name, method, status, stage; the scenarios' tags: team, tier");
+  CHECK(load_error(tagged + "[thresholds]\n\"send_lag{team:web}\" = [\"p(95)<1\"]\n") ==
+        "t.toml:6:1: bad tag filter in \"send_lag{team:web}\": metric 'send_lag' cannot be "
+        "filtered by tag 'team'");
+  CHECK(load_error(tagged + "[thresholds]\n\"checks{team:web}\" = [\"rate>0.9\"]\n")
+            .starts_with("t.toml:6:1: unknown tag \"team\" in \"checks{team:web}\""));
   // URL problems beyond the scheme and host come from the URL parser the run uses.
   pelt::Url url;
   std::string url_error;

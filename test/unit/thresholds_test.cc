@@ -221,7 +221,13 @@ TEST_CASE("metrics accept only their tag filters", "[thresholds]") {
   CHECK_FALSE(pelt::check_threshold_tags("send_lag", Tags{{"scenario", "a"}}, error));
   CHECK(pelt::check_threshold_tags("dropped_iterations", Tags{{"stage", "0"}}, error));
   CHECK(pelt::check_threshold_tags("vus", Tags{{"scenario", "a"}}, error));
-  CHECK_FALSE(pelt::check_threshold_tags("vus", Tags{{"bogus", "a"}}, error));
+  // Any other tag is one of the scenarios' own tags (the loader checks that some scenario has
+  // it): it filters like scenario does.
+  CHECK(pelt::check_threshold_tags("vus", Tags{{"team", "a"}}, error));
+  CHECK(pelt::check_threshold_tags("http_req_duration", Tags{{"team", "a"}, {"stage", "1"}}, error));
+  CHECK_FALSE(pelt::check_threshold_tags("data_sent", Tags{{"team", "a"}}, error));
+  CHECK(error == "metric 'data_sent' cannot be filtered by tag 'team'");
+  CHECK_FALSE(pelt::check_threshold_tags("checks", Tags{{"team", "a"}}, error));
   CHECK_FALSE(pelt::check_threshold_tags("nope", {}, error));
 }
 
@@ -301,6 +307,7 @@ class Evaluator {
   Evaluator() : stats_(sample_stats()) {
     in_.stats = &stats_;
     in_.scenario_names = &names_;
+    in_.scenario_tags = &tags_;
     in_.elapsed_seconds = 10;
   }
   ThresholdResult operator()(const std::string& metric, const std::string& expression,
@@ -317,6 +324,8 @@ class Evaluator {
  private:
   pelt::WorkerStats stats_;
   std::vector<std::string> names_ = {"browse", "buy"};
+  std::vector<std::map<std::string, std::string>> tags_ = {{{"team", "web"}, {"tier", "free"}},
+                                                           {{"team", "shop"}}};
   ThresholdInputs in_;
 };
 
@@ -348,9 +357,22 @@ TEST_CASE("evaluation: request durations with every filter", "[thresholds]") {
   CHECK(eval("http_req_duration", "avg<1", {{"stage", "0"}, {"scenario", "buy"}}).observed ==
         Approx(50));
 
+  // The scenarios' own tags select scenarios, alone or with other filters.
+  CHECK(eval("http_req_duration", "avg<1", {{"team", "shop"}}).observed == Approx(50));
+  CHECK(eval("http_req_duration", "avg<1", {{"team", "web"}}).observed == Approx(900.0 / 14));
+  CHECK(eval("http_req_duration", "avg<1", {{"team", "web"}, {"tier", "free"}, {"name", "issue"}})
+            .observed == Approx(200));
+  CHECK(eval("http_req_duration", "avg<1", {{"team", "web"}, {"stage", "1"}}).observed ==
+        Approx(200));
+  CHECK(eval("http_reqs", "count<1", {{"team", "shop"}}).observed == Approx(6));
+  CHECK(eval("vus", "value<1", {{"team", "shop"}}).observed == Approx(5));
+
   // Filters that match nothing: no data, which passes.
   for (const auto& tags :
-       std::vector<std::map<std::string, std::string>>{{{"scenario", "nope"}},
+       std::vector<std::map<std::string, std::string>>{{{"team", "nope"}},
+                                                       {{"tier", "free"}, {"team", "shop"}},
+                                                       {{"tier", "free"}, {"scenario", "buy"}},
+                                                       {{"scenario", "nope"}},
                                                        {{"name", "nope"}},
                                                        {{"stage", "5"}},
                                                        {{"name", "home"}, {"scenario", "buy"}}}) {
