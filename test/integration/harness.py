@@ -165,6 +165,38 @@ class Target:
         self._request("POST", f"/admin/stall?ms={int(ms)}")
 
 
+class BackgroundServer:
+    """A listening socket on 127.0.0.1 (free port) served by a thread until the `with` block
+    ends. Subclasses implement _serve(), which loops until self.stopping is set (polling it at
+    least every 0.1 s), and may override _close() to release what they opened."""
+
+    def __init__(self, backlog=128):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(backlog)
+        self.port = self.sock.getsockname()[1]
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self):
+        raise NotImplementedError
+
+    def _close(self):
+        pass
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        self.thread.join(5)
+        self._close()
+        self.sock.close()
+        return False
+
+
 class Nginx:
     """Runs Debian's nginx as the current user with a generated config in a temp dir.
 

@@ -4,7 +4,6 @@ kind and reason, keep its ledger balanced, and stay small in memory."""
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -12,7 +11,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BIN, SANITIZED, Target, TestCase, free_port  # noqa: E402
+from harness import BIN, SANITIZED, BackgroundServer, Target, TestCase, free_port  # noqa: E402
 
 t = TestCase("faults")
 tmp = tempfile.mkdtemp(prefix="pelt-faults-")
@@ -210,20 +209,15 @@ with Target(threads=1) as tg:
 
 
 
-class SilentServer:
+class SilentServer(BackgroundServer):
     """Accepts connections on 127.0.0.1 and never sends a byte (nor closes) until stopped."""
 
     def __init__(self):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(128)
+        super().__init__()
         self.sock.settimeout(0.1)
-        self.port = self.sock.getsockname()[1]
         self.conns = []
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._accept, daemon=True)
 
-    def _accept(self):
+    def _serve(self):
         while not self.stopping.is_set():
             try:
                 conn, _ = self.sock.accept()
@@ -231,17 +225,9 @@ class SilentServer:
             except OSError:
                 pass
 
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stopping.set()
-        self.thread.join(5)
+    def _close(self):
         for c in self.conns:
             c.close()
-        self.sock.close()
-        return False
 
 
 # A server that accepts and stays silent: plain HTTP times out, TLS times out in the handshake.

@@ -8,34 +8,26 @@ $remote_addr (requests per source). Both listen on 127.0.0.1; the sources are 12
 import collections
 import os
 import selectors
-import socket
 import sys
-import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Nginx, TestCase, run_pelt, run_pelt_json  # noqa: E402
+from harness import BackgroundServer, Nginx, TestCase, run_pelt, run_pelt_json  # noqa: E402
 
 t = TestCase("source_addresses")
 SOURCES = ("127.0.0.2", "127.0.0.3")
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Type: text/plain\r\n\r\nok\n"
 
 
-class PeerServer:
+class PeerServer(BackgroundServer):
     """A keep-alive HTTP/1.1 server that answers every request with 200 and counts peers."""
 
     def __init__(self):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(512)
+        super().__init__(backlog=512)
         self.sock.setblocking(False)
-        self.port = self.sock.getsockname()[1]
         self.connections = collections.Counter()  # peer address -> connections accepted
         self.requests = collections.Counter()     # peer address -> requests answered
         self.sel = selectors.DefaultSelector()
         self.sel.register(self.sock, selectors.EVENT_READ, None)
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
 
     def _serve(self):
         buffers = {}
@@ -76,16 +68,8 @@ class PeerServer:
                     except OSError:
                         pass
         for key in list(self.sel.get_map().values()):
-            key.fileobj.close()
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stopping.set()
-        self.thread.join(5)
-        return False
+            if key.fileobj is not self.sock:
+                key.fileobj.close()
 
 
 # pelt first checks that the target accepts a connection (wrk.resolve, as in wrk); that probe
