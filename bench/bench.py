@@ -4,8 +4,12 @@
 Runs each case with both tools, alternating tool by tool for several rounds, and reports the
 median of: requests/s, client CPU seconds (user+sys) per 1,000 requests and client peak RSS,
 with the pelt/wrk ratio of each (the median over rounds of the ratio of the two back-to-back
-runs of a round), then each target of the benchmark with its measured ratio. Server and client are pinned to different cores when the
-machine has two or more. Writes a table to stdout and JSON to bench/out/results.json.
+runs of a round), then each target of the benchmark with its measured ratio. Server and client
+are pinned to different cores when the machine has two or more; then the server core's busy time
+per request is reported too (from /proc/stat, so it includes the kernel work loopback does there
+for the client's sockets): when it is above the client's CPU per request, the server sets the
+rate and the req/s ratio cannot say which client is faster. Writes a table to stdout and JSON to
+bench/out/results.json.
 
 Environment: BENCH_DURATION (seconds per run, default 3), BENCH_ROUNDS (default 7),
 BENCH_CASES (comma-separated subset of a,b,c,d,e,f), PELT_BIN, PELT_TARGET_BIN.
@@ -63,6 +67,25 @@ def peak_rss_kb(pid):
     return 0
 
 
+SERVER_CORE = 0
+CLIENT_CORE = 1
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def core_busy_s(core):
+    """Seconds core `core` has spent busy (user, nice, system, irq, softirq) since boot."""
+    try:
+        with open("/proc/stat") as f:
+            for line in f:
+                fields = line.split()
+                if fields[0] == f"cpu{core}":
+                    user, nice, system, _idle, _iowait, irq, softirq = map(int, fields[1:8])
+                    return (user + nice + system + irq + softirq) / CLOCK_TICKS
+    except (OSError, ValueError):
+        pass
+    return None
+
+
 def run_client(cmd, timeout):
     """Runs a client; returns (stdout, cpu_seconds, peak_rss_kb).
 
@@ -105,10 +128,16 @@ def parse_requests(out):
 def measure(tool, args, url, core):
     binary = PELT if tool == "pelt" else WRK
     cmd = pin([binary] + args + [url], core)
+    server_before = core_busy_s(SERVER_CORE) if CORES >= 2 else None
     out, cpu, rss = run_client(cmd, DURATION * 3 + 30)
+    server_after = core_busy_s(SERVER_CORE) if CORES >= 2 else None
     requests, rps = parse_requests(out)
-    return {"requests": requests, "rps": rps, "cpu_s": cpu,
-            "cpu_per_1k": cpu / max(requests, 1) * 1000.0, "rss_kb": rss}
+    result = {"requests": requests, "rps": rps, "cpu_s": cpu,
+              "cpu_per_1k": cpu / max(requests, 1) * 1000.0, "rss_kb": rss}
+    if server_before is not None and server_after is not None:
+        # Includes the client's start and end (well under a second of the run at these rates).
+        result["server_us_per_req"] = (server_after - server_before) * 1e6 / max(requests, 1)
+    return result
 
 
 def case_list(nginx_url, target_url):
@@ -131,13 +160,14 @@ def main():
         # Pin the servers to core 0, clients run on core 1.
         if CORES >= 2 and shutil.which("taskset"):
             for pid in [tg.proc.pid] + nginx_pids(ng):
-                subprocess.run(["taskset", "-pc", "0", str(pid)], stdout=subprocess.DEVNULL)
+                subprocess.run(["taskset", "-pc", str(SERVER_CORE), str(pid)],
+                               stdout=subprocess.DEVNULL)
         # Warm-up: one short run of each tool against nginx, not counted (the first runs after
         # the servers start are slower: page faults, caches, CPU frequency).
         for tool in ("pelt", "wrk"):
             try:
                 run_client(pin([PELT if tool == "pelt" else WRK, "-t1", "-c50", "-d1s",
-                                f"http://127.0.0.1:{ng.port}/"], 1), 30)
+                                f"http://127.0.0.1:{ng.port}/"], CLIENT_CORE), 30)
             except RuntimeError as e:
                 print(f"warm-up {tool}: {e}", file=sys.stderr)
         for key, title, args, url in case_list(f"http://127.0.0.1:{ng.port}", f"http://127.0.0.1:{tg.port}"):
@@ -151,14 +181,14 @@ def main():
                 order = ("pelt", "wrk") if r % 2 == 0 else ("wrk", "pelt")
                 for tool in order:
                     try:
-                        runs[tool].append(measure(tool, args, url, 1))
+                        runs[tool].append(measure(tool, args, url, CLIENT_CORE))
                     except (RuntimeError, AttributeError) as e:
                         print(f"case {key} {tool}: {e}", file=sys.stderr)
                     time.sleep(0.5)
                 if key == "f" and runs["pelt"]:
                     static_args = [a for a in args if a not in ("-s", HOOK)]
                     try:
-                        static = measure("pelt", static_args, url, 1)
+                        static = measure("pelt", static_args, url, CLIENT_CORE)
                         hook_pairs.append({"static": static, "hook": runs["pelt"][-1]})
                     except (RuntimeError, AttributeError) as e:
                         print(f"case f pelt without hook: {e}", file=sys.stderr)
@@ -168,6 +198,9 @@ def main():
                 if runs[tool]:
                     row[tool] = {k: statistics.median(x[k] for x in runs[tool])
                                  for k in ("rps", "cpu_per_1k", "rss_kb", "requests")}
+                    if all("server_us_per_req" in x for x in runs[tool]):
+                        row[tool]["server_us_per_req"] = statistics.median(
+                            x["server_us_per_req"] for x in runs[tool])
                     row[tool]["runs"] = runs[tool]
             if "pelt" in row and "wrk" in row:
                 # Each round ran the two tools back to back: the ratio of a pair is the fairest
@@ -252,13 +285,18 @@ HEADER_PRINTED = False
 def print_row(row):
     global HEADER_PRINTED
     if not HEADER_PRINTED:
-        print(f"{'case':<5}{'tool':<6}{'req/s':>12}{'CPU s/1k req':>14}{'peak RSS':>12}")
+        print(f"{'case':<5}{'tool':<6}{'req/s':>12}{'CPU s/1k req':>14}{'peak RSS':>12}"
+              f"{'server core: us/req, busy':>28}")
         HEADER_PRINTED = True
     print(f"({row['case']}) {row['title']}")
     for tool in ("pelt", "wrk"):
         if tool in row:
             r = row[tool]
-            print(f"{'':<5}{tool:<6}{r['rps']:>12.0f}{r['cpu_per_1k']:>14.4f}{r['rss_kb'] / 1024:>10.1f}MB")
+            server = r.get("server_us_per_req")
+            print(f"{'':<5}{tool:<6}{r['rps']:>12.0f}{r['cpu_per_1k']:>14.4f}"
+                  f"{r['rss_kb'] / 1024:>10.1f}MB"
+                  + (f"{server:>20.2f}{min(server * r['rps'] / 1e6, 1.0):>7.0%}"
+                     if server is not None else ""))
     if "ratio" in row:
         q = row["ratio"]
         print(f"{'':<5}{'ratio':<6}{q['rps']:>12.2f}{q['cpu_per_request']:>14.2f}{q['rss']:>12.2f}"
