@@ -63,8 +63,8 @@ class Connection {
   void reset_after_flush();
   // Closes at once, writing nothing more.
   void close_now();
-  // Holds this request (and the ones behind it) for `ns` nanoseconds, to within the timer's
-  // slack, then calls the route handler again with `phase`.
+  // Holds this request (and the ones behind it) for `ns` nanoseconds (never less; later only
+  // by the machine's wake-up latency), then calls the route handler again with `phase`.
   void wait_then(uint64_t ns, int phase);
   // The worker's wait queue reached this connection's deadline.
   void end_wait();
