@@ -95,17 +95,19 @@ bool Loader::read_threshold_key(const toml::key& key, std::string& metric,
     }
     const std::string tag(trim(part.substr(0, colon)));
     const std::string value(trim(part.substr(colon + 1)));
-    const bool own = metric != "checks" &&
+    // The scenarios' own tags filter like scenario, which checks do not take.
+    const bool own_tags_apply = metric != "checks";
+    const bool own = own_tags_apply &&
                      std::binary_search(scenario_tags_.begin(), scenario_tags_.end(), tag);
     if (!own && std::find(allowed.begin(), allowed.end(), tag) == allowed.end()) {
+      std::vector<std::string_view> own_tags;
+      if (own_tags_apply) own_tags.assign(scenario_tags_.begin(), scenario_tags_.end());
       std::vector<std::string_view> known(allowed.begin(), allowed.end());
-      if (metric != "checks") known.insert(known.end(), scenario_tags_.begin(), scenario_tags_.end());
+      known.insert(known.end(), own_tags.begin(), own_tags.end());
       std::string guess = closest(tag, known);
       std::string hint = guess.empty() ? "" : fmt::format(" (did you mean \"{}\"?)", guess);
-      std::string own_list = metric == "checks" || scenario_tags_.empty()
-          ? ""
-          : fmt::format("; the scenarios' tags: {}",
-                        join(std::vector<std::string_view>(scenario_tags_.begin(), scenario_tags_.end())));
+      std::string own_list =
+          own_tags.empty() ? "" : fmt::format("; the scenarios' tags: {}", join(own_tags));
       return fail(key, fmt::format("unknown tag \"{}\" in \"{}\"{}; tags: {}{}", tag, text, hint,
                                    join(allowed), own_list));
     }

@@ -172,9 +172,15 @@ void Connection::reset_after_flush() {
 void Connection::wait_then(uint64_t ns, int phase) {
   busy_ = true;
   wait_phase_ = phase;
-  if (waiting_) cancel_wait(*worker_, wait_it_);
+  stop_waiting();
   wait_it_ = add_wait(*worker_, uv_hrtime() + ns, this);
   waiting_ = true;
+}
+
+void Connection::stop_waiting() {
+  if (!waiting_) return;
+  cancel_wait(*worker_, wait_it_);
+  waiting_ = false;
 }
 
 void Connection::hang() {
@@ -185,10 +191,7 @@ void Connection::hang() {
 void Connection::close_now() {
   if (closing_) return;
   closing_ = true;
-  if (waiting_) {
-    cancel_wait(*worker_, wait_it_);
-    waiting_ = false;
-  }
+  stop_waiting();
   worker_->counters->connections_open.fetch_sub(1, std::memory_order_relaxed);
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), on_close);
@@ -523,10 +526,7 @@ void Connection::finish_close() {
   if (draining_ || closing_) return;
   draining_ = true;
   uv_timer_stop(&timer_);
-  if (waiting_) {
-    cancel_wait(*worker_, wait_it_);
-    waiting_ = false;
-  }
+  stop_waiting();
   if (reset_) {
     uv_timer_start(&timer_, on_close_timer, kResetDelayMs, 0);
     return;

@@ -101,6 +101,7 @@ class Connection {
   void stream_tick();
   void end_stream();
   void finish_close();
+  void stop_waiting();  // cancels a queued wait, if any
   void bad_request();
   void split_target();
   int message_complete();
