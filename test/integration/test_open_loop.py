@@ -9,8 +9,9 @@ arrivals, 0.2%); connections are opened at the start, so the first arrivals may 
 connect (they are late, not lost); and the arrival timer's resolution moves single sends by a
 fraction of a millisecond, which changes no count. Nothing may fail, time out or be dropped.
 
-Latency: against pelt-target's /delay/20 at a moderate rate, the p50 is 20 ms +-2%, because
-latency runs from the intended send time and the schedule is kept.
+Latency: against pelt-target's /delay/20 at a moderate rate, the p50 is at least 20 ms and at
+most 0.5 ms above what the same delay takes closed loop on this machine, because latency runs
+from the intended send time and the schedule is kept.
 
 Stall: POST /admin/stall?ms=1000 in the middle of a 6 s run at 200 req/s. Arrivals keep coming
 on schedule, so about 200 requests wait out some part of the stall: the p99 latency is at least
@@ -74,13 +75,33 @@ with Target(threads=1) as tg:
     achieved(1000, 5, 50, 2, tg.url("/"))
     achieved(10000, 5, 200, 2, tg.url("/"))
 
-    # Latency from the schedule against a 20 ms server delay.
-    cp, data = run_pelt_json(["-t1", "-c50", "-d4s", "-R200", tg.url("/delay/20")], timeout=40)
-    if t.check(cp.returncode == 0 and data is not None, f"/delay/20: run succeeded ({cp.stderr[-300:]!r})"):
-        p50_ms = data["latency_us"]["percentiles"]["50"] / 1000.0
-        print(f"/delay/20 at 200 req/s: p50 {p50_ms:.3f} ms", flush=True)
-        t.check(abs(p50_ms - 20.0) <= (2.0 if SANITIZED else 0.4), f"/delay/20: p50 {p50_ms:.3f} ms is 20 ms +-2%")
-        t.equal(data["ledger"]["failed"] + data["ledger"]["timed_out"], 0, "/delay/20: no failures")
+    # Latency from the schedule against a 20 ms server delay. What a 20 ms delay takes on this
+    # machine (timer wake-ups, the other tests running beside this one) is measured right
+    # before and after, closed loop at the same rate; the open-loop p50 may exceed the slower
+    # of the two by 0.5 ms at most, which is what a schedule kept to a fraction of a
+    # millisecond allows. It can never be below 20 ms: the target never answers early.
+    def delay_p50(args):
+        cp, data = run_pelt_json(["-t1", *args, tg.url("/delay/20")], timeout=40)
+        ok = cp.returncode == 0 and data is not None
+        t.check(ok, f"/delay/20 {' '.join(args)}: run succeeded ({cp.stderr[-300:]!r})")
+        if not ok:
+            return None, None
+        t.equal(data["ledger"]["failed"] + data["ledger"]["timed_out"], 0,
+                f"/delay/20 {' '.join(args)}: no failures")
+        return data["latency_us"]["percentiles"]["50"] / 1000.0, data
+
+    before, _ = delay_p50(["-c4", "-d2s"])
+    p50_ms, data = delay_p50(["-c50", "-d4s", "-R200"])
+    after, _ = delay_p50(["-c4", "-d2s"])
+    if None not in (before, p50_ms, after):
+        base = max(before, after)
+        print(f"/delay/20: p50 closed loop {before:.3f} / {after:.3f} ms, open loop at 200 req/s "
+              f"{p50_ms:.3f} ms", flush=True)
+        slack = 2.0 if SANITIZED else 0.5
+        t.check(20.0 <= p50_ms <= base + slack,
+                f"/delay/20: open-loop p50 {p50_ms:.3f} ms within 20 .. {base:.3f} + {slack} ms")
+        lag = data["metrics"]["send_lag"]["med"]
+        t.check(lag < 2 * slack, f"/delay/20: sends kept the schedule (lag p50 {lag} ms)")
 
     # A 1 s stall with plenty of connections: it is in the latency and the service time.
     cp, data = stall_run(tg, connections=400)
