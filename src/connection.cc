@@ -51,7 +51,22 @@ Connection::~Connection() = default;
 void Connection::set_active(bool active) {
   if (active_ == active) return;
   active_ = active;
+  inactive_since_ns_ = !active && busy_ ? uv_hrtime() : 0;
   if (active && !busy_) begin_iteration();
+}
+
+void Connection::interrupt() {
+  if (!busy_) return;
+  const bool unanswered = parser_.outstanding() > 0;
+  parser_.reset();
+  want_send_ = false;
+  batch_done_ = false;
+  intended_ns_ = 0;
+  inactive_since_ns_ = 0;
+  // A think time or delay() wait ends here; a reconnect backoff keeps running.
+  if (!timer_for_reconnect_) uv_timer_stop(&timer_);
+  busy_ = false;
+  if (unanswered) close_socket(false);
 }
 
 void Connection::warm_up() {

@@ -29,6 +29,12 @@ class Connection {
   // iteration in progress).
   void set_active(bool active);
   bool active() const { return active_; }
+  // When set_active(false) last found an iteration in progress (hrtime ns); 0 when active.
+  uint64_t inactive_since_ns() const { return inactive_since_ns_; }
+  // Ends the iteration in progress unfinished (a ramp-down's grace ran out). Requests still
+  // unanswered stay counted by the caller, as in flight; the connection closes if there were
+  // any, since their responses could still arrive on it. The VU is free afterwards.
+  void interrupt();
   // Open loop: run one iteration that was due at intended_ns (hrtime). The VU must be free.
   void run_iteration(uint64_t intended_ns);
   // Opens the connection without starting an iteration (pre-allocated VUs).
@@ -117,6 +123,7 @@ class Connection {
   bool shutting_down_ = false;      // shutdown() was called
   bool in_read_ = false;            // inside handle_read(): read_ns_ is the current time
   uint64_t intended_ns_ = 0;        // when the current iteration was due (open loop), hrtime ns
+  uint64_t inactive_since_ns_ = 0;  // deactivated mid-iteration at this hrtime ns, 0 otherwise
   uint64_t sent_ns_ = 0;            // when the current batch was written, hrtime ns
   uint64_t connect_start_ns_ = 0;   // when connect() started, hrtime ns
   uint64_t read_ns_ = 0;            // time of the read being processed, hrtime ns

@@ -277,6 +277,10 @@ std::vector<MetricFamily> build(const MetricsOptions& options, const WorkerStats
   FamilyBuilder dropped =
       family("pelt_dropped_iterations_total",
              "Arrival-rate iterations that could not start (no free VU).", MetricType::Counter);
+  FamilyBuilder interrupted =
+      family("pelt_interrupted_iterations_total",
+             "Iterations cut unfinished when graceful_stop or graceful_ramp_down ran out.",
+             MetricType::Counter);
   FamilyBuilder stage =
       family("pelt_stage", "Index of the current stage (0-based).", MetricType::Gauge);
 
@@ -328,6 +332,7 @@ std::vector<MetricFamily> build(const MetricsOptions& options, const WorkerStats
     if (i < options.arrival_rate.size() && options.arrival_rate[i]) target_rate.add(l, sc.target);
     iterations.add(l, static_cast<double>(sc.iterations));
     dropped.add(l, static_cast<double>(sc.dropped_iterations));
+    interrupted.add(l, static_cast<double>(sc.interrupted_iterations));
     stage.add(l, sc.stage);
   }
 
@@ -381,13 +386,13 @@ std::vector<MetricFamily> build(const MetricsOptions& options, const WorkerStats
   FamilyBuilder in_flight =
       family("pelt_requests_in_flight", "Requests sent and still waiting for a response.",
              MetricType::Gauge);
-  const Ledger& lg = s.ledger;
-  const uint64_t done = lg.completed + lg.failed + lg.timed_out;
-  in_flight.add({}, lg.sent > done ? static_cast<double>(lg.sent - done) : 0.0);
+  // Only what waits right now: requests cut unanswered (graceful_stop, graceful_ramp_down)
+  // stay in the ledger's in_flight but wait for nothing any more.
+  in_flight.add({}, static_cast<double>(s.waiting_now));
 
   std::vector<MetricFamily> out;
   for (FamilyBuilder* b : {&requests, &duration, &failures, &vus, &vus_max, &target, &target_rate,
-                           &iterations, &dropped, &sent, &received, &checks, &stage, &threshold_ok,
+                           &iterations, &dropped, &interrupted, &sent, &received, &checks, &stage, &threshold_ok,
                            &send_lag, &run_info, &errors, &in_flight}) {
     b->emit(out);
   }

@@ -59,6 +59,7 @@ void ScenarioStats::merge(const ScenarioStats& o) {
   }
   iterations += o.iterations;
   dropped_iterations += o.dropped_iterations;
+  interrupted_iterations += o.interrupted_iterations;
   vus += o.vus;          // each worker reports its share
   vus_max += o.vus_max;  // likewise
   stage = std::max(stage, o.stage);
@@ -67,6 +68,7 @@ void ScenarioStats::merge(const ScenarioStats& o) {
 
 void WorkerStats::merge(const WorkerStats& o) {
   ledger.merge(o.ledger);
+  waiting_now += o.waiting_now;
   errors.merge(o.errors);
   for (const auto& [reason, n] : o.error_reasons) error_reasons[reason] += n;
   for (const auto& sample : o.error_samples) keep_sample(error_samples, sample);

@@ -95,6 +95,8 @@ struct ScenarioStats {
   std::map<std::string, NameStats> names;  // by request name (capped, overflow folds into "other")
   uint64_t iterations = 0;                 // iterations (request/response cycles) finished
   uint64_t dropped_iterations = 0;         // arrival-rate iterations that could not start
+  uint64_t interrupted_iterations = 0;     // iterations cut unfinished (graceful_stop or
+                                           // graceful_ramp_down ran out, or the run stopped)
   uint32_t vus = 0;                        // VUs active at the time of the snapshot
   uint32_t vus_max = 0;                    // VUs allocated at the time of the snapshot
   uint32_t stage = 0;                      // current stage index
@@ -110,6 +112,7 @@ struct WorkerStats {
   static constexpr size_t kMaxNames = 100;      // distinct request names per scenario
 
   Ledger ledger;
+  uint64_t waiting_now = 0;  // live snapshots: requests waiting for a response right now
   ErrorCounts errors;
   std::map<std::string, uint64_t> error_reasons;  // fine breakdown: "connect ECONNREFUSED", "tls: ..."
   std::vector<std::string> error_samples;         // first few full error messages

@@ -251,15 +251,18 @@ void print_run_summary(std::FILE* out, const RunResult& r) {
                  pass + fail ? 100.0 * static_cast<double>(pass) / static_cast<double>(pass + fail) : 0.0,
                  static_cast<unsigned long long>(pass), static_cast<unsigned long long>(pass + fail));
   }
-  uint64_t iterations = 0, dropped = 0, vus_max = 0;
+  uint64_t iterations = 0, dropped = 0, interrupted = 0, vus_max = 0;
   for (const ScenarioStats& sc : s.scenarios) {
     iterations += sc.iterations;
     dropped += sc.dropped_iterations;
+    interrupted += sc.interrupted_iterations;
     vus_max += sc.vus_max;
   }
   std::fprintf(out, "  %s %llu  %.2f/s\n", dots("iterations").c_str(),
                static_cast<unsigned long long>(iterations), static_cast<double>(iterations) / secs);
   std::fprintf(out, "  %s %llu\n", dots("dropped_iterations").c_str(), static_cast<unsigned long long>(dropped));
+  std::fprintf(out, "  %s %llu\n", dots("interrupted_iterations").c_str(),
+               static_cast<unsigned long long>(interrupted));
   std::fprintf(out, "  %s %sB  %sB/s\n", dots("data_received").c_str(),
                format_binary(static_cast<double>(s.bytes_read)).c_str(),
                format_binary(static_cast<double>(s.bytes_read) / secs).c_str());
@@ -497,6 +500,7 @@ json build_summary_json(const RunResult& r) {
                          {"executor", r.scenario_executors[si]},
                          {"iterations", sc.iterations},
                          {"dropped_iterations", sc.dropped_iterations},
+                         {"interrupted_iterations", sc.interrupted_iterations},
                          {"vus_max", sc.vus_max},
                          {"tags", si < r.scenario_tags.size() ? json(r.scenario_tags[si]) : json::object()},
                          {"stages", stages}});

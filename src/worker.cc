@@ -226,14 +226,17 @@ void Worker::control_closed(ScenarioRuntime& s, uint64_t now) {
   s.active_target = want;
   s.stats->target = static_cast<double>(want);
   while (s.vus.size() < want) open_vu(s);
-  uint32_t active = 0;
+  // A VU the ramp-down took away finishes its iteration, unless that takes longer than
+  // graceful_ramp_down: then the iteration is cut, and what it had sent stays in flight.
+  const ScenarioConfig& c = *s.setup.config;
+  const uint64_t grace_ns = to_ns(c.graceful_ramp_down);
   for (auto& vu : s.vus) {
     const bool on = vu->index() < want;
     vu->set_active(on);
-    active += on ? 1 : 0;
+    // (inactive_since may be a little later than `now`, read before set_active)
+    if (!on && !vu->free() && now >= vu->inactive_since_ns() + grace_ns) interrupt(s, *vu);
   }
   // Iteration executors end when every VU has used up its iterations.
-  const ScenarioConfig& c = *s.setup.config;
   if (c.executor == ExecutorKind::kSharedIterations || c.executor == ExecutorKind::kPerVuIterations) {
     bool left = false;
     for (auto& vu : s.vus) {
@@ -387,10 +390,17 @@ void Worker::finish_scenario(ScenarioRuntime& s) {
   s.idle.clear();
   drop_queued(s);
   for (auto& vu : s.vus) {
+    if (!vu->free()) ++s.stats->interrupted_iterations;
     stats_.ledger.in_flight += vu->outstanding();
     vu->shutdown();
   }
   s.stats->vus = 0;
+}
+
+void Worker::interrupt(ScenarioRuntime& s, Connection& vu) {
+  ++s.stats->interrupted_iterations;
+  stats_.ledger.in_flight += vu.outstanding();
+  vu.interrupt();
 }
 
 void Worker::on_sample(uv_timer_t* timer) { static_cast<Worker*>(timer->data)->sample(); }
@@ -448,6 +458,7 @@ void Worker::publish() {
       for (auto& vu : s.vus) in_flight += vu->outstanding();
     }
     published_.ledger.in_flight += in_flight;
+    published_.waiting_now = in_flight;
   }
 }
 

@@ -136,6 +136,8 @@ class Worker {
   void warm_up(ScenarioRuntime& s, Connection* vu);  // opens the connection of a new VU
   void drop_queued(ScenarioRuntime& s);              // counts and clears waiting arrivals
   void finish_scenario(ScenarioRuntime& s);
+  // Cuts the iteration of a VU whose graceful_ramp_down ran out; counts it as interrupted.
+  void interrupt(ScenarioRuntime& s, Connection& vu);
   void sample();
   void publish();
   void end_run();

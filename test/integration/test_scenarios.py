@@ -90,6 +90,57 @@ stages = [ { duration = "1s", target = 4 }, { duration = "1s", target = 8 }, { d
         t.check(st[2]["rps"] > st[0]["rps"] * 1.5, f"stage 3 (8 VUs) faster than stage 1 (0->4): {st[2]['rps']:.0f} vs {st[0]['rps']:.0f}")
         t.check(all(s["requests"] > 0 for s in st[:3]), "every stage saw requests")
 
+    # graceful_ramp_down: a VU the ramp-down takes away may finish its iteration within the
+    # grace; past it the iteration is cut, counted as interrupted, its request as in flight.
+    # Each of the 4 VUs waits on one 5 s request; the last one leaves the plan at 2.5 s.
+    ramp_down = """
+[target]
+url = "http://127.0.0.1:1/"
+[scenarios.down]
+executor = "ramping-vus"
+start_vus = 4
+stages = [ { duration = "1s", target = 4 }, { duration = "2s", target = 0 } ]
+graceful_ramp_down = "%s"
+graceful_stop = "10s"
+"""
+    start = time.monotonic()
+    cp, data = run_file(write("rampdown-cut.toml", ramp_down % "300ms"), url + "/delay/5000")
+    took = time.monotonic() - start
+    t.equal(cp.returncode, 0, "graceful_ramp_down cut: exit code")
+    if data:
+        sc, led = data["scenarios"][0], data["ledger"]
+        t.equal(sc["interrupted_iterations"], 4, "graceful_ramp_down cut: every VU's iteration interrupted")
+        t.equal((led["sent"], led["completed"], led["in_flight"]), (4, 0, 4),
+                f"graceful_ramp_down cut: the 4 unanswered requests are in flight ({led})")
+        t.check(took < 4.5, f"graceful_ramp_down cut: the run ended with the plan, not the 5 s requests ({took:.1f}s)")
+        t.check("interrupted_iterations" in cp.stdout, "graceful_ramp_down cut: the summary shows interrupted_iterations")
+    # With a longer grace the same ramp-down lets every iteration finish (1.2 s requests).
+    cp, data = run_file(write("rampdown-grace.toml", ramp_down % "10s"), url + "/delay/1200")
+    t.equal(cp.returncode, 0, "graceful_ramp_down grace: exit code")
+    if data:
+        sc, led = data["scenarios"][0], data["ledger"]
+        t.equal(sc["interrupted_iterations"], 0, "graceful_ramp_down grace: nothing interrupted")
+        t.equal((led["failed"], led["timed_out"], led["in_flight"]), (0, 0, 0),
+                f"graceful_ramp_down grace: every request answered ({led})")
+        t.check(led["completed"] >= 4, f"graceful_ramp_down grace: requests completed ({led})")
+    # graceful_stop: iterations still running that long after the end are cut the same way.
+    start = time.monotonic()
+    cp, data = run_file(write("gracefulstop.toml", """
+[target]
+url = "http://127.0.0.1:1/"
+[scenarios.stop]
+executor = "constant-vus"
+vus = 2
+duration = "1s"
+graceful_stop = "500ms"
+"""), url + "/delay/5000")
+    took = time.monotonic() - start
+    if data:
+        sc, led = data["scenarios"][0], data["ledger"]
+        t.equal(sc["interrupted_iterations"], 2, "graceful_stop: both iterations interrupted")
+        t.equal((led["sent"], led["in_flight"]), (2, 2), f"graceful_stop: requests in flight ({led})")
+        t.check(took < 4, f"graceful_stop: the run ended 0.5 s after the plan ({took:.1f}s)")
+
     # dropped_iterations when max_vus is too small for a slow endpoint.
     f = write("drop.toml", """
 [target]

@@ -74,6 +74,7 @@ WorkerStats sample_stats() {
   ScenarioStats& open = s.scenarios[1];
   open.target = 50;
   open.dropped_iterations = 3;
+  open.interrupted_iterations = 2;
   s.bytes_written = 1234;
   s.bytes_read = 98765;
   s.errors.status = 1;
@@ -81,6 +82,8 @@ WorkerStats sample_stats() {
   s.ledger.sent = 12;
   s.ledger.completed = 7;
   s.ledger.timed_out = 2;
+  s.ledger.in_flight = 3;  // 2 waiting now, 1 cut unanswered earlier that waits no more
+  s.waiting_now = 2;
   s.checks["status is 200"] = CheckCount{4, 1};
   s.send_lag.record(1500);
   s.send_lag.record(300000);
@@ -133,6 +136,10 @@ TEST_CASE("metrics: families carry the right names, labels and counts", "[metric
   CHECK(find_series(fams, "pelt_iterations_total", {{"scenario", "browse"}})->counter.value == 7);
   CHECK(find_series(fams, "pelt_dropped_iterations_total", {{"scenario", "open"}})->counter.value ==
         3);
+  CHECK(find_series(fams, "pelt_interrupted_iterations_total", {{"scenario", "open"}})->counter.value ==
+        2);
+  CHECK(find_series(fams, "pelt_interrupted_iterations_total", {{"scenario", "browse"}})->counter.value ==
+        0);
   CHECK(find_series(fams, "pelt_data_sent_bytes_total", {})->counter.value == 1234);
   CHECK(find_series(fams, "pelt_data_received_bytes_total", {})->counter.value == 98765);
   CHECK(find_series(fams, "pelt_checks_total", {{"check", "status is 200"}, {"result", "pass"}})
@@ -145,7 +152,7 @@ TEST_CASE("metrics: families carry the right names, labels and counts", "[metric
             ->gauge.value == 0);
   CHECK(find_series(fams, "pelt_errors_total", {{"kind", "timeout"}})->counter.value == 2);
   CHECK(find_series(fams, "pelt_errors_total", {{"kind", "connect"}})->counter.value == 0);
-  CHECK(find_series(fams, "pelt_requests_in_flight", {})->gauge.value == 3);
+  CHECK(find_series(fams, "pelt_requests_in_flight", {})->gauge.value == 2);
   const ClientMetric* info = find_series(fams, "pelt_run_info", {{"scenario", "open"}});
   REQUIRE(info != nullptr);
   CHECK(info->gauge.value == 1);
