@@ -156,10 +156,13 @@ def pelt_dashboard():
             (f"sum(rate(pelt_data_sent_bytes_total{{{RUN}}}[{RI}]))", "sent"),
             (f"sum(rate(pelt_data_received_bytes_total{{{RUN}}}[{RI}]))", "received")),
             unit="Bps"), 8, 8),
-        lay.place(timeseries("Dropped iterations", targets(
+        lay.place(timeseries("Dropped and interrupted iterations", targets(
             (f"sum by (scenario) (rate(pelt_dropped_iterations_total{{{SEL}}}[{RI}]))",
-             "{{scenario}}")), unit="short",
-            description="Arrival-rate iterations per second that found no free VU."), 8, 8),
+             "dropped {{scenario}}"),
+            (f"sum by (scenario) (rate(pelt_interrupted_iterations_total{{{SEL}}}[{RI}]))",
+             "interrupted {{scenario}}")), unit="short",
+            description="Per second: arrival-rate iterations that found no free VU, and iterations "
+                        "cut when graceful_stop or graceful_ramp_down ran out."), 8, 8),
         lay.place(timeseries("Send lag", targets(
             (quantile(0.5, "pelt_send_lag_seconds", sel=RUN), "p50"),
             (quantile(0.99, "pelt_send_lag_seconds", sel=RUN), "p99")), unit="s",
@@ -169,6 +172,10 @@ def pelt_dashboard():
         query_variable("run_id", "Run", "label_values(pelt_run_info, run_id)"),
         query_variable("scenario", "Scenario",
                        'label_values(pelt_run_info{run_id=~"$run_id"}, scenario)', multi=True),
+        # Scenario tags are free-form labels: Grafana adds any label filter picked here to
+        # every query of the dashboard (e.g. team = checkout).
+        {"name": "filters", "label": "Tags", "type": "adhoc", "datasource": DATASOURCE,
+         "filters": [], "hide": 0, "skipUrlSync": False},
     ]
     return dashboard("pelt-run", "pelt load test", panels, variables,
                      "Live view of a pelt run: load, throughput, errors, latency, thresholds.")

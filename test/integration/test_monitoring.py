@@ -215,10 +215,15 @@ def main():
                         f"{name}/{title}: target has a datasource")
     pelt_vars = {v["name"] for v in boards.get("pelt.json", {}).get("templating", {}).get("list", [])}
     t.check({"run_id", "scenario"} <= pelt_vars, f"pelt.json has run_id and scenario variables: {pelt_vars}")
+    adhoc = [v for v in boards.get("pelt.json", {}).get("templating", {}).get("list", [])
+             if v.get("type") == "adhoc"]
+    t.check(len(adhoc) == 1 and adhoc[0].get("datasource", {}).get("type") == "prometheus",
+            f"pelt.json has an ad hoc filter on the Prometheus data source for scenario tags: {adhoc}")
     pelt_exprs = " ".join(e for b, _, e in dashboard_queries({}) if b == "pelt.json")
     for needed in ["pelt_vus", "pelt_http_requests_total", "histogram_quantile(0.99",
                    "histogram_quantile(0.95", "histogram_quantile(0.5", "pelt_send_lag_seconds",
                    "pelt_stage", "pelt_threshold_ok", "pelt_dropped_iterations_total",
+                   "pelt_interrupted_iterations_total",
                    "pelt_data_sent_bytes_total", "by (le, name)"]:
         t.check(needed in pelt_exprs, f"pelt.json queries mention {needed}")
 
