@@ -103,29 +103,31 @@ stages = [ { duration = "1s", target = 4 }, { duration = "2s", target = 0 } ]
 graceful_ramp_down = "%s"
 graceful_stop = "10s"
 """
-    start = time.monotonic()
-    cp, data = run_file(write("rampdown-cut.toml", ramp_down % "300ms"), url + "/delay/5000")
-    took = time.monotonic() - start
-    t.equal(cp.returncode, 0, "graceful_ramp_down cut: exit code")
-    if data:
-        sc, led = data["scenarios"][0], data["ledger"]
+    def cut_run(name, text, path):
+        """Runs a scenario whose iterations outlast a grace; returns (seconds, scenario, ledger)."""
+        start = time.monotonic()
+        cp, data = run_file(write(name, text), url + path)
+        t.equal(cp.returncode, 0, f"{name}: exit code")
+        t.check("interrupted_iterations" in cp.stdout, f"{name}: the summary shows interrupted_iterations")
+        if not data:
+            return None, None, None
+        return time.monotonic() - start, data["scenarios"][0], data["ledger"]
+
+    took, sc, led = cut_run("rampdown-cut.toml", ramp_down % "300ms", "/delay/5000")
+    if sc:
         t.equal(sc["interrupted_iterations"], 4, "graceful_ramp_down cut: every VU's iteration interrupted")
         t.equal((led["sent"], led["completed"], led["in_flight"]), (4, 0, 4),
                 f"graceful_ramp_down cut: the 4 unanswered requests are in flight ({led})")
         t.check(took < 4.5, f"graceful_ramp_down cut: the run ended with the plan, not the 5 s requests ({took:.1f}s)")
-        t.check("interrupted_iterations" in cp.stdout, "graceful_ramp_down cut: the summary shows interrupted_iterations")
     # With a longer grace the same ramp-down lets every iteration finish (1.2 s requests).
-    cp, data = run_file(write("rampdown-grace.toml", ramp_down % "10s"), url + "/delay/1200")
-    t.equal(cp.returncode, 0, "graceful_ramp_down grace: exit code")
-    if data:
-        sc, led = data["scenarios"][0], data["ledger"]
+    took, sc, led = cut_run("rampdown-grace.toml", ramp_down % "10s", "/delay/1200")
+    if sc:
         t.equal(sc["interrupted_iterations"], 0, "graceful_ramp_down grace: nothing interrupted")
         t.equal((led["failed"], led["timed_out"], led["in_flight"]), (0, 0, 0),
                 f"graceful_ramp_down grace: every request answered ({led})")
         t.check(led["completed"] >= 4, f"graceful_ramp_down grace: requests completed ({led})")
     # graceful_stop: iterations still running that long after the end are cut the same way.
-    start = time.monotonic()
-    cp, data = run_file(write("gracefulstop.toml", """
+    took, sc, led = cut_run("gracefulstop.toml", """
 [target]
 url = "http://127.0.0.1:1/"
 [scenarios.stop]
@@ -133,10 +135,8 @@ executor = "constant-vus"
 vus = 2
 duration = "1s"
 graceful_stop = "500ms"
-"""), url + "/delay/5000")
-    took = time.monotonic() - start
-    if data:
-        sc, led = data["scenarios"][0], data["ledger"]
+""", "/delay/5000")
+    if sc:
         t.equal(sc["interrupted_iterations"], 2, "graceful_stop: both iterations interrupted")
         t.equal((led["sent"], led["in_flight"]), (2, 2), f"graceful_stop: requests in flight ({led})")
         t.check(took < 4, f"graceful_stop: the run ended 0.5 s after the plan ({took:.1f}s)")
