@@ -223,7 +223,6 @@ void Worker::control_closed(ScenarioRuntime& s, uint64_t now) {
   const uint64_t total = static_cast<uint64_t>(std::max(0.0, s.plan->target_vus(t)));
   const uint32_t want = std::min(share_of(total, static_cast<uint32_t>(options_.count),
                                           static_cast<uint32_t>(options_.id)), s.max_vus);
-  s.active_target = want;
   s.stats->target = static_cast<double>(want);
   while (s.vus.size() < want) open_vu(s);
   // A VU the ramp-down took away finishes its iteration, unless that takes longer than
@@ -443,9 +442,12 @@ void Worker::collect_checks() {
 
 void Worker::publish() {
   for (ScenarioRuntime& s : scenarios_) {
+    // Open loop: VUs running an iteration. Closed loop: the VUs the plan wants, and those a
+    // ramp-down or the end took away that still finish their iteration (graceful_ramp_down,
+    // graceful_stop).
+    const bool closed = !s.plan->arrival_rate();
     uint32_t active = 0;
-    for (auto& vu : s.vus) active += vu->free() ? 0 : 1;
-    if (!s.plan->arrival_rate()) active = s.done ? 0 : std::min<uint32_t>(s.active_target, static_cast<uint32_t>(s.vus.size()));
+    for (auto& vu : s.vus) active += !vu->free() || (closed && vu->active()) ? 1 : 0;
     s.stats->vus = s.done ? 0 : active;
   }
   collect_checks();

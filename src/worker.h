@@ -48,7 +48,6 @@ struct ScenarioRuntime {
   std::vector<std::unique_ptr<Connection>> vus;  // every VU ever opened here
   std::vector<Connection*> idle;           // open loop: connected VUs waiting for an arrival
   std::deque<uint64_t> queue;              // open loop: due arrivals waiting for a VU (hrtime ns)
-  uint32_t active_target = 0;              // closed loop: VUs this worker should run now
   uint32_t max_vus = 0;                    // VUs this worker may open
   uint32_t warming = 0;                    // open loop: VUs opened and still connecting
   uint64_t start_ns = 0;                   // scenario start (run start + start_time), hrtime ns

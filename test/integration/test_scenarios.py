@@ -5,10 +5,12 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SOURCE_DIR, Target, TestCase, run_pelt  # noqa: E402
+from harness import SOURCE_DIR, Target, TestCase, free_port, run_pelt  # noqa: E402
 
 try:
     import jsonschema
@@ -93,14 +95,16 @@ stages = [ { duration = "1s", target = 4 }, { duration = "1s", target = 8 }, { d
     # graceful_ramp_down: a VU the ramp-down takes away may finish its iteration within the
     # grace; past it the iteration is cut, counted as interrupted, its request as in flight.
     # Each of the 4 VUs waits on one 5 s request; the last one leaves the plan at 2.5 s.
-    ramp_down = """
+    def ramp_down_toml(vus, down, grace):
+        """vus VUs for 1 s, then a linear ramp to 0 over `down`."""
+        return f"""
 [target]
 url = "http://127.0.0.1:1/"
 [scenarios.down]
 executor = "ramping-vus"
-start_vus = 4
-stages = [ { duration = "1s", target = 4 }, { duration = "2s", target = 0 } ]
-graceful_ramp_down = "%s"
+start_vus = {vus}
+stages = [ {{ duration = "1s", target = {vus} }}, {{ duration = "{down}", target = 0 }} ]
+graceful_ramp_down = "{grace}"
 graceful_stop = "10s"
 """
     def cut_run(name, text, path):
@@ -113,14 +117,14 @@ graceful_stop = "10s"
             return None, None, None
         return time.monotonic() - start, data["scenarios"][0], data["ledger"]
 
-    took, sc, led = cut_run("rampdown-cut.toml", ramp_down % "300ms", "/delay/5000")
+    took, sc, led = cut_run("rampdown-cut.toml", ramp_down_toml(4, "2s", "300ms"), "/delay/5000")
     if sc:
         t.equal(sc["interrupted_iterations"], 4, "graceful_ramp_down cut: every VU's iteration interrupted")
         t.equal((led["sent"], led["completed"], led["in_flight"]), (4, 0, 4),
                 f"graceful_ramp_down cut: the 4 unanswered requests are in flight ({led})")
         t.check(took < 4.5, f"graceful_ramp_down cut: the run ended with the plan, not the 5 s requests ({took:.1f}s)")
     # With a longer grace the same ramp-down lets every iteration finish (1.2 s requests).
-    took, sc, led = cut_run("rampdown-grace.toml", ramp_down % "10s", "/delay/1200")
+    took, sc, led = cut_run("rampdown-grace.toml", ramp_down_toml(4, "2s", "10s"), "/delay/1200")
     if sc:
         t.equal(sc["interrupted_iterations"], 0, "graceful_ramp_down grace: nothing interrupted")
         t.equal((led["failed"], led["timed_out"], led["in_flight"]), (0, 0, 0),
@@ -140,6 +144,30 @@ graceful_stop = "500ms"
         t.equal(sc["interrupted_iterations"], 2, "graceful_stop: both iterations interrupted")
         t.equal((led["sent"], led["in_flight"]), (2, 2), f"graceful_stop: requests in flight ({led})")
         t.check(took < 4, f"graceful_stop: the run ended 0.5 s after the plan ({took:.1f}s)")
+
+    # pelt_vus counts a VU the ramp-down took away while it finishes its iteration: the one VU
+    # leaves the plan at 1 s and its 4 s request ends at 4 s. Scraped at 2.8 s (the served figures
+    # are up to about a second old) it still counts.
+    port = free_port()
+    result = {}
+    def run_scraped():
+        result["cp"], result["data"] = run_file(write("rampdown-vus.toml", ramp_down_toml(1, "4s", "30s")),
+                                                url + "/delay/4000", extra=["--metrics", f"127.0.0.1:{port}"])
+
+    th = threading.Thread(target=run_scraped)
+    th.start()
+    time.sleep(2.8)
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+            text = r.read().decode()
+    except OSError as e:
+        text = f"scrape failed: {e}"
+    th.join(30)
+    vus = [line for line in text.splitlines() if line.startswith("pelt_vus{")]
+    t.check(len(vus) == 1 and vus[0].endswith(" 1"), f"pelt_vus counts the VU finishing after its ramp-down: {vus or text[:200]}")
+    if result.get("data"):
+        t.equal((result["data"]["ledger"]["completed"], result["data"]["scenarios"][0]["interrupted_iterations"]),
+                (1, 0), "the ramped-down VU finished its request within the default grace")
 
     # dropped_iterations when max_vus is too small for a slow endpoint.
     f = write("drop.toml", """
