@@ -389,16 +389,19 @@ void Worker::finish_scenario(ScenarioRuntime& s) {
   s.idle.clear();
   drop_queued(s);
   for (auto& vu : s.vus) {
-    if (!vu->free()) ++s.stats->interrupted_iterations;
-    stats_.ledger.in_flight += vu->outstanding();
+    if (!vu->free()) count_cut(s, *vu);
     vu->shutdown();
   }
   s.stats->vus = 0;
 }
 
-void Worker::interrupt(ScenarioRuntime& s, Connection& vu) {
+void Worker::count_cut(ScenarioRuntime& s, const Connection& vu) {
   ++s.stats->interrupted_iterations;
-  stats_.ledger.in_flight += vu.outstanding();
+  stats_.ledger.in_flight += vu.outstanding();  // only a busy VU has requests outstanding
+}
+
+void Worker::interrupt(ScenarioRuntime& s, Connection& vu) {
+  count_cut(s, vu);
   vu.interrupt();
 }
 

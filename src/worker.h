@@ -135,7 +135,9 @@ class Worker {
   void warm_up(ScenarioRuntime& s, Connection* vu);  // opens the connection of a new VU
   void drop_queued(ScenarioRuntime& s);              // counts and clears waiting arrivals
   void finish_scenario(ScenarioRuntime& s);
-  // Cuts the iteration of a VU whose graceful_ramp_down ran out; counts it as interrupted.
+  // Counts the iteration of a busy VU as interrupted and its unanswered requests as in flight.
+  void count_cut(ScenarioRuntime& s, const Connection& vu);
+  // Cuts the iteration of a VU whose graceful_ramp_down ran out (count_cut, then the cut).
   void interrupt(ScenarioRuntime& s, Connection& vu);
   void sample();
   void publish();
