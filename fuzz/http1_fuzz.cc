@@ -5,10 +5,10 @@
 // capture on and off, fed whole-in-two, then byte by byte, and the runs must agree.
 //
 // With clang:  clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I src
-//                fuzz/http1_fuzz.cc src/http1.cc src/http1_scan.cc -lhttp_parser -o http1_fuzz
+//                fuzz/http1_fuzz.cc src/wire/http1.cc src/wire/http1_scan.cc -lhttp_parser -o http1_fuzz
 //              ./http1_fuzz -max_total_time=60 fuzz/corpus/http1
 // Without libFuzzer, -DPELT_FUZZ_STANDALONE adds a main() that runs the files named on the
-// command line:  g++ -std=c++20 -DPELT_FUZZ_STANDALONE -I src fuzz/http1_fuzz.cc src/http1.cc src/http1_scan.cc
+// command line:  g++ -std=c++20 -DPELT_FUZZ_STANDALONE -I src fuzz/http1_fuzz.cc src/wire/http1.cc src/wire/http1_scan.cc
 //                  -lhttp_parser -o http1_fuzz && ./http1_fuzz fuzz/corpus/http1/*
 #include <cstddef>
 #include <cstdint>
@@ -17,7 +17,7 @@
 #include <string_view>
 #include <vector>
 
-#include "http1.h"
+#include "wire/http1.h"
 
 namespace {
 

@@ -30,12 +30,11 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 # fuzz/$1_fuzz.cc), one word a line; fails for a target this script does not know yet.
 sources_for() {
   case "$1" in
-    units) echo src/units.cc ;;
-    http1) echo src/http1.cc src/http1_scan.cc -lhttp_parser ;;
-    thresholds) echo src/thresholds.cc src/stats.cc src/histogram.cc -lfmt ;;
+    units) echo src/util/units.cc ;;
+    http1) echo src/wire/http1.cc src/wire/http1_scan.cc -lhttp_parser ;;
+    thresholds) echo src/results/thresholds.cc src/results/stats.cc src/results/histogram.cc -lfmt ;;
     config)
-      # (config_fuzz.cc's own comment predates src/url.cc, which config.cc now calls)
-      echo src/config*.cc src/url.cc src/units.cc src/thresholds.cc src/stats.cc src/histogram.cc -lfmt
+      echo src/config/*.cc src/wire/url.cc src/util/units.cc src/results/thresholds.cc src/results/stats.cc src/results/histogram.cc -lfmt
       pkg-config --cflags --libs tomlplusplus ;;
     *) return 1 ;;
   esac

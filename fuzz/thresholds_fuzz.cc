@@ -1,6 +1,6 @@
 // libFuzzer entry point for the threshold expression parser. Build with
 //   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I src \
-//     fuzz/thresholds_fuzz.cc src/thresholds.cc src/stats.cc src/histogram.cc -lfmt
+//     fuzz/thresholds_fuzz.cc src/results/thresholds.cc src/results/stats.cc src/results/histogram.cc -lfmt
 // Whatever the input, parsing must not crash, an error must point inside the input, and an
 // accepted expression must survive describe() and a second parse unchanged.
 #include <cstddef>
@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "thresholds.h"
+#include "results/thresholds.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);

@@ -1,9 +1,9 @@
 // libFuzzer entry point for the unit parsers (durations, counts, sizes, rates). Build with
 //   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I src
-//     fuzz/units_fuzz.cc src/units.cc -o units_fuzz
+//     fuzz/units_fuzz.cc src/util/units.cc -o units_fuzz
 //   ./units_fuzz -max_total_time=60 fuzz/corpus/units
 // Without libFuzzer, -DPELT_FUZZ_STANDALONE adds a main() that runs the files named on the
-// command line:  g++ -std=c++20 -DPELT_FUZZ_STANDALONE -I src fuzz/units_fuzz.cc src/units.cc
+// command line:  g++ -std=c++20 -DPELT_FUZZ_STANDALONE -I src fuzz/units_fuzz.cc src/util/units.cc
 //
 // Every input goes through all four parsers, and for durations through each default unit.
 // Whatever the input, parsing must not crash; a rejection must carry a message and a position
@@ -18,7 +18,7 @@
 #include <string>
 #include <string_view>
 
-#include "units.h"
+#include "util/units.h"
 
 namespace {
 

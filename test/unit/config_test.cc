@@ -1,5 +1,5 @@
 // Scenario-file loader: shipped scenarios, field mapping, ${VAR} rules and error messages.
-#include "config.h"
+#include "config/config.h"
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "thresholds.h"
-#include "url.h"
+#include "results/thresholds.h"
+#include "wire/url.h"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;

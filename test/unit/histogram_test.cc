@@ -1,4 +1,4 @@
-#include "histogram.h"
+#include "results/histogram.h"
 
 #include <algorithm>
 #include <catch2/catch.hpp>

@@ -1,4 +1,4 @@
-#include "http1.h"
+#include "wire/http1.h"
 
 #include <catch2/catch.hpp>
 #include <string>

@@ -1,4 +1,4 @@
-#include "metrics.h"
+#include "results/metrics.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -1,5 +1,5 @@
 // Executor math at fake instants: every executor, k6's examples, the arrival schedule.
-#include "plan.h"
+#include "engine/plan.h"
 
 #include <catch2/catch.hpp>
 #include <chrono>

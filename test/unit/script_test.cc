@@ -1,5 +1,5 @@
 // Tests of the Lua layer: wrk's example scripts and pelt's additions driven through Script.
-#include "script.h"
+#include "lua/script.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-#include "stats.h"
+#include "results/stats.h"
 
 #include <catch2/catch.hpp>
 #include <memory>

@@ -1,5 +1,5 @@
 // Threshold grammar, metric compatibility and evaluation against hand-built WorkerStats.
-#include "thresholds.h"
+#include "results/thresholds.h"
 
 #include <algorithm>
 #include <catch2/catch.hpp>
@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "config.h"
-#include "stats.h"
+#include "config/config.h"
+#include "results/stats.h"
 
 using pelt::ThresholdConfig;
 using pelt::ThresholdExpr;

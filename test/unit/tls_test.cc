@@ -1,5 +1,5 @@
 // TlsSession against an in-process OpenSSL server; bytes move through memory BIOs only.
-#include "tls.h"
+#include "wire/tls.h"
 
 #include <openssl/err.h>
 #include <openssl/evp.h>

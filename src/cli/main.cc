@@ -1,0 +1,24 @@
+// pelt: command line to exit code.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "cli/cli.h"
+#include "engine/runner.h"
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv, argv + argc);
+  pelt::CliResult cli = pelt::parse_command_line(args);
+  switch (cli.action) {
+    case pelt::CliAction::kHelp:
+    case pelt::CliAction::kVersion:
+      std::fputs(cli.message.c_str(), stdout);
+      return pelt::kExitOk;
+    case pelt::CliAction::kError:
+      std::fprintf(stderr, "pelt: %s\n", cli.message.c_str());
+      return pelt::kExitUsage;
+    case pelt::CliAction::kRun:
+      break;
+  }
+  return pelt::run(cli.options);
+}

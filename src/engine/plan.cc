@@ -1,0 +1,207 @@
+// Executor math: stages as linear segments, their integrals and inverses.
+#include "engine/plan.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace pelt {
+namespace {
+
+using std::chrono::microseconds;
+
+constexpr double kUsPerSecond = 1e6;
+// Slack for floating point noise when a value should land on a whole number.
+constexpr double kEpsilon = 1e-9;
+// Slack, in microseconds, when rounding an instant up to a whole microsecond.
+constexpr double kRoundSlackUs = 1e-3;
+
+double seconds_of(microseconds d) {
+  return static_cast<double>(d.count()) / kUsPerSecond;
+}
+
+double per_second(double per_unit, microseconds time_unit) {
+  const double unit_s = seconds_of(time_unit);
+  return unit_s > 0 ? per_unit / unit_s : 0;
+}
+
+bool is_open_loop(ExecutorKind kind) {
+  return kind == ExecutorKind::kConstantArrivalRate || kind == ExecutorKind::kRampingArrivalRate;
+}
+
+uint32_t ceil_vus(double v) {
+  if (!(v > 0)) return 0;
+  const double c = std::ceil(v - kEpsilon);
+  if (c >= static_cast<double>(std::numeric_limits<uint32_t>::max())) {
+    return std::numeric_limits<uint32_t>::max();
+  }
+  return static_cast<uint32_t>(c);
+}
+
+}  // namespace
+
+ExecutorPlan::ExecutorPlan(const ScenarioConfig& scenario) : kind_(scenario.executor) {
+  auto add_stage = [this](microseconds length, double from, double to) {
+    Stage s;
+    s.start = duration_;
+    s.length = std::max(length, microseconds(0));
+    s.from = std::max(from, 0.0);
+    s.to = std::max(to, 0.0);
+    s.arrivals_before = total_arrivals_;
+    stages_.push_back(s);
+    duration_ += s.length;
+    if (is_open_loop(kind_)) total_arrivals_ += integral_in(s, seconds_of(s.length));
+  };
+
+  switch (kind_) {
+    case ExecutorKind::kConstantVus:
+      add_stage(scenario.duration, scenario.vus, scenario.vus);
+      initial_vus_ = max_vus_ = scenario.vus;
+      break;
+    case ExecutorKind::kRampingVus: {
+      double from = scenario.start_vus;
+      double peak = from;
+      for (const StageSpec& spec : scenario.stages) {
+        add_stage(spec.duration, from, spec.target);
+        from = spec.target;
+        peak = std::max(peak, spec.target);
+      }
+      if (stages_.empty()) add_stage(microseconds(0), from, from);
+      initial_vus_ = scenario.start_vus;
+      max_vus_ = std::max(scenario.start_vus, ceil_vus(peak));
+      break;
+    }
+    case ExecutorKind::kConstantArrivalRate: {
+      const double rate = per_second(scenario.rate, scenario.time_unit);
+      add_stage(scenario.duration, rate, rate);
+      break;
+    }
+    case ExecutorKind::kRampingArrivalRate: {
+      double from = per_second(scenario.start_rate, scenario.time_unit);
+      for (const StageSpec& spec : scenario.stages) {
+        const double to = per_second(spec.target, scenario.time_unit);
+        add_stage(spec.duration, from, to);
+        from = to;
+      }
+      if (stages_.empty()) add_stage(microseconds(0), from, from);
+      break;
+    }
+    case ExecutorKind::kPerVuIterations:
+    case ExecutorKind::kSharedIterations:
+      add_stage(scenario.max_duration, scenario.vus, scenario.vus);
+      initial_vus_ = max_vus_ = scenario.vus;
+      break;
+  }
+  if (is_open_loop(kind_)) {
+    initial_vus_ = scenario.pre_allocated_vus;
+    max_vus_ = std::max(scenario.max_vus, scenario.pre_allocated_vus);
+  }
+}
+
+bool ExecutorPlan::arrival_rate() const {
+  return is_open_loop(kind_);
+}
+
+bool ExecutorPlan::iterations_based() const {
+  return kind_ == ExecutorKind::kPerVuIterations || kind_ == ExecutorKind::kSharedIterations;
+}
+
+double ExecutorPlan::value_at(const Stage& s, microseconds t) const {
+  if (s.length.count() <= 0) return s.to;
+  double frac = static_cast<double>((t - s.start).count()) / static_cast<double>(s.length.count());
+  frac = std::clamp(frac, 0.0, 1.0);
+  return s.from + (s.to - s.from) * frac;
+}
+
+double ExecutorPlan::integral_in(const Stage& s, double seconds) const {
+  const double length_s = seconds_of(s.length);
+  if (length_s <= 0) return 0;
+  const double x = std::clamp(seconds, 0.0, length_s);
+  return s.from * x + (s.to - s.from) * x * x / (2 * length_s);
+}
+
+double ExecutorPlan::target_vus(microseconds t) const {
+  if (arrival_rate()) return 0;
+  const Stage& s = t >= duration_ ? stages_.back() : stages_[stage_index(t)];
+  const double v = t >= duration_ ? s.to : value_at(s, std::max(t, microseconds(0)));
+  return std::floor(v + kEpsilon);
+}
+
+double ExecutorPlan::target_rate(microseconds t) const {
+  if (!arrival_rate() || t >= duration_) return 0;
+  return value_at(stages_[stage_index(t)], std::max(t, microseconds(0)));
+}
+
+double ExecutorPlan::arrivals_until(microseconds t) const {
+  if (!arrival_rate() || t.count() <= 0) return 0;
+  if (t >= duration_) return total_arrivals_;
+  const Stage& s = stages_[stage_index(t)];
+  return s.arrivals_before + integral_in(s, seconds_of(t - s.start));
+}
+
+std::optional<microseconds> ExecutorPlan::arrival_time(uint64_t n) const {
+  if (!arrival_rate()) return std::nullopt;
+  const double m = static_cast<double>(n);
+  const double slack = kEpsilon * std::max(1.0, total_arrivals_);
+  if (m >= total_arrivals_ - slack) return std::nullopt;
+  for (const Stage& s : stages_) {
+    const double length_s = seconds_of(s.length);
+    if (length_s <= 0) continue;
+    const double end = s.arrivals_before + integral_in(s, length_s);
+    if (m >= end - slack) continue;
+    // Solve from*x + (to-from)*x^2/(2*length) = local for x, in the cancellation-free form.
+    const double local = std::max(0.0, m - s.arrivals_before);
+    double x = 0;
+    if (local > 0) {
+      const double a = (s.to - s.from) / (2 * length_s);
+      const double disc = std::max(0.0, s.from * s.from + 4 * a * local);
+      const double denom = s.from + std::sqrt(disc);
+      x = denom > 0 ? 2 * local / denom : 0;
+    }
+    x = std::clamp(x, 0.0, length_s);
+    const double us = std::ceil(x * kUsPerSecond - kRoundSlackUs);
+    const microseconds at = s.start + microseconds(static_cast<int64_t>(std::max(us, 0.0)));
+    if (at >= duration_) return std::nullopt;
+    return at;
+  }
+  return std::nullopt;
+}
+
+size_t ExecutorPlan::stage_count() const {
+  return stages_.size();
+}
+
+size_t ExecutorPlan::stage_index(microseconds t) const {
+  for (size_t i = 0; i < stages_.size(); ++i) {
+    if (t < stages_[i].start + stages_[i].length) return i;
+  }
+  return stages_.size() - 1;
+}
+
+double ExecutorPlan::stage_target(size_t i) const {
+  return i < stages_.size() ? stages_[i].to : 0;
+}
+
+microseconds ExecutorPlan::stage_start(size_t i) const {
+  return i < stages_.size() ? stages_[i].start : duration_;
+}
+
+microseconds ExecutorPlan::duration() const {
+  return duration_;
+}
+
+uint32_t ExecutorPlan::initial_vus() const {
+  return initial_vus_;
+}
+
+uint32_t ExecutorPlan::max_vus() const {
+  return max_vus_;
+}
+
+uint32_t share_of(uint64_t n, uint32_t workers, uint32_t w) {
+  if (workers == 0 || w >= workers) return 0;
+  const uint64_t share = n / workers + (w < n % workers ? 1 : 0);
+  return static_cast<uint32_t>(std::min<uint64_t>(share, std::numeric_limits<uint32_t>::max()));
+}
+
+}  // namespace pelt

@@ -1,0 +1,600 @@
+#include "results/metrics.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <prometheus/collectable.h>
+#include <prometheus/exposer.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <condition_variable>
+#include <cstring>
+#include <exception>
+#include <iostream>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <regex>
+#include <set>
+#include <thread>
+
+extern char** environ;
+
+namespace pelt {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+using Labels = std::vector<ClientMetric::Label>;
+
+constexpr size_t kMaxLabelBytes = 200;  // longer label values are cut
+constexpr size_t kMinSecretLength = 6;  // shorter env values are too common to redact
+constexpr auto kScrapeGrace = std::chrono::milliseconds(150);  // lets the last response finish
+const char kRedacted[] = "[redacted]";
+
+const std::vector<double> kDefaultBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                             0.5,   1,      2.5,   5,    10,    30,   60};
+const std::vector<double> kSendLagBuckets = {
+    0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+
+// Replaces bytes that are not valid UTF-8 with '?' (so a scrape is never rejected) and
+// control characters with spaces.
+std::string valid_utf8(const std::string& in) {
+  std::string out;
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size();) {
+    unsigned char c = static_cast<unsigned char>(in[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool ok = n > 0 && i + n <= in.size();
+    for (size_t k = 1; ok && k < n; ++k)
+      ok = (static_cast<unsigned char>(in[i + k]) & 0xC0) == 0x80;
+    if (ok && n == 1 && (c < 0x20 || c == 0x7f)) {
+      out += ' ';  // control characters become spaces
+      ++i;
+    } else if (ok) {
+      out.append(in, i, n);
+      i += n;
+    } else {
+      out += '?';
+      ++i;
+    }
+  }
+  return out;
+}
+
+bool secret_like_name(const std::string& name) {
+  std::string upper = name;
+  for (char& c : upper) c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
+  for (const char* word : {"TOKEN", "SECRET", "PASSWORD", "PASSWD", "API_KEY", "APIKEY",
+                           "CREDENTIAL", "PRIVATE_KEY", "COOKIE", "AUTHORIZATION"}) {
+    if (upper.find(word) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// Removes secrets from a label value: known secret values, "token=..." style pairs,
+// bearer/basic credentials, JWTs and user:password@ in URLs; then caps the length.
+std::string redact(std::string value, const std::vector<std::string>& secrets) {
+  static const std::regex kPair(
+      R"re(((?:proxy-)?authorization|set-cookie|cookie|token|secret|password|passwd|pwd|)re"
+      R"re(api[_-]?key|access[_-]?key|session[_-]?id|credentials?)(\s*[:=]\s*))re"
+      R"re((?:(?:bearer|basic|digest)\s+)?[^\s&;,}\])"']+)re",
+      std::regex::icase | std::regex::optimize);
+  static const std::regex kScheme(R"(\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,})",
+                                  std::regex::icase | std::regex::optimize);
+  static const std::regex kJwt(R"(eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]*)?)",
+                               std::regex::optimize);
+  static const std::regex kUserinfo(R"(([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@)",
+                                    std::regex::optimize);
+  for (const auto& secret : secrets) {
+    if (secret.empty()) continue;
+    for (size_t pos = value.find(secret); pos != std::string::npos;
+         pos = value.find(secret, pos + sizeof(kRedacted) - 1)) {
+      value.replace(pos, secret.size(), kRedacted);
+    }
+  }
+  value = std::regex_replace(value, kUserinfo, "$1");
+  value = std::regex_replace(value, kPair, "$1$2[redacted]");
+  value = std::regex_replace(value, kScheme, "$1 [redacted]");
+  value = std::regex_replace(value, kJwt, kRedacted);
+  value = valid_utf8(value);
+  if (value.size() > kMaxLabelBytes) {
+    size_t cut = kMaxLabelBytes;
+    while (cut > 0 && (static_cast<unsigned char>(value[cut]) & 0xC0) == 0x80) --cut;
+    value.resize(cut);
+  }
+  return value;
+}
+
+// The target URL as a label: no user:password, no query string or fragment.
+std::string target_label(const std::string& url) {
+  return url.substr(0, url.find_first_of("?#"));
+}
+
+std::string status_label(int status) {
+  return std::to_string(status);
+}
+
+// Label hygiene shared by every family: redaction, then the per-label cap. Kept
+// across updates by the server so a value admitted once stays admitted.
+class LabelFolder {
+ public:
+  explicit LabelFolder(const MetricsOptions& options) : max_(options.max_label_values) {
+    secrets_ = options.secret_values;
+    for (char** env = environ; env != nullptr && *env != nullptr; ++env) {
+      const char* eq = strchr(*env, '=');
+      if (eq == nullptr) continue;
+      std::string name(*env, static_cast<size_t>(eq - *env));
+      std::string value(eq + 1);
+      if (value.size() >= kMinSecretLength && secret_like_name(name)) secrets_.push_back(value);
+    }
+    std::erase_if(secrets_, [](const std::string& s) { return s.empty(); });
+    // Longest first, so a secret containing another one is replaced whole.
+    std::sort(secrets_.begin(), secrets_.end(),
+              [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  }
+
+  std::string clean(const std::string& value) {
+    auto it = cleaned_.find(value);
+    if (it != cleaned_.end()) return it->second;
+    std::string out = redact(value, secrets_);
+    if (cleaned_.size() < 10000) cleaned_.emplace(value, out);
+    return out;
+  }
+
+  // The value to export for `label`: cleaned, or "other" past the cap.
+  std::string fold(const std::string& label, const std::string& value) {
+    std::string v = clean(value);
+    if (v == "other") return v;
+    auto& seen = admitted_[label];
+    if (seen.count(v) > 0) return v;
+    if (seen.size() < max_) {
+      seen.insert(v);
+      return v;
+    }
+    if (warned_.insert(label).second) {
+      std::cerr << "pelt: metrics: more than " << max_ << " values for label \"" << label
+                << "\"; further values are exported as \"other\"\n";
+    }
+    return "other";
+  }
+
+ private:
+  size_t max_;                                             // distinct values kept per label
+  std::vector<std::string> secrets_;                       // values never exported
+  std::map<std::string, std::string> cleaned_;             // raw value -> redacted value
+  std::map<std::string, std::set<std::string>> admitted_;  // label -> values exported as is
+  std::set<std::string> warned_;                           // labels already warned about
+};
+
+// Collects the series of one family, summing series whose labels fold together.
+class FamilyBuilder {
+ public:
+  FamilyBuilder(std::string name, std::string help, MetricType type, std::string run_id)
+      : run_id_(std::move(run_id)) {
+    family_.name = std::move(name);
+    family_.help = std::move(help);
+    family_.type = type;
+  }
+
+  void add(Labels labels, double value) {
+    ClientMetric& m = at(std::move(labels));
+    if (family_.type == MetricType::Counter)
+      m.counter.value += value;
+    else
+      m.gauge.value += value;
+  }
+
+  void set(Labels labels, double value) { at(std::move(labels)).gauge.value = value; }
+
+  // Adds a microsecond histogram as seconds with the given bucket bounds.
+  void add_histogram(Labels labels, const Histogram& h, const std::vector<double>& bounds) {
+    ClientMetric& m = at(std::move(labels));
+    auto& out = m.histogram;
+    if (out.bucket.empty()) {
+      for (double b : bounds) out.bucket.push_back({0, b});
+      out.bucket.push_back({0, std::numeric_limits<double>::infinity()});
+    }
+    const uint64_t total = h.count();
+    uint64_t previous = 0;
+    for (size_t i = 0; i < bounds.size(); ++i) {
+      const double bound_us = std::floor(bounds[i] * 1e6 + 1e-6);
+      uint64_t c =
+          bound_us >= 1.8e19 ? total : h.count_at_or_below(static_cast<uint64_t>(bound_us));
+      c = std::clamp(c, previous, total);  // cumulative and never above the total
+      out.bucket[i].cumulative_count += c;
+      previous = c;
+    }
+    out.bucket.back().cumulative_count += total;
+    out.sample_count += total;
+    out.sample_sum += h.mean() * static_cast<double>(total) / 1e6;
+  }
+
+  void emit(std::vector<MetricFamily>& out) {
+    if (!family_.metric.empty()) out.push_back(std::move(family_));
+  }
+
+ private:
+  ClientMetric& at(Labels labels) {
+    if (!run_id_.empty()) labels.push_back({"run_id", run_id_});
+    auto [it, inserted] = index_.emplace(labels, family_.metric.size());
+    if (inserted) {
+      family_.metric.emplace_back();
+      family_.metric.back().label = std::move(labels);
+    }
+    return family_.metric[it->second];
+  }
+
+  MetricFamily family_;
+  std::string run_id_;              // added to every series when not empty
+  std::map<Labels, size_t> index_;  // labels -> position in family_.metric
+};
+
+std::vector<double> clean_bounds(const std::vector<double>& wanted) {
+  std::vector<double> out;
+  for (double b : wanted.empty() ? kDefaultBuckets : wanted) {
+    if (std::isfinite(b) && b > 0) out.push_back(b);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out.empty() ? kDefaultBuckets : out;
+}
+
+std::vector<MetricFamily> build(const MetricsOptions& options, const WorkerStats& s,
+                                const std::vector<ThresholdState>& thresholds, LabelFolder& f) {
+  const std::string run_id = f.clean(options.run_id);
+  const std::vector<double> bounds = clean_bounds(options.buckets);
+  auto family = [&](const char* name, const char* help, MetricType type) {
+    return FamilyBuilder(name, help, type, run_id);
+  };
+  FamilyBuilder requests =
+      family("pelt_http_requests_total",
+             "HTTP responses received, by scenario, request name, method and status.",
+             MetricType::Counter);
+  FamilyBuilder duration =
+      family("pelt_http_request_duration_seconds",
+             "HTTP request duration in seconds (from the intended send time in open-loop runs).",
+             MetricType::Histogram);
+  FamilyBuilder failures = family("pelt_http_request_failures_total",
+                                  "Failed HTTP requests (status >= 400 or no response), by reason.",
+                                  MetricType::Counter);
+  FamilyBuilder vus = family("pelt_vus", "Virtual users active.", MetricType::Gauge);
+  FamilyBuilder vus_max = family("pelt_vus_max", "Virtual users allocated.", MetricType::Gauge);
+  FamilyBuilder target = family(
+      "pelt_target",
+      "Current target of the scenario: VUs, or iterations per second for arrival-rate executors.",
+      MetricType::Gauge);
+  FamilyBuilder target_rate =
+      family("pelt_target_rate",
+             "Current target arrival rate in iterations per second (arrival-rate executors only).",
+             MetricType::Gauge);
+  FamilyBuilder iterations =
+      family("pelt_iterations_total", "Iterations finished.", MetricType::Counter);
+  FamilyBuilder dropped =
+      family("pelt_dropped_iterations_total",
+             "Arrival-rate iterations that could not start (no free VU).", MetricType::Counter);
+  FamilyBuilder interrupted =
+      family("pelt_interrupted_iterations_total",
+             "Iterations cut unfinished when graceful_stop or graceful_ramp_down ran out.",
+             MetricType::Counter);
+  FamilyBuilder stage =
+      family("pelt_stage", "Index of the current stage (0-based).", MetricType::Gauge);
+
+  const size_t scenario_count = std::max(s.scenarios.size(), options.scenario_names.size());
+  std::vector<std::string> scenario_label(scenario_count);
+  for (size_t i = 0; i < scenario_count; ++i) {
+    const std::string raw = i < options.scenario_names.size() && !options.scenario_names[i].empty()
+                                ? options.scenario_names[i]
+                                : (i == 0 ? "default" : "scenario_" + std::to_string(i));
+    scenario_label[i] = f.fold("scenario", raw);
+  }
+  // Labels of scenario i: the scenario, then `more`, then the scenario's tags.
+  auto scenario_labels = [&](size_t i, Labels more) {
+    Labels l = {{"scenario", scenario_label[i]}};
+    l.insert(l.end(), more.begin(), more.end());
+    if (i < options.scenario_tags.size()) {
+      for (const auto& [tag, value] : options.scenario_tags[i]) l.push_back({tag, f.clean(value)});
+    }
+    return l;
+  };
+  static const ScenarioStats kEmptyScenario;
+  for (size_t i = 0; i < scenario_count; ++i) {
+    const ScenarioStats& sc = i < s.scenarios.size() ? s.scenarios[i] : kEmptyScenario;
+    for (const auto& [raw_name, ns] : sc.names) {
+      const std::string name = f.fold("name", raw_name);
+      const std::string method = f.fold("method", ns.method.empty() ? "GET" : ns.method);
+      uint64_t by_status = 0;
+      for (const auto& [code, n] : ns.status) {
+        requests.add(scenario_labels(i, {{"name", name},
+                                         {"method", method},
+                                         {"status", f.fold("status", status_label(code))}}),
+                     static_cast<double>(n));
+        by_status += n;
+      }
+      if (ns.requests > by_status) {
+        requests.add(scenario_labels(i, {{"name", name}, {"method", method}, {"status", "0"}}),
+                     static_cast<double>(ns.requests - by_status));
+      }
+      duration.add_histogram(scenario_labels(i, {{"name", name}}), ns.latency, bounds);
+      for (const auto& [reason, n] : ns.failure_reasons) {
+        failures.add(scenario_labels(i, {{"name", name}, {"reason", f.fold("reason", reason)}}),
+                     static_cast<double>(n));
+      }
+    }
+    const Labels l = scenario_labels(i, {});
+    vus.add(l, sc.vus);
+    vus_max.add(l, sc.vus_max);
+    target.add(l, sc.target);
+    if (i < options.arrival_rate.size() && options.arrival_rate[i]) target_rate.add(l, sc.target);
+    iterations.add(l, static_cast<double>(sc.iterations));
+    dropped.add(l, static_cast<double>(sc.dropped_iterations));
+    interrupted.add(l, static_cast<double>(sc.interrupted_iterations));
+    stage.add(l, sc.stage);
+  }
+
+  FamilyBuilder sent =
+      family("pelt_data_sent_bytes_total", "Bytes sent to the target.", MetricType::Counter);
+  sent.add({}, static_cast<double>(s.bytes_written));
+  FamilyBuilder received =
+      family("pelt_data_received_bytes_total", "Bytes received from the target, headers included.",
+             MetricType::Counter);
+  received.add({}, static_cast<double>(s.bytes_read));
+
+  FamilyBuilder checks =
+      family("pelt_checks_total", "Check results by check name and result.", MetricType::Counter);
+  for (const auto& [raw, c] : s.checks) {
+    const std::string check = f.fold("check", raw);
+    checks.add({{"check", check}, {"result", "pass"}}, static_cast<double>(c.passes));
+    checks.add({{"check", check}, {"result", "fail"}}, static_cast<double>(c.fails));
+  }
+
+  FamilyBuilder threshold_ok = family(
+      "pelt_threshold_ok", "1 while the threshold holds, 0 once it is crossed.", MetricType::Gauge);
+  std::map<std::string, bool> ok;  // thresholds folding together are ok only if all are
+  for (const auto& t : thresholds) {
+    auto [it, inserted] = ok.emplace(f.fold("threshold", t.name), t.ok);
+    if (!inserted) it->second = it->second && t.ok;
+  }
+  for (const auto& [name, good] : ok) threshold_ok.set({{"threshold", name}}, good ? 1 : 0);
+
+  FamilyBuilder send_lag =
+      family("pelt_send_lag_seconds",
+             "How far request sends lagged behind their schedule (open loop), seconds.",
+             MetricType::Histogram);
+  send_lag.add_histogram({}, s.send_lag, kSendLagBuckets);
+
+  FamilyBuilder run_info =
+      family("pelt_run_info", "Always 1; labels describe the run.", MetricType::Gauge);
+  const std::string version = f.clean(options.version);
+  const std::string target_url = f.clean(target_label(options.target));
+  for (size_t i = 0; i < scenario_count; ++i) {
+    run_info.set(scenario_labels(i, {{"version", version}, {"target", target_url}}), 1);
+  }
+  FamilyBuilder errors = family(
+      "pelt_errors_total", "Errors in wrk's kinds: connect, read, write, timeout, status (>= 400).",
+      MetricType::Counter);
+  errors.add({{"kind", "connect"}}, static_cast<double>(s.errors.connect));
+  errors.add({{"kind", "read"}}, static_cast<double>(s.errors.read));
+  errors.add({{"kind", "write"}}, static_cast<double>(s.errors.write));
+  errors.add({{"kind", "timeout"}}, static_cast<double>(s.errors.timeout));
+  errors.add({{"kind", "status"}}, static_cast<double>(s.errors.status));
+
+  FamilyBuilder in_flight =
+      family("pelt_requests_in_flight", "Requests sent and still waiting for a response.",
+             MetricType::Gauge);
+  // Only what waits right now: requests cut unanswered (graceful_stop, graceful_ramp_down)
+  // stay in the ledger's in_flight but wait for nothing any more.
+  in_flight.add({}, static_cast<double>(s.waiting_now));
+
+  std::vector<MetricFamily> out;
+  for (FamilyBuilder* b : {&requests, &duration, &failures, &vus, &vus_max, &target, &target_rate,
+                           &iterations, &dropped, &interrupted, &sent, &received, &checks, &stage, &threshold_ok,
+                           &send_lag, &run_info, &errors, &in_flight}) {
+    b->emit(out);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<MetricFamily> build_families(const MetricsOptions& options, const WorkerStats& merged,
+                                         const std::vector<ThresholdState>& thresholds) {
+  LabelFolder folder(options);
+  return build(options, merged, thresholds, folder);
+}
+
+bool parse_listen_address(const std::string& listen, std::string& host, uint16_t& port,
+                          std::string& error) {
+  std::string port_text;
+  host = "127.0.0.1";
+  if (!listen.empty() && listen.front() == '[') {
+    const size_t close = listen.find(']');
+    if (close == std::string::npos || close + 1 >= listen.size() || listen[close + 1] != ':') {
+      error = "bad metrics address \"" + listen + "\": use [IPv6]:PORT, e.g. [::1]:9464";
+      return false;
+    }
+    host = listen.substr(1, close - 1);
+    port_text = listen.substr(close + 2);
+    in6_addr a6{};
+    if (inet_pton(AF_INET6, host.c_str(), &a6) != 1) {
+      error = "bad metrics address \"" + listen + "\": \"" + host + "\" is not an IPv6 address";
+      return false;
+    }
+  } else {
+    const size_t colon = listen.rfind(':');
+    if (colon == std::string::npos) {
+      port_text = listen;
+    } else {
+      if (colon > 0) host = listen.substr(0, colon);
+      port_text = listen.substr(colon + 1);
+    }
+    if (host == "localhost") host = "127.0.0.1";
+    in_addr a4{};
+    if (host.find(':') != std::string::npos || inet_pton(AF_INET, host.c_str(), &a4) != 1) {
+      error = "bad metrics address \"" + listen +
+              "\": use PORT, HOST:PORT with an IPv4 address, or [IPv6]:PORT, e.g. 127.0.0.1:9464";
+      return false;
+    }
+  }
+  const bool digits =
+      !port_text.empty() && port_text.size() <= 5 &&
+      std::all_of(port_text.begin(), port_text.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (!digits || std::stoul(port_text) > 65535) {
+    error = "bad metrics address \"" + listen + "\": the port must be a number from 0 to 65535";
+    return false;
+  }
+  port = static_cast<uint16_t>(std::stoul(port_text));
+  return true;
+}
+
+namespace {
+
+std::string join_host_port(const std::string& host, int port) {
+  const bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+// Tries to bind the address the way the HTTP server will; returns 0 or an errno.
+int probe_bind(const std::string& host, uint16_t port) {
+  const bool v6 = host.find(':') != std::string::npos;
+  const int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return errno;
+  const int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  int rc;
+  if (v6) {
+    sockaddr_in6 a{};
+    a.sin6_family = AF_INET6;
+    a.sin6_port = htons(port);
+    inet_pton(AF_INET6, host.c_str(), &a.sin6_addr);
+    rc = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  } else {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    inet_pton(AF_INET, host.c_str(), &a.sin_addr);
+    rc = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  }
+  const int err = rc == 0 ? 0 : errno;
+  close(fd);
+  return err;
+}
+
+std::string describe_errno(int err) {
+  switch (err) {
+    case EADDRINUSE:
+      return "address in use";
+    case EADDRNOTAVAIL:
+      return "address not available on this host";
+    case EACCES:
+      return "permission denied";
+    default:
+      return strerror(err);
+  }
+}
+
+// The registered collectable: hands out the families prepared by update().
+class SnapshotCollectable : public prometheus::Collectable {
+ public:
+  std::vector<MetricFamily> Collect() const override {
+    std::vector<MetricFamily> copy;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      copy = families_;
+      ++scrapes_;
+    }
+    cv_.notify_all();
+    return copy;
+  }
+
+  void replace(std::vector<MetricFamily> families) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    families_ = std::move(families);
+  }
+
+  mutable std::mutex mutex_;            // guards families_ and scrapes_
+  mutable std::condition_variable cv_;  // signalled after every scrape
+  mutable uint64_t scrapes_ = 0;        // Collect() calls so far
+  std::vector<MetricFamily> families_;  // what the next scrape returns
+};
+
+}  // namespace
+
+struct MetricsServer::Impl {
+  MetricsOptions options;                            // as given to start()
+  std::string address;                               // "host:port" actually bound
+  LabelFolder folder;                                // label state kept across updates
+  std::shared_ptr<SnapshotCollectable> collectable;  // registered with the exposer
+  std::unique_ptr<prometheus::Exposer> exposer;      // the HTTP server
+};
+
+std::unique_ptr<MetricsServer> MetricsServer::start(const MetricsOptions& options,
+                                                    std::string& error) {
+  std::string host;
+  uint16_t port = 0;
+  if (!parse_listen_address(options.listen, host, port, error)) return nullptr;
+  const std::string wanted = join_host_port(host, port);
+  if (const int err = probe_bind(host, port); err != 0) {
+    error = "cannot listen on " + wanted + ": " + describe_errno(err);
+    return nullptr;
+  }
+  auto impl = std::make_unique<Impl>(Impl{options, "", LabelFolder(options), nullptr, nullptr});
+  impl->collectable = std::make_shared<SnapshotCollectable>();
+  try {
+    impl->exposer = std::make_unique<prometheus::Exposer>(wanted, 2);
+    impl->exposer->RegisterCollectable(impl->collectable);
+    const std::vector<int> ports = impl->exposer->GetListeningPorts();
+    impl->address = join_host_port(host, ports.empty() ? port : ports.front());
+  } catch (const std::exception& e) {
+    error = "cannot listen on " + wanted + ": ";
+    error += host.find(':') != std::string::npos
+                 ? "this build's HTTP server has no IPv6 support; use an IPv4 address"
+                 : e.what();
+    return nullptr;
+  }
+  std::unique_ptr<MetricsServer> server(new MetricsServer(std::move(impl)));
+  WorkerStats empty;
+  empty.scenarios.resize(options.scenario_names.size());
+  server->update(empty, {});
+  return server;
+}
+
+MetricsServer::MetricsServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+MetricsServer::~MetricsServer() {
+  if (impl_ && impl_->exposer) impl_->exposer->RemoveCollectable(impl_->collectable);
+}
+
+std::string MetricsServer::address() const {
+  return impl_->address;
+}
+
+void MetricsServer::update(const WorkerStats& merged,
+                           const std::vector<ThresholdState>& thresholds) {
+  impl_->collectable->replace(build(impl_->options, merged, thresholds, impl_->folder));
+}
+
+int MetricsServer::linger(std::chrono::milliseconds linger, int scrapes) {
+  SnapshotCollectable& c = *impl_->collectable;
+  const auto deadline = std::chrono::steady_clock::now() + linger;
+  std::unique_lock<std::mutex> lock(c.mutex_);
+  const uint64_t start = c.scrapes_;
+  const auto wanted = static_cast<uint64_t>(std::max(scrapes, 0));
+  c.cv_.wait_until(lock, deadline, [&] { return c.scrapes_ - start >= wanted; });
+  const int seen = static_cast<int>(c.scrapes_ - start);
+  lock.unlock();
+  // A scrape is counted when its body is built; give the last one time to be written.
+  if (seen > 0) std::this_thread::sleep_for(kScrapeGrace);
+  return seen;
+}
+
+uint64_t MetricsServer::scrape_count() const {
+  std::lock_guard<std::mutex> lock(impl_->collectable->mutex_);
+  return impl_->collectable->scrapes_;
+}
+
+}  // namespace pelt

@@ -1,0 +1,83 @@
+// Live Prometheus metrics: an HTTP endpoint (prometheus-cpp's Exposer) serving
+// GET /metrics from a snapshot of the merged worker statistics. The main thread
+// replaces the snapshot about once a second; scrapes only read it, so nothing
+// on the request path is touched.
+#pragma once
+
+#include <prometheus/metric_family.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "results/stats.h"
+
+namespace pelt {
+
+// How the metrics endpoint is set up and which run it describes.
+// listen forms: "9464" and ":9464" (both 127.0.0.1:9464), "127.0.0.1:9464", "0.0.0.0:9464",
+// "[::1]:9464"; port 0 picks any free port. Environment variables named like TOKEN, SECRET or
+// PASSWORD are added to secret_values automatically.
+struct MetricsOptions {
+  std::string listen;                       // endpoint address (forms above)
+  std::vector<double> buckets;              // duration bucket bounds, s; empty = 1 ms .. 60 s
+  std::string version;                      // pelt version
+  std::string run_id;                       // unique per run (time + pid)
+  std::string target;                       // target URL, any user:password already stripped
+  std::vector<std::string> scenario_names;  // scenario name by index in WorkerStats::scenarios
+  std::vector<bool> arrival_rate;           // by scenario index: target is a rate (iterations/s)
+  // By scenario index: the scenario's tags, added as labels to every series of that scenario.
+  std::vector<std::map<std::string, std::string>> scenario_tags;
+  size_t max_label_values = 100;            // per label; later values fold into "other"
+  std::vector<std::string> secret_values;   // never shown in labels (Authorization, Cookie ...)
+};
+
+// One threshold and whether it currently holds.
+struct ThresholdState {
+  std::string name;  // e.g. "http_req_duration{name:issue} p(99)<500"
+  bool ok = true;    // currently passing
+};
+
+class MetricsServer {
+ public:
+  // Starts serving GET /metrics. Returns nullptr and sets `error` (e.g. "cannot
+  // listen on 127.0.0.1:9464: address in use") on failure.
+  static std::unique_ptr<MetricsServer> start(const MetricsOptions& options, std::string& error);
+  ~MetricsServer();
+  MetricsServer(const MetricsServer&) = delete;
+  MetricsServer& operator=(const MetricsServer&) = delete;
+
+  std::string address() const;  // actual "host:port" (after port 0 resolution)
+
+  // Main thread, about once a second and once at the end: replaces the snapshot
+  // that scrapes read.
+  void update(const WorkerStats& merged, const std::vector<ThresholdState>& thresholds);
+
+  // After the final update(): blocks until `scrapes` scrapes have happened after
+  // this call, or `linger` has passed; returns the number of scrapes seen.
+  int linger(std::chrono::milliseconds linger, int scrapes = 2);
+
+  uint64_t scrape_count() const;  // scrapes served since start
+
+  struct Impl;
+
+ private:
+  explicit MetricsServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The exposition families built from one snapshot (used by the endpoint and by tests).
+std::vector<prometheus::MetricFamily> build_families(const MetricsOptions& options,
+                                                     const WorkerStats& merged,
+                                                     const std::vector<ThresholdState>& thresholds);
+
+// Parses a --metrics address into host and port ("9464" -> 127.0.0.1, 9464).
+// Returns false with `error` set when it is malformed.
+bool parse_listen_address(const std::string& listen, std::string& host, uint16_t& port,
+                          std::string& error);
+
+}  // namespace pelt

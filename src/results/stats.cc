@@ -1,0 +1,120 @@
+#include "results/stats.h"
+
+#include <algorithm>
+
+namespace pelt {
+namespace {
+
+// Appends `sample` unless the list is full or already holds the same text.
+void keep_sample(std::vector<std::string>& samples, const std::string& sample) {
+  if (sample.empty() || samples.size() >= WorkerStats::kMaxSamples) return;
+  if (std::find(samples.begin(), samples.end(), sample) != samples.end()) return;
+  samples.push_back(sample);
+}
+
+}  // namespace
+}  // namespace pelt
+
+namespace pelt {
+
+void ErrorCounts::merge(const ErrorCounts& o) {
+  connect += o.connect;
+  read += o.read;
+  write += o.write;
+  timeout += o.timeout;
+  status += o.status;
+}
+
+void Ledger::merge(const Ledger& o) {
+  sent += o.sent;
+  completed += o.completed;
+  failed += o.failed;
+  timed_out += o.timed_out;
+  in_flight += o.in_flight;
+}
+
+void StageStats::merge(const StageStats& o) {
+  requests += o.requests;
+  failed += o.failed;
+  dropped_iterations += o.dropped_iterations;
+  latency.merge(o.latency);
+}
+
+void NameStats::merge(const NameStats& o) {
+  if (method.empty()) method = o.method;
+  requests += o.requests;
+  failed += o.failed;
+  for (const auto& [code, n] : o.status) status[code] += n;
+  for (const auto& [reason, n] : o.failure_reasons) failure_reasons[reason] += n;
+  latency.merge(o.latency);
+}
+
+void ScenarioStats::merge(const ScenarioStats& o) {
+  if (stages.size() < o.stages.size()) stages.resize(o.stages.size());
+  for (size_t i = 0; i < o.stages.size(); ++i) stages[i].merge(o.stages[i]);
+  for (const auto& [name, stats] : o.names) {
+    // Past the cap, names this side has not seen fold into "other".
+    bool known = names.count(name) != 0;
+    names[known || names.size() < WorkerStats::kMaxNames ? name : "other"].merge(stats);
+  }
+  iterations += o.iterations;
+  dropped_iterations += o.dropped_iterations;
+  interrupted_iterations += o.interrupted_iterations;
+  vus += o.vus;          // each worker reports its share
+  vus_max += o.vus_max;  // likewise
+  stage = std::max(stage, o.stage);
+  target += o.target;  // each worker drives its share of the target
+}
+
+void WorkerStats::merge(const WorkerStats& o) {
+  ledger.merge(o.ledger);
+  waiting_now += o.waiting_now;
+  errors.merge(o.errors);
+  for (const auto& [reason, n] : o.error_reasons) error_reasons[reason] += n;
+  for (const auto& sample : o.error_samples) keep_sample(error_samples, sample);
+  bytes_read += o.bytes_read;
+  bytes_written += o.bytes_written;
+  connects += o.connects;
+  reconnects += o.reconnects;
+  tls_handshakes += o.tls_handshakes;
+  tls_resumed += o.tls_resumed;
+  for (size_t i = 0; i < status.size(); ++i) status[i] += o.status[i];
+
+  latency.merge(o.latency);
+  service.merge(o.service);
+  send_lag.merge(o.send_lag);
+  connect_time.merge(o.connect_time);
+  tls_time.merge(o.tls_time);
+  waiting.merge(o.waiting);
+  req_per_sec.merge(o.req_per_sec);
+
+  if (scenarios.size() < o.scenarios.size()) scenarios.resize(o.scenarios.size());
+  for (size_t i = 0; i < o.scenarios.size(); ++i) scenarios[i].merge(o.scenarios[i]);
+  for (const auto& [name, c] : o.checks) {
+    CheckCount& mine = checks[name];
+    mine.passes += c.passes;
+    mine.fails += c.fails;
+  }
+  script_errors += o.script_errors;
+  for (const auto& sample : o.script_error_samples) keep_sample(script_error_samples, sample);
+}
+
+void WorkerStats::add_error_reason(const std::string& reason, const std::string& sample) {
+  ++error_reasons[reason];
+  keep_sample(error_samples, sample);
+}
+
+void WorkerStats::add_script_error(const std::string& message) {
+  ++script_errors;
+  keep_sample(script_error_samples, message);
+}
+
+uint64_t WorkerStats::non_2xx_3xx() const {
+  uint64_t n = 0;
+  for (size_t code = 0; code < status.size(); ++code) {
+    if (code < 200 || code > 399) n += status[code];
+  }
+  return n;
+}
+
+}  // namespace pelt

@@ -1,0 +1,146 @@
+// Per-worker statistics. Each Worker owns one WorkerStats and is the only thread
+// that writes it during the run; the Aggregator merges copies published once a
+// second, and the final merge happens after the workers are joined.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "results/histogram.h"
+
+namespace pelt {
+
+// wrk's five error buckets, kept for the wrk-compatible summary and Lua done().
+struct ErrorCounts {
+  uint64_t connect = 0;  // connect() failed, or the TLS handshake failed
+  uint64_t read = 0;     // read error, parse error, premature close
+  uint64_t write = 0;    // write error
+  uint64_t timeout = 0;  // no response within --timeout
+  uint64_t status = 0;   // responses with status >= 400
+
+  void merge(const ErrorCounts& o);
+  uint64_t socket_total() const { return connect + read + write + timeout; }
+};
+
+// Every request sent ends in exactly one of these (in_flight is filled at the end).
+struct Ledger {
+  uint64_t sent = 0;       // requests written to a socket
+  uint64_t completed = 0;  // a full response arrived (any status)
+  uint64_t failed = 0;     // the connection broke before the response completed
+  uint64_t timed_out = 0;  // no response within the timeout
+  uint64_t in_flight = 0;  // still waiting when the run ended
+
+  void merge(const Ledger& o);
+  bool balanced() const { return sent == completed + failed + timed_out + in_flight; }
+};
+
+// Pass/fail counts of one named check (pelt.check).
+struct CheckCount {
+  uint64_t passes = 0;  // checks that held
+  uint64_t fails = 0;   // checks that did not
+};
+
+// Figures for one stage of one scenario.
+struct StageStats {
+  uint64_t requests = 0;            // responses completed in this stage
+  uint64_t failed = 0;              // failed requests (status >= 400 or no response)
+  uint64_t dropped_iterations = 0;  // arrivals that found no free VU
+  Histogram latency;                // request duration, microseconds
+
+  void merge(const StageStats& o);
+};
+
+// Figures for one request name (pelt.name / route template) within a scenario.
+struct NameStats {
+  std::string method;                    // method of the first request with this name
+  uint64_t requests = 0;                 // responses completed
+  uint64_t failed = 0;                   // status >= 400 or no response
+  std::map<int, uint64_t> status;        // responses by status code
+  std::map<std::string, uint64_t> failure_reasons;  // failures by reason label
+  Histogram latency;                     // request duration, microseconds
+
+  void merge(const NameStats& o);
+  // Counts one response with this status code. The counter of the last code seen is cached
+  // (map nodes never move), so a run of equal codes costs no map lookup.
+  void count_status(int code) {
+    if (code != status_slot_.code) {
+      status_slot_.count = &status[code];
+      status_slot_.code = code;
+    }
+    ++*status_slot_.count;
+  }
+
+ private:
+  // The cached counter; copies start empty so they never point into another object's map.
+  struct StatusSlot {
+    int code = -1;
+    uint64_t* count = nullptr;
+    StatusSlot() = default;
+    StatusSlot(const StatusSlot&) {}
+    StatusSlot& operator=(const StatusSlot&) {
+      code = -1;
+      count = nullptr;
+      return *this;
+    }
+  };
+  StatusSlot status_slot_;
+};
+
+// Figures for one scenario.
+struct ScenarioStats {
+  std::vector<StageStats> stages;          // indexed by stage
+  std::map<std::string, NameStats> names;  // by request name (capped, overflow folds into "other")
+  uint64_t iterations = 0;                 // iterations (request/response cycles) finished
+  uint64_t dropped_iterations = 0;         // arrival-rate iterations that could not start
+  uint64_t interrupted_iterations = 0;     // iterations cut unfinished (graceful_stop or
+                                           // graceful_ramp_down ran out, or the run stopped)
+  uint32_t vus = 0;                        // VUs active at the time of the snapshot
+  uint32_t vus_max = 0;                    // VUs allocated at the time of the snapshot
+  uint32_t stage = 0;                      // current stage index
+  double target = 0;                       // current target: VUs, or requests/s for arrival rate
+
+  void merge(const ScenarioStats& o);
+};
+
+// Everything one worker measures. Merging is associative and commutative except
+// for the sample lists, which keep the first few.
+struct WorkerStats {
+  static constexpr size_t kMaxSamples = 5;      // error messages kept per kind
+  static constexpr size_t kMaxNames = 100;      // distinct request names per scenario
+
+  Ledger ledger;
+  uint64_t waiting_now = 0;  // live snapshots: requests waiting for a response right now
+  ErrorCounts errors;
+  std::map<std::string, uint64_t> error_reasons;  // fine breakdown: "connect ECONNREFUSED", "tls: ..."
+  std::vector<std::string> error_samples;         // first few full error messages
+  uint64_t bytes_read = 0;                        // bytes received, headers included
+  uint64_t bytes_written = 0;                     // bytes sent
+  uint64_t connects = 0;                          // TCP connections opened
+  uint64_t reconnects = 0;                        // reconnects after the server closed
+  uint64_t tls_handshakes = 0;                    // TLS handshakes completed
+  uint64_t tls_resumed = 0;                       // of those, resumed sessions
+  std::array<uint64_t, 600> status{};             // responses by status code (0..599)
+
+  Histogram latency;       // request duration in us: from intended send time in open loop
+  Histogram service;       // from actual send to response, us
+  Histogram send_lag;      // actual send minus intended send (open loop), us
+  Histogram connect_time;  // TCP connect, us
+  Histogram tls_time;      // TLS handshake, us
+  Histogram waiting;       // send to first response byte, us
+  Histogram req_per_sec;   // per-thread requests/s, sampled every 100 ms (wrk's Req/Sec)
+
+  std::vector<ScenarioStats> scenarios;      // indexed like the plan's scenarios
+  std::map<std::string, CheckCount> checks;  // pelt.check results by name
+  uint64_t script_errors = 0;                // Lua errors during the run
+  std::vector<std::string> script_error_samples;  // first few, with file:line
+
+  void merge(const WorkerStats& o);
+  void add_error_reason(const std::string& reason, const std::string& sample);
+  void add_script_error(const std::string& message);
+  uint64_t non_2xx_3xx() const;  // responses outside 200..399
+};
+
+}  // namespace pelt
