@@ -8,7 +8,7 @@ SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 DEB_PACKAGES := build-essential cmake pkg-config python3 python3-jsonschema ca-certificates openssl curl \
   libuv1-dev libluajit2-5.1-dev libssl-dev prometheus-cpp-dev libtomlplusplus-dev catch2 \
-  libcli11-dev libfmt-dev nlohmann-json3-dev libhttp-parser-dev \
+  libfmt-dev nlohmann-json3-dev libhttp-parser-dev \
   nginx-light prometheus wrk docker-compose clang libclang-rt-14-dev strace
 
 .PHONY: all deps build test demo bench install clean test-asan fuzz

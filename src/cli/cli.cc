@@ -85,6 +85,22 @@ std::vector<std::string> split_commas(const std::string& s) {
   return out;
 }
 
+// A word as a shell would need it written: bare when it is plain, else in single quotes.
+std::string shell_quote(const std::string& word) {
+  const bool plain = !word.empty() && word.find_first_not_of(
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=+./:,@%") == std::string::npos;
+  if (plain) return word;
+  std::string out = "'";
+  for (char c : word) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
 CliResult fail(const std::string& message) {
   CliResult r;
   r.action = CliAction::kError;
@@ -132,6 +148,10 @@ std::string usage_text() {
 CliResult parse_command_line(const std::vector<std::string>& args) {
   CliResult r;
   RunOptions& o = r.options;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (i > 0) o.command_line += ' ';
+    o.command_line += shell_quote(i == 0 ? std::string("pelt") : args[i]);
+  }
   const bool run_mode = args.size() > 1 && args[1] == "run";
   o.quick = !run_mode;
   std::vector<std::string> positional;
@@ -229,7 +249,7 @@ CliResult parse_command_line(const std::vector<std::string>& args) {
       std::pair<std::string, std::string> h;
       ok = need(v) && parse_header(v, h, rd.error);
       if (ok) headers.push_back(h);
-    } else if (o.quick && name == "--timeout") {
+    } else if (name == "--timeout") {
       ok = dur(timeout, "timeout");
       timeout_set = true;
     } else if (o.quick && name == "--latency") {
@@ -268,9 +288,6 @@ CliResult parse_command_line(const std::vector<std::string>& args) {
       o.quiet = true;
     } else if (!o.quick && name == "--target") {
       ok = need(target_override);
-    } else if (!o.quick && name == "--timeout") {
-      ok = dur(timeout, "timeout");
-      timeout_set = true;
     } else {
       return fail("unknown option " + a + (o.quick ? "" : " for pelt run") + " (see pelt --help)");
     }

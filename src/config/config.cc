@@ -164,24 +164,6 @@ bool Loader::load(std::string_view text, RunConfig& out) {
 
 }  // namespace config_detail
 
-const char* executor_name(ExecutorKind kind) {
-  switch (kind) {
-    case ExecutorKind::kConstantVus:
-      return "constant-vus";
-    case ExecutorKind::kRampingVus:
-      return "ramping-vus";
-    case ExecutorKind::kConstantArrivalRate:
-      return "constant-arrival-rate";
-    case ExecutorKind::kRampingArrivalRate:
-      return "ramping-arrival-rate";
-    case ExecutorKind::kPerVuIterations:
-      return "per-vu-iterations";
-    case ExecutorKind::kSharedIterations:
-      return "shared-iterations";
-  }
-  return "unknown";
-}
-
 bool load_run_config(std::string_view toml_text, const std::string& source,
                      const std::string& base_dir, const std::map<std::string, std::string>& vars,
                      RunConfig& out, std::string& error) {

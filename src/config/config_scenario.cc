@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "config/config_loader.h"
+#include "config/executors.h"
 
 namespace pelt::config_detail {
 namespace {
@@ -13,31 +14,11 @@ constexpr std::string_view kCommonKeys[] = {"executor", "start_time", "graceful_
                                             "script",   "headers",    "method",        "path",
                                             "body",     "tags"};
 constexpr std::string_view kStageKeys[] = {"duration", "target"};
-constexpr std::string_view kExecutorNames[] = {"constant-vus",          "ramping-vus",
-                                               "constant-arrival-rate", "ramping-arrival-rate",
-                                               "per-vu-iterations",     "shared-iterations"};
-
-// One executor: its kind, name and the keys only it accepts.
-struct ExecutorInfo {
-  ExecutorKind kind;                   // the enum value
-  std::string_view name;               // name in files
-  std::vector<std::string_view> keys;  // executor-specific keys
-};
-
-const std::vector<ExecutorInfo>& executors() {
-  static const std::vector<ExecutorInfo> kAll = {
-      {ExecutorKind::kConstantVus, "constant-vus", {"vus", "duration"}},
-      {ExecutorKind::kRampingVus, "ramping-vus", {"start_vus", "stages", "graceful_ramp_down"}},
-      {ExecutorKind::kConstantArrivalRate,
-       "constant-arrival-rate",
-       {"rate", "time_unit", "duration", "pre_allocated_vus", "max_vus"}},
-      {ExecutorKind::kRampingArrivalRate,
-       "ramping-arrival-rate",
-       {"start_rate", "time_unit", "stages", "pre_allocated_vus", "max_vus"}},
-      {ExecutorKind::kPerVuIterations, "per-vu-iterations", {"vus", "iterations", "max_duration"}},
-      {ExecutorKind::kSharedIterations, "shared-iterations", {"vus", "iterations", "max_duration"}},
-  };
-  return kAll;
+// "constant-vus, ramping-vus, ..." for messages.
+std::vector<std::string_view> executor_names() {
+  std::vector<std::string_view> names;
+  for (const ExecutorInfo& e : executor_table()) names.push_back(e.name);
+  return names;
 }
 
 bool contains(std::span<const std::string_view> list, std::string_view word) {
@@ -147,25 +128,21 @@ bool Loader::read_scenario(const toml::key& key, const toml::node& node, const T
   if (executor_node == nullptr) {
     return fail(node, fmt::format("scenario \"{}\" has no executor: add executor = \"...\", one "
                                   "of {}",
-                                  name, join(kExecutorNames)));
+                                  name, join(executor_names())));
   }
   std::string executor;
   if (!read_string(*executor_node, prefix + ".executor", executor)) return false;
-  const ExecutorInfo* info = nullptr;
-  for (const auto& candidate : executors()) {
-    if (candidate.name == executor) info = &candidate;
-  }
+  const ExecutorInfo* info = find_executor(executor);
   if (info == nullptr) {
-    std::string guess = closest(executor, kExecutorNames);
+    std::string guess = closest(executor, executor_names());
     std::string hint = guess.empty() ? "" : fmt::format(" (did you mean \"{}\"?)", guess);
     return fail(*executor_node, fmt::format("unknown executor \"{}\"{}; use one of {}", executor,
-                                            hint, join(kExecutorNames)));
+                                            hint, join(executor_names())));
   }
   out.executor = info->kind;
   std::vector<std::string_view> allowed(std::begin(kCommonKeys), std::end(kCommonKeys));
   allowed.insert(allowed.end(), info->keys.begin(), info->keys.end());
-  const bool arrival = info->kind == ExecutorKind::kConstantArrivalRate ||
-                       info->kind == ExecutorKind::kRampingArrivalRate;
+  const bool arrival = info->open_loop;
 
   std::map<std::string, const toml::node*, std::less<>> seen;
   bool rate_per_second = false;
@@ -176,7 +153,7 @@ bool Loader::read_scenario(const toml::key& key, const toml::node& node, const T
     const std::string k(entry_key->str());
     if (!contains(allowed, k)) {
       std::vector<std::string_view> owners;
-      for (const auto& other : executors()) {
+      for (const auto& other : executor_table()) {
         if (contains(other.keys, k)) owners.push_back(other.name);
       }
       if (!owners.empty()) {
@@ -247,28 +224,8 @@ bool Loader::read_scenario(const toml::key& key, const toml::node& node, const T
     return fail(
         node, fmt::format("scenario \"{}\" ({}) needs {}, e.g. {}", name, info->name, k, example));
   };
-  switch (info->kind) {
-    case ExecutorKind::kConstantVus:
-      if (!require("duration", "duration = \"30s\"")) return false;
-      break;
-    case ExecutorKind::kRampingVus:
-      if (!require("stages", "stages = [{ duration = \"30s\", target = 10 }]")) return false;
-      break;
-    case ExecutorKind::kConstantArrivalRate:
-      if (!require("rate", "rate = 100") || !require("duration", "duration = \"30s\"") ||
-          !require("pre_allocated_vus", "pre_allocated_vus = 10")) {
-        return false;
-      }
-      break;
-    case ExecutorKind::kRampingArrivalRate:
-      if (!require("stages", "stages = [{ duration = \"30s\", target = 100 }]") ||
-          !require("pre_allocated_vus", "pre_allocated_vus = 10")) {
-        return false;
-      }
-      break;
-    case ExecutorKind::kPerVuIterations:
-    case ExecutorKind::kSharedIterations:
-      break;
+  for (const auto& [key, example] : info->required) {
+    if (!require(key, example)) return false;
   }
 
   // Rates written as "N/period" strings are per second; convert them to per time_unit.

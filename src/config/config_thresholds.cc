@@ -4,25 +4,19 @@
 #include <algorithm>
 
 #include "config/config_loader.h"
+#include "results/catalogue.h"
 #include "results/thresholds.h"
 
 namespace pelt::config_detail {
 namespace {
 
-constexpr std::string_view kMetrics[] = {"http_req_duration",
-                                         "http_req_failed",
-                                         "http_reqs",
-                                         "iterations",
-                                         "dropped_iterations",
-                                         "checks",
-                                         "data_sent",
-                                         "data_received",
-                                         "send_lag",
-                                         "vus",
-                                         "vus_max",
-                                         "http_req_connecting",
-                                         "http_req_tls_handshaking",
-                                         "http_req_waiting"};
+// Every metric name of the catalogue, in its order (for messages and typo hints).
+std::vector<std::string_view> metric_names() {
+  std::vector<std::string_view> names;
+  for (const MetricDef& m : metric_catalogue()) names.push_back(m.name);
+  return names;
+}
+
 constexpr std::string_view kTags[] = {"scenario", "name", "method", "status", "stage"};
 constexpr std::string_view kCheckTags[] = {"scenario", "name",  "method",
                                            "status",   "stage", "check"};
@@ -67,11 +61,12 @@ bool Loader::read_threshold_key(const toml::key& key, std::string& metric,
   const std::string_view text = key.str();
   const size_t brace = text.find('{');
   metric = std::string(trim(text.substr(0, brace)));
-  if (std::find(std::begin(kMetrics), std::end(kMetrics), metric) == std::end(kMetrics)) {
-    std::string guess = closest(metric, kMetrics);
+  if (find_metric(metric) == nullptr) {
+    const std::vector<std::string_view> names = metric_names();
+    std::string guess = closest(metric, names);
     std::string hint = guess.empty() ? "" : fmt::format(" (did you mean \"{}\"?)", guess);
     return fail(key, fmt::format("unknown metric \"{}\" in [thresholds]{}; metrics: {}", metric,
-                                 hint, join(kMetrics)));
+                                 hint, join(names)));
   }
   if (brace == std::string_view::npos) return true;
   if (text.back() != '}') {

@@ -20,90 +20,36 @@ double seconds_of(microseconds d) {
   return static_cast<double>(d.count()) / kUsPerSecond;
 }
 
-double per_second(double per_unit, microseconds time_unit) {
-  const double unit_s = seconds_of(time_unit);
-  return unit_s > 0 ? per_unit / unit_s : 0;
-}
 
-bool is_open_loop(ExecutorKind kind) {
-  return kind == ExecutorKind::kConstantArrivalRate || kind == ExecutorKind::kRampingArrivalRate;
-}
 
-uint32_t ceil_vus(double v) {
-  if (!(v > 0)) return 0;
-  const double c = std::ceil(v - kEpsilon);
-  if (c >= static_cast<double>(std::numeric_limits<uint32_t>::max())) {
-    return std::numeric_limits<uint32_t>::max();
-  }
-  return static_cast<uint32_t>(c);
-}
 
 }  // namespace
 
-ExecutorPlan::ExecutorPlan(const ScenarioConfig& scenario) : kind_(scenario.executor) {
-  auto add_stage = [this](microseconds length, double from, double to) {
+ExecutorPlan::ExecutorPlan(const PlanSpec& spec) : open_loop_(spec.open_loop) {
+  double from = std::max(spec.start, 0.0);
+  for (const StageSpec& stage : spec.stages) {
     Stage s;
     s.start = duration_;
-    s.length = std::max(length, microseconds(0));
-    s.from = std::max(from, 0.0);
-    s.to = std::max(to, 0.0);
+    s.length = std::max(stage.duration, microseconds(0));
+    s.from = from;
+    s.to = std::max(stage.target, 0.0);
     s.arrivals_before = total_arrivals_;
     stages_.push_back(s);
     duration_ += s.length;
-    if (is_open_loop(kind_)) total_arrivals_ += integral_in(s, seconds_of(s.length));
-  };
-
-  switch (kind_) {
-    case ExecutorKind::kConstantVus:
-      add_stage(scenario.duration, scenario.vus, scenario.vus);
-      initial_vus_ = max_vus_ = scenario.vus;
-      break;
-    case ExecutorKind::kRampingVus: {
-      double from = scenario.start_vus;
-      double peak = from;
-      for (const StageSpec& spec : scenario.stages) {
-        add_stage(spec.duration, from, spec.target);
-        from = spec.target;
-        peak = std::max(peak, spec.target);
-      }
-      if (stages_.empty()) add_stage(microseconds(0), from, from);
-      initial_vus_ = scenario.start_vus;
-      max_vus_ = std::max(scenario.start_vus, ceil_vus(peak));
-      break;
-    }
-    case ExecutorKind::kConstantArrivalRate: {
-      const double rate = per_second(scenario.rate, scenario.time_unit);
-      add_stage(scenario.duration, rate, rate);
-      break;
-    }
-    case ExecutorKind::kRampingArrivalRate: {
-      double from = per_second(scenario.start_rate, scenario.time_unit);
-      for (const StageSpec& spec : scenario.stages) {
-        const double to = per_second(spec.target, scenario.time_unit);
-        add_stage(spec.duration, from, to);
-        from = to;
-      }
-      if (stages_.empty()) add_stage(microseconds(0), from, from);
-      break;
-    }
-    case ExecutorKind::kPerVuIterations:
-    case ExecutorKind::kSharedIterations:
-      add_stage(scenario.max_duration, scenario.vus, scenario.vus);
-      initial_vus_ = max_vus_ = scenario.vus;
-      break;
+    if (open_loop_) total_arrivals_ += integral_in(s, seconds_of(s.length));
+    from = s.to;
   }
-  if (is_open_loop(kind_)) {
-    initial_vus_ = scenario.pre_allocated_vus;
-    max_vus_ = std::max(scenario.max_vus, scenario.pre_allocated_vus);
+  if (stages_.empty()) {
+    Stage s;
+    s.from = s.to = from;
+    stages_.push_back(s);
   }
+  initial_vus_ = spec.initial_vus;
+  max_vus_ = std::max(spec.max_vus, spec.initial_vus);
 }
 
 bool ExecutorPlan::arrival_rate() const {
-  return is_open_loop(kind_);
-}
-
-bool ExecutorPlan::iterations_based() const {
-  return kind_ == ExecutorKind::kPerVuIterations || kind_ == ExecutorKind::kSharedIterations;
+  return open_loop_;
 }
 
 double ExecutorPlan::value_at(const Stage& s, microseconds t) const {
@@ -196,12 +142,6 @@ uint32_t ExecutorPlan::initial_vus() const {
 
 uint32_t ExecutorPlan::max_vus() const {
   return max_vus_;
-}
-
-uint32_t share_of(uint64_t n, uint32_t workers, uint32_t w) {
-  if (workers == 0 || w >= workers) return 0;
-  const uint64_t share = n / workers + (w < n % workers ? 1 : 0);
-  return static_cast<uint32_t>(std::min<uint64_t>(share, std::numeric_limits<uint32_t>::max()));
 }
 
 }  // namespace pelt

@@ -1,6 +1,7 @@
 // Executor math: what a scenario wants at each instant (VUs for closed-loop executors,
 // iterations per second and the arrival schedule for open-loop ones). Pure functions of the
-// time since the scenario started, so they are tested with a fake clock.
+// time since the scenario started, so they are tested without a clock. engine/executors.cc
+// builds the PlanSpec of each executor kind.
 #pragma once
 
 #include <chrono>
@@ -13,12 +14,20 @@
 
 namespace pelt {
 
+// The shape of a plan: linear stages from a start value, and the VU bounds.
+struct PlanSpec {
+  bool open_loop = false;        // values are iterations per second (else VUs)
+  double start = 0;              // value before the first stage
+  std::vector<StageSpec> stages;  // each ends at `target` (per second when open_loop)
+  uint32_t initial_vus = 0;      // VUs to open at start
+  uint32_t max_vus = 0;          // VUs that may ever exist
+};
+
 class ExecutorPlan {
  public:
-  explicit ExecutorPlan(const ScenarioConfig& scenario);
+  explicit ExecutorPlan(const PlanSpec& spec);
 
   bool arrival_rate() const;      // constant/ramping-arrival-rate (open loop)
-  bool iterations_based() const;  // per-vu / shared iterations
 
   // t = time since the scenario started (its start_time already subtracted); t < 0 counts as 0.
   // Closed loop: VUs wanted at t, the linear interpolation rounded down. At or after duration()
@@ -55,7 +64,7 @@ class ExecutorPlan {
   double value_at(const Stage& s, std::chrono::microseconds t) const;  // interpolated
   double integral_in(const Stage& s, double seconds) const;  // arrivals in [start, start+sec)
 
-  ExecutorKind kind_;                      // executor of the scenario
+  bool open_loop_ = false;                 // arrival-rate plan
   std::vector<Stage> stages_;              // never empty
   std::chrono::microseconds duration_{0};  // sum of stage lengths
   double total_arrivals_ = 0;              // open loop: integral over the whole plan
@@ -63,8 +72,5 @@ class ExecutorPlan {
   uint32_t max_vus_ = 0;                   // VU cap
 };
 
-// Split n items over `workers`: the share of worker w (remainder to the first ones). 0 when
-// workers is 0 or w >= workers; saturates at UINT32_MAX.
-uint32_t share_of(uint64_t n, uint32_t workers, uint32_t w);
 
 }  // namespace pelt

@@ -1,7 +1,10 @@
-// The Runner turns a RunConfig into a run: it prepares the Lua states (setup/init), splits the
-// load over the workers, starts them together, aggregates their snapshots once a second
-// (progress line, Prometheus, abort_on_fail thresholds), and after the run merges the final
-// figures, prints the summary, writes every requested output and returns the exit code.
+// run(): a RunOptions in, an exit code out. It reads as its four steps —
+//   prepare: Lua states (setup/init), the scenario plans, the outputs;
+//   start:   the workers, together, each running its part of every scenario;
+//   monitor: once a second, merge the workers' snapshots, redact them, judge the thresholds
+//            (abort_on_fail) and hand the snapshot to every output;
+//   finish:  merge the final figures into one RunReport and hand it to every output, then the
+//            Lua done() hooks, then outputs that linger (metrics).
 #pragma once
 
 #include <chrono>
@@ -10,8 +13,6 @@
 #include <vector>
 
 #include "config/config.h"
-#include "results/stats.h"
-#include "results/thresholds.h"
 
 namespace pelt {
 
@@ -31,6 +32,7 @@ struct RunOptions {
   double rate = 0;                           // quick mode: -R (0 = closed loop)
   bool latency = false;                      // print the latency distribution
   bool quiet = false;                        // no progress line
+  std::string command_line;                  // the command as typed (redacted before output)
   std::vector<std::string> script_args;      // arguments after --, for init(args)
   std::map<std::string, std::string> env;    // -e KEY=VALUE (overrides the environment)
   std::string json_path;                     // --json FILE
@@ -38,38 +40,6 @@ struct RunOptions {
   std::vector<std::string> sources;          // --source local addresses
   std::string metrics_listen;                // --metrics ADDR (overrides [metrics] listen)
   std::chrono::milliseconds metrics_linger{-1};  // --metrics-linger (-1 = from config)
-};
-
-// One threshold's outcome at the end of the run.
-struct ThresholdOutcome {
-  const ThresholdConfig* config = nullptr;   // the threshold
-  ThresholdResult result;                    // observed value and verdict
-};
-
-// Stage layout of one scenario, for the per-stage table.
-struct StageInfo {
-  double target = 0;                         // VUs, or iterations per second
-  std::chrono::microseconds start{0};        // offset from the scenario start
-  std::chrono::microseconds length{0};       // stage length
-};
-
-// Everything the summaries print.
-struct RunResult {
-  const RunOptions* options = nullptr;       // what was asked for
-  std::string url;                           // target, credentials removed
-  std::string run_id;                        // unique id of this run
-  WorkerStats stats;                         // merged figures
-  double elapsed_seconds = 0;                // run time
-  std::vector<std::string> scenario_names;   // by scenario index
-  std::vector<std::string> scenario_executors;  // executor names by scenario index
-  std::vector<bool> arrival_rate;            // by scenario index
-  std::vector<std::map<std::string, std::string>> scenario_tags;  // by scenario index
-  std::vector<std::vector<StageInfo>> stages;  // by scenario index
-  std::vector<ThresholdOutcome> thresholds;  // in file order
-  bool thresholds_ok = true;                 // every threshold held
-  bool interrupted = false;                  // stopped by SIGINT/SIGTERM
-  bool aborted = false;                      // stopped by an abort_on_fail threshold
-  std::string abort_reason;                  // which threshold stopped it
 };
 
 // Runs everything and returns the process exit code. Messages go to stderr.

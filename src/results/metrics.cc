@@ -17,11 +17,11 @@
 #include <limits>
 #include <map>
 #include <mutex>
-#include <regex>
 #include <set>
 #include <thread>
 
-extern char** environ;
+#include "results/redact.h"
+#include "util/units.h"
 
 namespace pelt {
 namespace {
@@ -32,9 +32,8 @@ using prometheus::MetricType;
 using Labels = std::vector<ClientMetric::Label>;
 
 constexpr size_t kMaxLabelBytes = 200;  // longer label values are cut
-constexpr size_t kMinSecretLength = 6;  // shorter env values are too common to redact
 constexpr auto kScrapeGrace = std::chrono::milliseconds(150);  // lets the last response finish
-const char kRedacted[] = "[redacted]";
+constexpr auto kStopPoll = std::chrono::milliseconds(50);      // linger notices a stop this fast
 
 const std::vector<double> kDefaultBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                              0.5,   1,      2.5,   5,    10,    30,   60};
@@ -66,41 +65,8 @@ std::string valid_utf8(const std::string& in) {
   return out;
 }
 
-bool secret_like_name(const std::string& name) {
-  std::string upper = name;
-  for (char& c : upper) c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
-  for (const char* word : {"TOKEN", "SECRET", "PASSWORD", "PASSWD", "API_KEY", "APIKEY",
-                           "CREDENTIAL", "PRIVATE_KEY", "COOKIE", "AUTHORIZATION"}) {
-    if (upper.find(word) != std::string::npos) return true;
-  }
-  return false;
-}
-
-// Removes secrets from a label value: known secret values, "token=..." style pairs,
-// bearer/basic credentials, JWTs and user:password@ in URLs; then caps the length.
-std::string redact(std::string value, const std::vector<std::string>& secrets) {
-  static const std::regex kPair(
-      R"re(((?:proxy-)?authorization|set-cookie|cookie|token|secret|password|passwd|pwd|)re"
-      R"re(api[_-]?key|access[_-]?key|session[_-]?id|credentials?)(\s*[:=]\s*))re"
-      R"re((?:(?:bearer|basic|digest)\s+)?[^\s&;,}\])"']+)re",
-      std::regex::icase | std::regex::optimize);
-  static const std::regex kScheme(R"(\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,})",
-                                  std::regex::icase | std::regex::optimize);
-  static const std::regex kJwt(R"(eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]*)?)",
-                               std::regex::optimize);
-  static const std::regex kUserinfo(R"(([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@)",
-                                    std::regex::optimize);
-  for (const auto& secret : secrets) {
-    if (secret.empty()) continue;
-    for (size_t pos = value.find(secret); pos != std::string::npos;
-         pos = value.find(secret, pos + sizeof(kRedacted) - 1)) {
-      value.replace(pos, secret.size(), kRedacted);
-    }
-  }
-  value = std::regex_replace(value, kUserinfo, "$1");
-  value = std::regex_replace(value, kPair, "$1$2[redacted]");
-  value = std::regex_replace(value, kScheme, "$1 [redacted]");
-  value = std::regex_replace(value, kJwt, kRedacted);
+// A label value Prometheus accepts: valid UTF-8, at most kMaxLabelBytes bytes.
+std::string label_text(std::string value) {
   value = valid_utf8(value);
   if (value.size() > kMaxLabelBytes) {
     size_t cut = kMaxLabelBytes;
@@ -119,29 +85,17 @@ std::string status_label(int status) {
   return std::to_string(status);
 }
 
-// Label hygiene shared by every family: redaction, then the per-label cap. Kept
-// across updates by the server so a value admitted once stays admitted.
+// Label hygiene shared by every family: the run's redaction policy, label text rules, then
+// the per-label cap. Kept across updates by the server so a value admitted once stays admitted.
 class LabelFolder {
  public:
-  explicit LabelFolder(const MetricsOptions& options) : max_(options.max_label_values) {
-    secrets_ = options.secret_values;
-    for (char** env = environ; env != nullptr && *env != nullptr; ++env) {
-      const char* eq = strchr(*env, '=');
-      if (eq == nullptr) continue;
-      std::string name(*env, static_cast<size_t>(eq - *env));
-      std::string value(eq + 1);
-      if (value.size() >= kMinSecretLength && secret_like_name(name)) secrets_.push_back(value);
-    }
-    std::erase_if(secrets_, [](const std::string& s) { return s.empty(); });
-    // Longest first, so a secret containing another one is replaced whole.
-    std::sort(secrets_.begin(), secrets_.end(),
-              [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
-  }
+  explicit LabelFolder(const MetricsOptions& options)
+      : max_(options.max_label_values), redactor_(options.redactor) {}
 
   std::string clean(const std::string& value) {
     auto it = cleaned_.find(value);
     if (it != cleaned_.end()) return it->second;
-    std::string out = redact(value, secrets_);
+    std::string out = label_text(redactor_ ? redactor_->clean(value) : value);
     if (cleaned_.size() < 10000) cleaned_.emplace(value, out);
     return out;
   }
@@ -165,7 +119,7 @@ class LabelFolder {
 
  private:
   size_t max_;                                             // distinct values kept per label
-  std::vector<std::string> secrets_;                       // values never exported
+  const Redactor* redactor_;                               // the run's policy, or none
   std::map<std::string, std::string> cleaned_;             // raw value -> redacted value
   std::map<std::string, std::set<std::string>> admitted_;  // label -> values exported as is
   std::set<std::string> warned_;                           // labels already warned about
@@ -307,21 +261,28 @@ std::vector<MetricFamily> build(const MetricsOptions& options, const WorkerStats
     for (const auto& [raw_name, ns] : sc.names) {
       const std::string name = f.fold("name", raw_name);
       const std::string method = f.fold("method", ns.method.empty() ? "GET" : ns.method);
-      uint64_t by_status = 0;
+      // Every request that ended, by status; "0" for those that got no response, so the
+      // family adds up to http_reqs.
       for (const auto& [code, n] : ns.status) {
         requests.add(scenario_labels(i, {{"name", name},
                                          {"method", method},
                                          {"status", f.fold("status", status_label(code))}}),
                      static_cast<double>(n));
-        by_status += n;
       }
-      if (ns.requests > by_status) {
+      if (ns.requests.no_response > 0) {
         requests.add(scenario_labels(i, {{"name", name}, {"method", method}, {"status", "0"}}),
-                     static_cast<double>(ns.requests - by_status));
+                     static_cast<double>(ns.requests.no_response));
       }
       duration.add_histogram(scenario_labels(i, {{"name", name}}), ns.latency, bounds);
+      // Failed requests by reason: no response (the reasons recorded), or status >= 400.
       for (const auto& [reason, n] : ns.failure_reasons) {
         failures.add(scenario_labels(i, {{"name", name}, {"reason", f.fold("reason", reason)}}),
+                     static_cast<double>(n));
+      }
+      for (const auto& [code, n] : ns.status) {
+        if (code < 400) continue;
+        failures.add(scenario_labels(i, {{"name", name},
+                                         {"reason", f.fold("reason", "status " + status_label(code))}}),
                      static_cast<double>(n));
       }
     }
@@ -578,18 +539,67 @@ void MetricsServer::update(const WorkerStats& merged,
   impl_->collectable->replace(build(impl_->options, merged, thresholds, impl_->folder));
 }
 
-int MetricsServer::linger(std::chrono::milliseconds linger, int scrapes) {
+int MetricsServer::linger(std::chrono::milliseconds linger, int scrapes,
+                          const std::atomic<bool>& stop) {
   SnapshotCollectable& c = *impl_->collectable;
   const auto deadline = std::chrono::steady_clock::now() + linger;
   std::unique_lock<std::mutex> lock(c.mutex_);
   const uint64_t start = c.scrapes_;
   const auto wanted = static_cast<uint64_t>(std::max(scrapes, 0));
-  c.cv_.wait_until(lock, deadline, [&] { return c.scrapes_ - start >= wanted; });
+  // Woken by every scrape; a stop request is noticed within kStopPoll.
+  while (c.scrapes_ - start < wanted && !stop.load() && std::chrono::steady_clock::now() < deadline) {
+    c.cv_.wait_until(lock, std::min(deadline, std::chrono::steady_clock::now() + kStopPoll));
+  }
   const int seen = static_cast<int>(c.scrapes_ - start);
   lock.unlock();
   // A scrape is counted when its body is built; give the last one time to be written.
   if (seen > 0) std::this_thread::sleep_for(kScrapeGrace);
   return seen;
+}
+
+namespace {
+
+class MetricsSink : public Sink {
+ public:
+  MetricsSink(std::unique_ptr<MetricsServer> server, std::chrono::milliseconds linger, Console& console)
+      : server_(std::move(server)), linger_(linger), console_(console) {}
+
+  void on_tick(const Snapshot& snap) override { server_->update(*snap.stats, states(*snap.thresholds)); }
+
+  bool on_final(const RunReport& report, std::string&) override {
+    server_->update(report.stats, states(report.thresholds));
+    return true;
+  }
+
+  void linger(const std::atomic<bool>& stop) override {
+    if (linger_.count() <= 0) return;
+    console_.notice("pelt: run finished; serving final metrics on http://" + server_->address() +
+                    "/metrics for up to " +
+                    format_duration_short(std::chrono::duration_cast<std::chrono::microseconds>(linger_)) +
+                    " (until scraped twice)");
+    const int seen = server_->linger(linger_, 2, stop);
+    console_.notice("pelt: final metrics scraped " + std::to_string(seen) + " time" + (seen == 1 ? "" : "s"));
+  }
+
+ private:
+  static std::vector<ThresholdState> states(const std::vector<ThresholdOutcome>& outcomes) {
+    std::vector<ThresholdState> out;
+    for (const ThresholdOutcome& o : outcomes) {
+      out.push_back({o.config->key + " " + o.config->expression, o.result.ok});
+    }
+    return out;
+  }
+
+  std::unique_ptr<MetricsServer> server_;  // the endpoint
+  std::chrono::milliseconds linger_;       // how long to serve after the run
+  Console& console_;                       // for the linger notices
+};
+
+}  // namespace
+
+std::unique_ptr<Sink> make_metrics_sink(std::unique_ptr<MetricsServer> server,
+                                        std::chrono::milliseconds linger, Console& console) {
+  return std::make_unique<MetricsSink>(std::move(server), linger, console);
 }
 
 uint64_t MetricsServer::scrape_count() const {

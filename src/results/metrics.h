@@ -6,6 +6,7 @@
 
 #include <prometheus/metric_family.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -14,14 +15,16 @@
 #include <string>
 #include <vector>
 
+#include "results/sink.h"
 #include "results/stats.h"
 
 namespace pelt {
 
+class Redactor;
+
 // How the metrics endpoint is set up and which run it describes.
 // listen forms: "9464" and ":9464" (both 127.0.0.1:9464), "127.0.0.1:9464", "0.0.0.0:9464",
-// "[::1]:9464"; port 0 picks any free port. Environment variables named like TOKEN, SECRET or
-// PASSWORD are added to secret_values automatically.
+// "[::1]:9464"; port 0 picks any free port.
 struct MetricsOptions {
   std::string listen;                       // endpoint address (forms above)
   std::vector<double> buckets;              // duration bucket bounds, s; empty = 1 ms .. 60 s
@@ -33,7 +36,7 @@ struct MetricsOptions {
   // By scenario index: the scenario's tags, added as labels to every series of that scenario.
   std::vector<std::map<std::string, std::string>> scenario_tags;
   size_t max_label_values = 100;            // per label; later values fold into "other"
-  std::vector<std::string> secret_values;   // never shown in labels (Authorization, Cookie ...)
+  const Redactor* redactor = nullptr;       // the run's redaction policy, applied to labels
 };
 
 // One threshold and whether it currently holds.
@@ -58,8 +61,8 @@ class MetricsServer {
   void update(const WorkerStats& merged, const std::vector<ThresholdState>& thresholds);
 
   // After the final update(): blocks until `scrapes` scrapes have happened after
-  // this call, or `linger` has passed; returns the number of scrapes seen.
-  int linger(std::chrono::milliseconds linger, int scrapes = 2);
+  // this call, `linger` has passed, or `stop` turned true; returns the scrapes seen.
+  int linger(std::chrono::milliseconds linger, int scrapes, const std::atomic<bool>& stop);
 
   uint64_t scrape_count() const;  // scrapes served since start
 
@@ -74,6 +77,11 @@ class MetricsServer {
 std::vector<prometheus::MetricFamily> build_families(const MetricsOptions& options,
                                                      const WorkerStats& merged,
                                                      const std::vector<ThresholdState>& thresholds);
+
+// The endpoint as an output: updated once a second and at the end, then serving the final
+// figures for up to `linger` (until scraped twice, or Ctrl-C), saying so on the console.
+std::unique_ptr<Sink> make_metrics_sink(std::unique_ptr<MetricsServer> server,
+                                        std::chrono::milliseconds linger, Console& console);
 
 // Parses a --metrics address into host and port ("9464" -> 127.0.0.1, 9464).
 // Returns false with `error` set when it is malformed.

@@ -13,9 +13,22 @@ void keep_sample(std::vector<std::string>& samples, const std::string& sample) {
 }
 
 }  // namespace
-}  // namespace pelt
 
-namespace pelt {
+uint64_t& ErrorCounts::operator[](ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::kConnect:
+      return connect;
+    case ErrorKind::kRead:
+      return read;
+    case ErrorKind::kWrite:
+      return write;
+    case ErrorKind::kTimeout:
+      return timeout;
+    case ErrorKind::kStatus:
+      return status;
+  }
+  return read;
+}
 
 void ErrorCounts::merge(const ErrorCounts& o) {
   connect += o.connect;
@@ -33,17 +46,26 @@ void Ledger::merge(const Ledger& o) {
   in_flight += o.in_flight;
 }
 
+void RequestCounts::merge(const RequestCounts& o) {
+  responses += o.responses;
+  failed_responses += o.failed_responses;
+  no_response += o.no_response;
+}
+
+void CheckCount::merge(const CheckCount& o) {
+  passes += o.passes;
+  fails += o.fails;
+}
+
 void StageStats::merge(const StageStats& o) {
-  requests += o.requests;
-  failed += o.failed;
+  requests.merge(o.requests);
   dropped_iterations += o.dropped_iterations;
   latency.merge(o.latency);
 }
 
 void NameStats::merge(const NameStats& o) {
   if (method.empty()) method = o.method;
-  requests += o.requests;
-  failed += o.failed;
+  requests.merge(o.requests);
   for (const auto& [code, n] : o.status) status[code] += n;
   for (const auto& [reason, n] : o.failure_reasons) failure_reasons[reason] += n;
   latency.merge(o.latency);
@@ -90,11 +112,7 @@ void WorkerStats::merge(const WorkerStats& o) {
 
   if (scenarios.size() < o.scenarios.size()) scenarios.resize(o.scenarios.size());
   for (size_t i = 0; i < o.scenarios.size(); ++i) scenarios[i].merge(o.scenarios[i]);
-  for (const auto& [name, c] : o.checks) {
-    CheckCount& mine = checks[name];
-    mine.passes += c.passes;
-    mine.fails += c.fails;
-  }
+  for (const auto& [name, c] : o.checks) checks[name].merge(c);
   script_errors += o.script_errors;
   for (const auto& sample : o.script_error_samples) keep_sample(script_error_samples, sample);
 }

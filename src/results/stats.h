@@ -1,6 +1,8 @@
-// Per-worker statistics. Each Worker owns one WorkerStats and is the only thread
-// that writes it during the run; the Aggregator merges copies published once a
-// second, and the final merge happens after the workers are joined.
+// Per-worker statistics. Each Worker owns one WorkerStats and is the only thread that writes it
+// during the run, always through its Recorder (results/recorder.h). The main thread merges
+// copies the workers publish twice a second, and the final figures after the workers joined.
+// What each figure means to a reader (thresholds, summaries, Prometheus) is defined once, in
+// the metric catalogue (results/catalogue.h).
 #pragma once
 
 #include <array>
@@ -13,14 +15,24 @@
 
 namespace pelt {
 
+// Why a request or a connection failed: wrk's five error buckets.
+enum class ErrorKind : uint8_t {
+  kConnect,  // connect() failed, or the TLS handshake failed
+  kRead,     // read error, parse error, premature close
+  kWrite,    // write error
+  kTimeout,  // no response within the timeout
+  kStatus,   // a response with status >= 400
+};
+
 // wrk's five error buckets, kept for the wrk-compatible summary and Lua done().
 struct ErrorCounts {
   uint64_t connect = 0;  // connect() failed, or the TLS handshake failed
   uint64_t read = 0;     // read error, parse error, premature close
   uint64_t write = 0;    // write error
-  uint64_t timeout = 0;  // no response within --timeout
+  uint64_t timeout = 0;  // requests without a response within --timeout
   uint64_t status = 0;   // responses with status >= 400
 
+  uint64_t& operator[](ErrorKind kind);
   void merge(const ErrorCounts& o);
   uint64_t socket_total() const { return connect + read + write + timeout; }
 };
@@ -31,22 +43,36 @@ struct Ledger {
   uint64_t completed = 0;  // a full response arrived (any status)
   uint64_t failed = 0;     // the connection broke before the response completed
   uint64_t timed_out = 0;  // no response within the timeout
-  uint64_t in_flight = 0;  // still waiting when the run ended
+  uint64_t in_flight = 0;  // still waiting when the run ended, or cut with their iteration
 
   void merge(const Ledger& o);
   bool balanced() const { return sent == completed + failed + timed_out + in_flight; }
+  // Requests that ended: answered, broken or timed out (k6's http_reqs).
+  uint64_t ended() const { return completed + failed + timed_out; }
+};
+
+// How the requests of one scope (a stage, a request name) ended.
+struct RequestCounts {
+  uint64_t responses = 0;         // complete responses, any status
+  uint64_t failed_responses = 0;  // of those, status >= 400
+  uint64_t no_response = 0;       // requests that broke or timed out without a response
+
+  void merge(const RequestCounts& o);
+  uint64_t ended() const { return responses + no_response; }        // http_reqs
+  uint64_t failed() const { return failed_responses + no_response; }  // http_req_failed
 };
 
 // Pass/fail counts of one named check (pelt.check).
 struct CheckCount {
   uint64_t passes = 0;  // checks that held
   uint64_t fails = 0;   // checks that did not
+
+  void merge(const CheckCount& o);
 };
 
 // Figures for one stage of one scenario.
 struct StageStats {
-  uint64_t requests = 0;            // responses completed in this stage
-  uint64_t failed = 0;              // failed requests (status >= 400 or no response)
+  RequestCounts requests;           // requests that ended in this stage
   uint64_t dropped_iterations = 0;  // arrivals that found no free VU
   Histogram latency;                // request duration, microseconds
 
@@ -55,38 +81,13 @@ struct StageStats {
 
 // Figures for one request name (pelt.name / route template) within a scenario.
 struct NameStats {
-  std::string method;                    // method of the first request with this name
-  uint64_t requests = 0;                 // responses completed
-  uint64_t failed = 0;                   // status >= 400 or no response
-  std::map<int, uint64_t> status;        // responses by status code
+  std::string method;                               // method of the first request with this name
+  RequestCounts requests;                           // how its requests ended
+  std::map<int, uint64_t> status;                   // responses by status code
   std::map<std::string, uint64_t> failure_reasons;  // failures by reason label
-  Histogram latency;                     // request duration, microseconds
+  Histogram latency;                                // request duration, microseconds
 
   void merge(const NameStats& o);
-  // Counts one response with this status code. The counter of the last code seen is cached
-  // (map nodes never move), so a run of equal codes costs no map lookup.
-  void count_status(int code) {
-    if (code != status_slot_.code) {
-      status_slot_.count = &status[code];
-      status_slot_.code = code;
-    }
-    ++*status_slot_.count;
-  }
-
- private:
-  // The cached counter; copies start empty so they never point into another object's map.
-  struct StatusSlot {
-    int code = -1;
-    uint64_t* count = nullptr;
-    StatusSlot() = default;
-    StatusSlot(const StatusSlot&) {}
-    StatusSlot& operator=(const StatusSlot&) {
-      code = -1;
-      count = nullptr;
-      return *this;
-    }
-  };
-  StatusSlot status_slot_;
 };
 
 // Figures for one scenario.
@@ -105,15 +106,16 @@ struct ScenarioStats {
   void merge(const ScenarioStats& o);
 };
 
-// Everything one worker measures. Merging is associative and commutative except
-// for the sample lists, which keep the first few.
+// Everything one worker measures. Merging is associative and commutative except for the sample
+// lists, which keep the first few.
 struct WorkerStats {
-  static constexpr size_t kMaxSamples = 5;      // error messages kept per kind
-  static constexpr size_t kMaxNames = 100;      // distinct request names per scenario
+  static constexpr size_t kMaxSamples = 5;   // error messages kept per kind
+  static constexpr size_t kMaxNames = 100;   // distinct request names per scenario
+  static constexpr size_t kStatusCodes = 1000;  // status codes counted one by one: 0..999
 
-  Ledger ledger;
+  Ledger ledger;             // what became of every request sent
   uint64_t waiting_now = 0;  // live snapshots: requests waiting for a response right now
-  ErrorCounts errors;
+  ErrorCounts errors;        // wrk's error buckets
   std::map<std::string, uint64_t> error_reasons;  // fine breakdown: "connect ECONNREFUSED", "tls: ..."
   std::vector<std::string> error_samples;         // first few full error messages
   uint64_t bytes_read = 0;                        // bytes received, headers included
@@ -122,7 +124,7 @@ struct WorkerStats {
   uint64_t reconnects = 0;                        // reconnects after the server closed
   uint64_t tls_handshakes = 0;                    // TLS handshakes completed
   uint64_t tls_resumed = 0;                       // of those, resumed sessions
-  std::array<uint64_t, 600> status{};             // responses by status code (0..599)
+  std::array<uint64_t, kStatusCodes> status{};    // responses by status code
 
   Histogram latency;       // request duration in us: from intended send time in open loop
   Histogram service;       // from actual send to response, us

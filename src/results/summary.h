@@ -1,5 +1,6 @@
 // End-of-run output: wrk's summary layout (quick mode), a k6-style summary with thresholds and
 // a per-stage table (pelt run), and the versioned JSON document (--json, --summary-json).
+// Every figure comes from the RunReport and the metric catalogue.
 #pragma once
 
 #include <cstdio>
@@ -7,28 +8,25 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/runner.h"
+#include "results/report.h"
 
 namespace pelt {
 
-// The version of the JSON document; bump the suffix on incompatible changes.
-inline constexpr const char* kSummarySchema = "pelt.summary/v1";
+// The version of the JSON document; bump it when a field changes meaning or goes away.
+inline constexpr const char* kSummarySchema = "pelt.summary/v2";
 
+// wrk's "Running ..." header lines, printed when the run starts.
+void print_wrk_header(std::FILE* out, const RunInfo& info);
 // wrk's lines, byte for byte where wrk prints them, then pelt's additions.
-void print_wrk_summary(std::FILE* out, const RunResult& result);
+void print_wrk_summary(std::FILE* out, const RunReport& report);
 // Thresholds, totals, per-name lines, per-stage tables and the breaking point.
-void print_run_summary(std::FILE* out, const RunResult& result);
-// The whole result as JSON (schema in docs/OUTPUT.md).
-nlohmann::json build_summary_json(const RunResult& result);
-bool write_summary_json(const std::string& path, const RunResult& result, std::string& error);
-
-// The first stage at which a latency or error-rate threshold no longer held.
-struct BreakingPoint {
-  bool found = false;        // some stage crossed a threshold
-  size_t scenario = 0;       // scenario index
-  size_t stage = 0;          // stage index
-  std::string description;   // e.g. "p(95)=2.31s crossed p(95)<2000"
-};
-BreakingPoint find_breaking_point(const RunResult& result);
+void print_run_summary(std::FILE* out, const RunReport& report);
+// The whole report as JSON (schema in docs/OUTPUT.md).
+nlohmann::json build_summary_json(const RunReport& report);
+// Writes the JSON document to `path` atomically (a temporary file in the same folder, then
+// renamed), so no reader ever sees half a document.
+bool write_summary_json(const std::string& path, const RunReport& report, std::string& error);
+// Writes `text` to `path` atomically (as above).
+bool write_file_atomically(const std::string& path, const std::string& text, std::string& error);
 
 }  // namespace pelt

@@ -13,7 +13,7 @@
 #include <string>
 
 #include "config/config.h"
-#include "results/stats.h"
+#include "results/catalogue.h"
 
 namespace pelt {
 namespace {
@@ -223,246 +223,6 @@ bool compare(double observed, Op op, double value) {
   return false;
 }
 
-enum class MetricKind { kUnknown, kDuration, kRate, kCounter, kGauge };
-
-// Tag filters a metric may carry (bit set).
-enum TagBit : unsigned {
-  kTagScenario = 1,
-  kTagName = 2,
-  kTagMethod = 4,
-  kTagStatus = 8,
-  kTagStage = 16,
-  kTagCheck = 32,
-};
-
-struct MetricInfo {
-  std::string_view name;  // metric name as written in [thresholds]
-  MetricKind kind;        // family of aggregations it supports
-  unsigned tags;          // TagBit set of the filters it supports
-};
-
-constexpr unsigned kRequestTags = kTagScenario | kTagName | kTagMethod | kTagStage;
-
-constexpr std::array<MetricInfo, 14> kMetrics = {{
-    {"http_req_duration", MetricKind::kDuration, kRequestTags},
-    {"send_lag", MetricKind::kDuration, 0},
-    {"http_req_connecting", MetricKind::kDuration, 0},
-    {"http_req_tls_handshaking", MetricKind::kDuration, 0},
-    {"http_req_waiting", MetricKind::kDuration, 0},
-    {"http_req_failed", MetricKind::kRate, kRequestTags},
-    {"checks", MetricKind::kRate, kTagCheck},
-    {"http_reqs", MetricKind::kCounter, kRequestTags | kTagStatus},
-    {"iterations", MetricKind::kCounter, kTagScenario},
-    {"dropped_iterations", MetricKind::kCounter, kTagScenario | kTagStage},
-    {"data_sent", MetricKind::kCounter, 0},
-    {"data_received", MetricKind::kCounter, 0},
-    {"vus", MetricKind::kGauge, kTagScenario},
-    {"vus_max", MetricKind::kGauge, kTagScenario},
-}};
-
-const MetricInfo* find_metric(const std::string& metric) {
-  for (const MetricInfo& m : kMetrics) {
-    if (metric == m.name) return &m;
-  }
-  return nullptr;
-}
-
-// A built-in tag's bit; 0 for the scenarios' own tags (from their `tags` tables).
-unsigned tag_bit(const std::string& tag) {
-  if (tag == "scenario") return kTagScenario;
-  if (tag == "name") return kTagName;
-  if (tag == "method") return kTagMethod;
-  if (tag == "status") return kTagStatus;
-  if (tag == "stage") return kTagStage;
-  if (tag == "check") return kTagCheck;
-  return 0;
-}
-
-// What a tag filters: a scenario tag selects scenarios, as `scenario` does.
-unsigned filter_bit(const std::string& tag) {
-  const unsigned bit = tag_bit(tag);
-  return bit != 0 ? bit : kTagScenario;
-}
-
-// A non-negative decimal integer of at most `max` (whole string).
-std::optional<uint64_t> parse_index(const std::string& text, uint64_t max) {
-  uint64_t v = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || v > max) {
-    return std::nullopt;
-  }
-  return v;
-}
-
-const std::string* tag_value(const std::map<std::string, std::string>& tags, const char* key) {
-  const auto it = tags.find(key);
-  return it == tags.end() ? nullptr : &it->second;
-}
-
-// The parts of WorkerStats a threshold's tags select.
-struct Selection {
-  const WorkerStats* stats = nullptr;           // merged totals
-  std::vector<const ScenarioStats*> scenarios;  // the scenarios in scope
-  const std::string* name = nullptr;            // name filter, or none
-  const std::string* method = nullptr;          // method filter, or none
-  std::optional<int> status;                    // status filter, or none
-  std::optional<size_t> stage;                  // stage filter, or none
-  const std::string* check = nullptr;           // check filter, or none
-  bool scenario_filter = false;                 // a scenario tag was given
-
-  bool by_name() const { return name || method || scenario_filter; }
-  // NameStats in scope.
-  template <typename F>
-  void for_each_name(F&& f) const {
-    for (const ScenarioStats* sc : scenarios) {
-      for (const auto& [n, ns] : sc->names) {
-        if (name && n != *name) continue;
-        if (method && ns.method != *method) continue;
-        f(ns);
-      }
-    }
-  }
-  // StageStats of the selected stage in every scenario in scope.
-  template <typename F>
-  void for_each_stage(F&& f) const {
-    for (const ScenarioStats* sc : scenarios) {
-      if (*stage < sc->stages.size()) f(sc->stages[*stage]);
-    }
-  }
-};
-
-// Fills `sel`; false when the tags select nothing that exists (no data).
-bool select_scope(const ThresholdConfig& th, const ThresholdInputs& in, Selection& sel) {
-  sel.stats = in.stats;
-  sel.name = tag_value(th.tags, "name");
-  sel.method = tag_value(th.tags, "method");
-  sel.check = tag_value(th.tags, "check");
-  if (const std::string* s = tag_value(th.tags, "status")) {
-    sel.status = static_cast<int>(*parse_index(*s, 599));  // validated by check_threshold_tags
-  }
-  if (const std::string* s = tag_value(th.tags, "stage")) {
-    sel.stage = static_cast<size_t>(*parse_index(*s, UINT32_MAX));
-  }
-  const std::string* scenario = tag_value(th.tags, "scenario");
-  bool own_tags = false;  // the filter names tags of the scenarios' `tags` tables
-  for (const auto& [tag, value] : th.tags) own_tags = own_tags || tag_bit(tag) == 0;
-  sel.scenario_filter = scenario != nullptr || own_tags;
-  for (size_t i = 0; i < in.stats->scenarios.size(); ++i) {
-    if (scenario) {
-      if (!in.scenario_names || i >= in.scenario_names->size()) return false;
-      if ((*in.scenario_names)[i] != *scenario) continue;
-    }
-    if (own_tags) {
-      if (!in.scenario_tags || i >= in.scenario_tags->size()) continue;
-      const auto& have = (*in.scenario_tags)[i];
-      bool match = true;
-      for (const auto& [tag, value] : th.tags) {
-        if (tag_bit(tag) != 0) continue;
-        const auto it = have.find(tag);
-        match = match && it != have.end() && it->second == value;
-      }
-      if (!match) continue;
-    }
-    sel.scenarios.push_back(&in.stats->scenarios[i]);
-  }
-  return !(sel.scenario_filter && sel.scenarios.empty());
-}
-
-// Requests in scope of the NameStats filter: responses plus requests that got none.
-void name_totals(const Selection& sel, uint64_t& total, uint64_t& failed) {
-  total = failed = 0;
-  sel.for_each_name([&](const NameStats& ns) {
-    uint64_t failed_responses = 0;
-    for (const auto& [code, n] : ns.status) failed_responses += code >= 400 ? n : 0;
-    const uint64_t no_response = ns.failed - std::min(ns.failed, failed_responses);
-    total += ns.requests + no_response;
-    failed += ns.failed;
-  });
-}
-
-// http_req_duration and friends: the histogram in scope (microseconds).
-Histogram duration_histogram(const std::string& metric, const Selection& sel) {
-  const WorkerStats& st = *sel.stats;
-  if (metric == "send_lag") return st.send_lag;
-  if (metric == "http_req_connecting") return st.connect_time;
-  if (metric == "http_req_tls_handshaking") return st.tls_time;
-  if (metric == "http_req_waiting") return st.waiting;
-  Histogram h;
-  if (sel.stage) {
-    sel.for_each_stage([&](const StageStats& s) { h.merge(s.latency); });
-  } else if (sel.by_name()) {
-    sel.for_each_name([&](const NameStats& ns) { h.merge(ns.latency); });
-  } else {
-    h = st.latency;
-  }
-  return h;
-}
-
-// http_req_failed and checks: (bad or passing, total).
-std::pair<uint64_t, uint64_t> rate_parts(const std::string& metric, const Selection& sel) {
-  const WorkerStats& st = *sel.stats;
-  uint64_t part = 0;
-  uint64_t total = 0;
-  if (metric == "checks") {
-    for (const auto& [name, c] : st.checks) {
-      if (sel.check && name != *sel.check) continue;
-      part += c.passes;
-      total += c.passes + c.fails;
-    }
-  } else if (sel.stage) {
-    // Stage figures do not split failed responses from missing ones; a failure without a
-    // response is counted as if it had one.
-    uint64_t requests = 0;
-    sel.for_each_stage([&](const StageStats& s) {
-      requests += s.requests;
-      part += s.failed;
-    });
-    total = std::max(requests, part);
-  } else if (sel.by_name()) {
-    name_totals(sel, total, part);
-  } else {
-    uint64_t failed_responses = 0;
-    for (size_t code = 400; code < st.status.size(); ++code) failed_responses += st.status[code];
-    part = st.ledger.failed + st.ledger.timed_out + failed_responses;
-    total = st.ledger.completed + st.ledger.failed + st.ledger.timed_out;
-  }
-  return {part, total};
-}
-
-// Counters: the count in scope.
-uint64_t counter_value(const std::string& metric, const Selection& sel) {
-  const WorkerStats& st = *sel.stats;
-  uint64_t n = 0;
-  if (metric == "data_sent") return st.bytes_written;
-  if (metric == "data_received") return st.bytes_read;
-  if (metric == "iterations") {
-    for (const ScenarioStats* sc : sel.scenarios) n += sc->iterations;
-  } else if (metric == "dropped_iterations") {
-    if (sel.stage) {
-      sel.for_each_stage([&](const StageStats& s) { n += s.dropped_iterations; });
-    } else {
-      for (const ScenarioStats* sc : sel.scenarios) n += sc->dropped_iterations;
-    }
-  } else if (sel.stage) {  // http_reqs
-    sel.for_each_stage([&](const StageStats& s) { n += s.requests; });
-  } else if (sel.status) {
-    if (sel.by_name()) {
-      sel.for_each_name([&](const NameStats& ns) {
-        const auto it = ns.status.find(*sel.status);
-        n += it == ns.status.end() ? 0 : it->second;
-      });
-    } else {
-      n = st.status[static_cast<size_t>(*sel.status)];
-    }
-  } else if (sel.by_name()) {
-    uint64_t failed = 0;
-    name_totals(sel, n, failed);
-  } else {
-    n = st.ledger.completed + st.ledger.failed + st.ledger.timed_out;
-  }
-  return n;
-}
-
 ThresholdResult no_data(const ThresholdExpr& expr) {
   ThresholdResult r;
   r.text = aggregation_label(expr) + ": no data";
@@ -496,7 +256,7 @@ std::string describe(const ThresholdExpr& expr) {
 
 bool check_metric_aggregation(const std::string& metric, const ThresholdExpr& expr,
                               std::string& error) {
-  const MetricInfo* info = find_metric(metric);
+  const MetricDef* info = find_metric(metric);
   if (!info) {
     error = "unknown metric '" + metric + "'";
     return false;
@@ -504,24 +264,22 @@ bool check_metric_aggregation(const std::string& metric, const ThresholdExpr& ex
   const Agg a = expr.aggregation;
   const char* allowed = "";
   bool ok = false;
-  switch (info->kind) {
-    case MetricKind::kDuration:
+  switch (info->type) {
+    case MetricType::kTrend:
       ok = is_duration_aggregation(a);
       allowed = "avg, min, max, med and p(N)";
       break;
-    case MetricKind::kRate:
+    case MetricType::kRate:
       ok = a == Agg::kRate;
       allowed = "only rate";
       break;
-    case MetricKind::kCounter:
+    case MetricType::kCounter:
       ok = a == Agg::kCount || a == Agg::kRate;
       allowed = "count and rate (per second)";
       break;
-    case MetricKind::kGauge:
+    case MetricType::kGauge:
       ok = a == Agg::kValue || a == Agg::kMin || a == Agg::kMax;
       allowed = "value, min and max";
-      break;
-    case MetricKind::kUnknown:
       break;
   }
   if (!ok) {
@@ -532,32 +290,12 @@ bool check_metric_aggregation(const std::string& metric, const ThresholdExpr& ex
 
 bool check_threshold_tags(const std::string& metric, const std::map<std::string, std::string>& tags,
                           std::string& error) {
-  const MetricInfo* info = find_metric(metric);
+  const MetricDef* info = find_metric(metric);
   if (!info) {
     error = "unknown metric '" + metric + "'";
     return false;
   }
-  for (const auto& [tag, value] : tags) {
-    const unsigned bit = filter_bit(tag);
-    if (!(bit & info->tags)) {
-      error = "metric '" + metric + "' cannot be filtered by tag '" + tag + "'";
-      return false;
-    }
-    if (bit == kTagStage && !parse_index(value, UINT32_MAX)) {
-      error = "stage must be a stage index (0, 1, ...), not '" + value + "'";
-      return false;
-    }
-    if (bit == kTagStatus && !parse_index(value, 599)) {
-      error = "status must be a status code (100..599), not '" + value + "'";
-      return false;
-    }
-  }
-  const bool stage = tags.count("stage") != 0;
-  if (stage && (tags.count("name") || tags.count("method") || tags.count("status"))) {
-    error = "stage can only be combined with scenario";
-    return false;
-  }
-  return true;
+  return check_tags(*info, tags, error);
 }
 
 ThresholdResult evaluate_threshold(const ThresholdConfig& threshold, const ThresholdInputs& in) {
@@ -571,11 +309,12 @@ ThresholdResult evaluate_threshold(const ThresholdConfig& threshold, const Thres
     return r;
   }
   Selection sel;
-  if (!in.stats || !select_scope(threshold, in, sel)) return no_data(expr);
+  if (!in.stats || !select(threshold.tags, in, sel)) return no_data(expr);
+  const MetricDef& metric = *find_metric(threshold.metric);
   const std::string label = aggregation_label(expr);
-  switch (find_metric(threshold.metric)->kind) {
-    case MetricKind::kDuration: {
-      const Histogram h = duration_histogram(threshold.metric, sel);
+  switch (metric.type) {
+    case MetricType::kTrend: {
+      const Histogram h = read_trend(metric, sel);
       if (h.count() == 0) return no_data(expr);
       const Agg a = expr.aggregation;
       const double us =
@@ -588,15 +327,15 @@ ThresholdResult evaluate_threshold(const ThresholdConfig& threshold, const Thres
       r.text = fmt::format("{}={:.2f}ms", label, r.observed);
       break;
     }
-    case MetricKind::kRate: {
-      const auto [part, total] = rate_parts(threshold.metric, sel);
-      if (total == 0) return no_data(expr);
-      r.observed = static_cast<double>(part) / static_cast<double>(total);
-      r.text = fmt::format("rate={:.2f}% ({} of {})", r.observed * 100, part, total);
+    case MetricType::kRate: {
+      const RateParts parts = read_rate(metric, sel);
+      if (parts.total == 0) return no_data(expr);
+      r.observed = static_cast<double>(parts.part) / static_cast<double>(parts.total);
+      r.text = fmt::format("rate={:.2f}% ({} of {})", r.observed * 100, parts.part, parts.total);
       break;
     }
-    case MetricKind::kCounter: {
-      const uint64_t n = counter_value(threshold.metric, sel);
+    case MetricType::kCounter: {
+      const uint64_t n = read_counter(metric, sel);
       if (expr.aggregation == Agg::kCount) {
         r.observed = static_cast<double>(n);
         r.text = fmt::format("count={}", n);
@@ -607,19 +346,13 @@ ThresholdResult evaluate_threshold(const ThresholdConfig& threshold, const Thres
       }
       break;
     }
-    case MetricKind::kGauge: {
-      // Only the current snapshot is known, so value, min and max all read it.
+    case MetricType::kGauge: {
       if (sel.scenarios.empty()) return no_data(expr);
-      uint64_t n = 0;
-      for (const ScenarioStats* sc : sel.scenarios) {
-        n += threshold.metric == "vus" ? sc->vus : sc->vus_max;
-      }
+      const uint64_t n = read_gauge(metric, sel);
       r.observed = static_cast<double>(n);
       r.text = fmt::format("{}={}", label, n);
       break;
     }
-    case MetricKind::kUnknown:
-      break;
   }
   r.has_data = true;
   r.ok = compare(r.observed, expr.op, expr.value);

@@ -1,5 +1,6 @@
 // Pass/fail thresholds: k6's expression grammar `<aggregation> <op> <number>[unit]`, which
-// metric supports which aggregation, and evaluation against merged WorkerStats.
+// metric supports which aggregation (from the metric catalogue, results/catalogue.h), and
+// evaluation against merged WorkerStats.
 //
 // This header depends on nothing else in pelt (config.h includes it for ThresholdExpr).
 #pragma once
@@ -13,7 +14,7 @@
 namespace pelt {
 
 struct ThresholdConfig;  // config.h
-struct WorkerStats;      // stats.h
+struct MetricSource;     // catalogue.h: the statistics and scenario names and tags read
 
 // One parsed threshold expression, e.g. "p(95)<2s".
 struct ThresholdExpr {
@@ -34,20 +35,16 @@ bool parse_threshold(std::string_view text, ThresholdExpr& out, std::string& err
 // Canonical text, e.g. "p(95)<2000", "rate<0.01", "p(99.9)<=500.5".
 std::string describe(const ThresholdExpr& expr);
 
-// Which aggregations each metric supports: durations (http_req_duration, send_lag,
-// http_req_connecting, http_req_tls_handshaking, http_req_waiting): avg min max med p(N);
-// rates (http_req_failed, checks): rate; counters (http_reqs, iterations, dropped_iterations,
-// data_sent, data_received): count, rate (per second); gauges (vus, vus_max): value, min, max.
-// False with a message for an unknown metric or an unsupported aggregation.
+// Which aggregations each metric supports: trends (http_req_duration, send_lag, ...): avg min
+// max med p(N); rates (http_req_failed, checks): rate; counters (http_reqs, iterations, ...):
+// count, rate (per second); gauges (vus, vus_max): value, min, max. False with a message for an
+// unknown metric or an unsupported aggregation.
 bool check_metric_aggregation(const std::string& metric, const ThresholdExpr& expr,
                               std::string& error);
 
-// Which tag filters each metric supports (config validation calls this at load time):
-// http_req_duration: scenario, name, method, stage (stage alone or with scenario);
-// http_req_failed: scenario, name, method, stage (likewise); http_reqs: scenario, name,
-// method, status, stage (stage alone or with scenario); iterations, vus, vus_max: scenario;
-// dropped_iterations: scenario, stage; checks: check; the other metrics: none. `stage` is a
-// 0-based stage index and `status` a status code. False with a message otherwise.
+// Which tag filters each metric supports (the catalogue lists them; config validation calls
+// this at load time). `stage` is a 0-based stage index (alone or with scenario) and `status` a
+// status code. False with a message otherwise.
 bool check_threshold_tags(const std::string& metric, const std::map<std::string, std::string>& tags,
                           std::string& error);
 
@@ -60,14 +57,7 @@ struct ThresholdResult {
 };
 
 // What the evaluator reads.
-struct ThresholdInputs {
-  const WorkerStats* stats = nullptr;                        // merged totals
-  const std::vector<std::string>* scenario_names = nullptr;  // names of stats->scenarios by index
-  // Tags of stats->scenarios by index: a filter on any other tag than the built-in ones
-  // (scenario, name, method, status, stage, check) selects the scenarios carrying it.
-  const std::vector<std::map<std::string, std::string>>* scenario_tags = nullptr;
-  double elapsed_seconds = 0;                                // run time so far, seconds
-};
+using ThresholdInputs = MetricSource;
 
 // Evaluates threshold.parsed on threshold.metric filtered by threshold.tags.
 ThresholdResult evaluate_threshold(const ThresholdConfig& threshold, const ThresholdInputs& in);

@@ -436,9 +436,10 @@ TEST_CASE("bad files give file:line:col messages", "[config]") {
       {"bad-buckets.toml", ":6:17: metrics.buckets must be positive and strictly increasing"},
       {"bad-threshold-metric.toml",
        ":6:1: unknown metric \"http_req_duraton\" in [thresholds] (did you mean "
-       "\"http_req_duration\"?); metrics: http_req_duration, http_req_failed, http_reqs, "
-       "iterations, dropped_iterations, checks, data_sent, data_received, send_lag, vus, "
-       "vus_max, http_req_connecting, http_req_tls_handshaking, http_req_waiting"},
+       "\"http_req_duration\"?); metrics: http_reqs, http_req_duration, http_req_failed, "
+       "http_req_connecting, http_req_tls_handshaking, http_req_waiting, service_time, "
+       "send_lag, checks, iterations, dropped_iterations, interrupted_iterations, "
+       "data_received, data_sent, vus, vus_max"},
       {"bad-threshold-tag.toml",
        ":6:1: unknown tag \"nme\" in \"http_req_duration{nme:issue}\" (did you mean \"name\"?); "
        "tags: scenario, name, method, status, stage"},

@@ -1,4 +1,5 @@
 #include "results/metrics.h"
+#include "results/redact.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -52,9 +53,9 @@ void add_requests(NameStats& ns, const std::string& method, int status,
   ns.method = method;
   for (uint64_t v : latencies_us) {
     ns.latency.record(v);
-    ++ns.requests;
+    ++ns.requests.responses;
     ++ns.status[status];
-    if (status >= 400) ++ns.failed;
+    if (status >= 400) ++ns.requests.failed_responses;
   }
 }
 
@@ -64,7 +65,6 @@ WorkerStats sample_stats() {
   ScenarioStats& browse = s.scenarios[0];
   add_requests(browse.names["home"], "GET", 200, {500, 2000, 20000, 2000000});
   add_requests(browse.names["home"], "GET", 404, {700});
-  browse.names["home"].failure_reasons["status 404"] = 1;
   add_requests(browse.names["issue"], "POST", 201, {3000, 4000});
   browse.vus = 7;
   browse.vus_max = 10;
@@ -165,7 +165,8 @@ TEST_CASE("metrics: scenario tags label every series of their scenario", "[metri
   const WorkerStats s = sample_stats();
   MetricsOptions o = sample_options();
   o.scenario_tags = {{{"team", "web"}, {"env", "staging"}}, {}};
-  o.secret_values = {"s3cret"};
+  const pelt::Redactor redactor({"s3cret"});
+  o.redactor = &redactor;
   const auto fams = build_families(o, s, {});
   const ClientMetric* ok200 = find_series(
       fams, "pelt_http_requests_total",
@@ -202,7 +203,7 @@ TEST_CASE("metrics: duration buckets are cumulative and match the histogram", "[
                                       {{"scenario", "browse"}, {"name", "home"}});
   REQUIRE(h != nullptr);
   const NameStats& home = s.scenarios[0].names.at("home");
-  CHECK(h->histogram.sample_count == home.requests);
+  CHECK(h->histogram.sample_count == home.requests.responses);
   CHECK(h->histogram.sample_sum == Approx(home.latency.mean() * home.latency.count() / 1e6));
   REQUIRE(h->histogram.bucket.size() == 4);
   CHECK(h->histogram.bucket[0].upper_bound == 0.001);
@@ -273,7 +274,10 @@ TEST_CASE("metrics: secrets never reach label values", "[metrics]") {
   MetricsOptions o = sample_options();
   o.scenario_names = {"browse"};
   o.target = "https://alice:pa55word@example.test:8443/path?token=qwerty123";
-  o.secret_values = {"s3cr3t-value"};
+  // The run's policy: secret-named variables (here one given with -e, one from the
+  // environment) and the patterns.
+  const pelt::Redactor redactor = pelt::Redactor::for_run(pelt::RunConfig{}, {{"MY_SECRET", "s3cr3t-value"}});
+  o.redactor = &redactor;
   const auto fams =
       build_families(o, s, {{"http_req_duration{name:token=abcabc123} p(99)<500", true}});
   const std::vector<std::string> secrets = {"abcdefgh12345",
@@ -429,15 +433,16 @@ TEST_CASE("metrics: linger returns after two scrapes", "[metrics]") {
       http_get(port, "/metrics");
     }
   });
+  const std::atomic<bool> no_stop{false};
   const auto t0 = std::chrono::steady_clock::now();
-  const int seen = server->linger(std::chrono::seconds(10), 2);
+  const int seen = server->linger(std::chrono::seconds(10), 2, no_stop);
   const auto waited = std::chrono::steady_clock::now() - t0;
   scraper.join();
   CHECK(seen == 2);
   CHECK(waited < std::chrono::seconds(5));
 
   const auto t1 = std::chrono::steady_clock::now();
-  CHECK(server->linger(std::chrono::milliseconds(300), 2) == 0);  // nobody scrapes: times out
+  CHECK(server->linger(std::chrono::milliseconds(300), 2, no_stop) == 0);  // nobody scrapes: times out
   CHECK(std::chrono::steady_clock::now() - t1 >= std::chrono::milliseconds(290));
 }
 

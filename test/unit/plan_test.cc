@@ -1,5 +1,7 @@
 // Executor math at fake instants: every executor, k6's examples, the arrival schedule.
+#include "engine/executors.h"
 #include "engine/plan.h"
+#include "engine/segment.h"
 
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -11,6 +13,11 @@
 using namespace std::chrono_literals;
 using pelt::ExecutorKind;
 using pelt::ExecutorPlan;
+
+// The plan pelt builds for a scenario.
+ExecutorPlan plan_of(const pelt::ScenarioConfig& scenario) {
+  return ExecutorPlan(pelt::plan_spec(scenario));
+}
 using pelt::ScenarioConfig;
 using pelt::StageSpec;
 using std::chrono::microseconds;
@@ -90,9 +97,8 @@ TEST_CASE("constant-vus holds its VUs for the duration", "[plan]") {
   ScenarioConfig s = scenario(ExecutorKind::kConstantVus);
   s.vus = 10;
   s.duration = 30s;
-  ExecutorPlan plan(s);
+  ExecutorPlan plan = plan_of(s);
   CHECK_FALSE(plan.arrival_rate());
-  CHECK_FALSE(plan.iterations_based());
   CHECK(plan.stage_count() == 1);
   CHECK(plan.duration() == 30s);
   CHECK(plan.initial_vus() == 10);
@@ -112,7 +118,7 @@ TEST_CASE("constant-vus holds its VUs for the duration", "[plan]") {
 
 TEST_CASE("ramping-vus interpolates and rounds down (k6 examples)", "[plan]") {
   SECTION("0 to 10 over 30s is 5 at 15s") {
-    ExecutorPlan plan(ramping_vus(0, {{30s, 10}}));
+    ExecutorPlan plan = plan_of(ramping_vus(0, {{30s, 10}}));
     CHECK(plan.target_vus(0s) == 0);
     CHECK(plan.target_vus(2999999us) == 0);
     CHECK(plan.target_vus(3s) == 1);
@@ -126,7 +132,7 @@ TEST_CASE("ramping-vus interpolates and rounds down (k6 examples)", "[plan]") {
     CHECK(plan.max_vus() == 10);
   }
   SECTION("k6's three-stage example: 30s to 20, 1m30s to 10, 20s to 0") {
-    ExecutorPlan plan(ramping_vus(0, {{30s, 20}, {90s, 10}, {20s, 0}}));
+    ExecutorPlan plan = plan_of(ramping_vus(0, {{30s, 20}, {90s, 10}, {20s, 0}}));
     CHECK(plan.stage_count() == 3);
     CHECK(plan.duration() == 140s);
     CHECK(plan.stage_start(0) == 0s);
@@ -153,7 +159,7 @@ TEST_CASE("ramping-vus interpolates and rounds down (k6 examples)", "[plan]") {
     CHECK(plan.max_vus() == 20);
   }
   SECTION("ramp down rounds down too") {
-    ExecutorPlan plan(ramping_vus(10, {{30s, 0}}));
+    ExecutorPlan plan = plan_of(ramping_vus(10, {{30s, 0}}));
     CHECK(plan.target_vus(0s) == 10);
     CHECK(plan.target_vus(15s) == 5);
     CHECK(plan.target_vus(16s) == 4);
@@ -162,7 +168,7 @@ TEST_CASE("ramping-vus interpolates and rounds down (k6 examples)", "[plan]") {
     CHECK(plan.max_vus() == 10);
   }
   SECTION("start_vus is the starting point and a zero-length stage jumps") {
-    ExecutorPlan plan(ramping_vus(5, {{10s, 5}, {0s, 20}, {10s, 20}, {10s, 0}}));
+    ExecutorPlan plan = plan_of(ramping_vus(5, {{10s, 5}, {0s, 20}, {10s, 20}, {10s, 0}}));
     CHECK(plan.target_vus(5s) == 5);
     CHECK(plan.target_vus(10s) == 20);
     CHECK(plan.stage_index(10s) == 2);
@@ -171,7 +177,7 @@ TEST_CASE("ramping-vus interpolates and rounds down (k6 examples)", "[plan]") {
     CHECK(plan.max_vus() == 20);
   }
   SECTION("fractional targets round the cap up") {
-    ExecutorPlan plan(ramping_vus(0, {{10s, 2.5}}));
+    ExecutorPlan plan = plan_of(ramping_vus(0, {{10s, 2.5}}));
     CHECK(plan.max_vus() == 3);
     CHECK(plan.target_vus(10s) == 2);
   }
@@ -182,8 +188,7 @@ TEST_CASE("iteration executors: fixed VUs until max_duration", "[plan]") {
     ScenarioConfig s = scenario(kind);
     s.vus = 4;
     s.iterations = 100;
-    ExecutorPlan plan(s);
-    CHECK(plan.iterations_based());
+    ExecutorPlan plan = plan_of(s);
     CHECK_FALSE(plan.arrival_rate());
     CHECK(plan.duration() == 10min);
     CHECK(plan.stage_count() == 1);
@@ -199,9 +204,8 @@ TEST_CASE("iteration executors: fixed VUs until max_duration", "[plan]") {
 TEST_CASE("constant-arrival-rate spaces iterations evenly", "[plan]") {
   ScenarioConfig s = constant_rate(10, 1s, 10s);
   s.pre_allocated_vus = 5;
-  ExecutorPlan plan(s);
+  ExecutorPlan plan = plan_of(s);
   CHECK(plan.arrival_rate());
-  CHECK_FALSE(plan.iterations_based());
   CHECK(plan.initial_vus() == 5);
   CHECK(plan.max_vus() == 5);  // max_vus 0 means pre_allocated_vus
   CHECK(plan.target_rate(0s) == Approx(10));
@@ -227,7 +231,7 @@ TEST_CASE("constant-arrival-rate spaces iterations evenly", "[plan]") {
     ScenarioConfig m = constant_rate(1000, 1min, 1min);
     m.pre_allocated_vus = 100;
     m.max_vus = 1000;
-    ExecutorPlan per_minute(m);
+    ExecutorPlan per_minute = plan_of(m);
     CHECK(per_minute.target_rate(0s) == Approx(1000.0 / 60));
     CHECK(per_minute.max_vus() == 1000);
     CHECK(per_minute.initial_vus() == 100);
@@ -241,7 +245,7 @@ TEST_CASE("constant-arrival-rate spaces iterations evenly", "[plan]") {
 
 TEST_CASE("ramping-arrival-rate gives each stage exactly its iterations", "[plan]") {
   SECTION("0 to 10/s over 10s, hold 10s, down to 0 over 10s") {
-    ExecutorPlan plan(ramping_rate(0, {{10s, 10}, {10s, 10}, {10s, 0}}));
+    ExecutorPlan plan = plan_of(ramping_rate(0, {{10s, 10}, {10s, 10}, {10s, 0}}));
     CHECK(plan.stage_count() == 3);
     CHECK(plan.duration() == 30s);
     CHECK(plan.target_rate(5s) == Approx(5));
@@ -266,7 +270,7 @@ TEST_CASE("ramping-arrival-rate gives each stage exactly its iterations", "[plan
     check_schedule_consistent(plan);
   }
   SECTION("per-minute rates (1/s to 10/s over a minute)") {
-    ExecutorPlan plan(ramping_rate(60, {{1min, 600}}, 1min));
+    ExecutorPlan plan = plan_of(ramping_rate(60, {{1min, 600}}, 1min));
     CHECK(plan.target_rate(0s) == Approx(1));
     CHECK(plan.target_rate(30s) == Approx(5.5));
     CHECK(plan.arrivals_until(30s) == Approx(97.5));
@@ -275,7 +279,7 @@ TEST_CASE("ramping-arrival-rate gives each stage exactly its iterations", "[plan
     check_schedule_consistent(plan);
   }
   SECTION("spike: 10/s for 10s, up to 500/s within 5s, hold 30s, down to 10/s in 10s") {
-    ExecutorPlan plan(ramping_rate(10, {{10s, 10}, {5s, 500}, {30s, 500}, {10s, 10}}));
+    ExecutorPlan plan = plan_of(ramping_rate(10, {{10s, 10}, {5s, 500}, {30s, 500}, {10s, 10}}));
     const auto times = schedule(plan);
     CHECK(times.size() == 100 + 1275 + 15000 + 2550);
     CHECK(due_between(times, 0s, 10s) == 100);
@@ -287,7 +291,7 @@ TEST_CASE("ramping-arrival-rate gives each stage exactly its iterations", "[plan
     check_schedule_consistent(plan);
   }
   SECTION("a silent stage delays the first iteration") {
-    ExecutorPlan plan(ramping_rate(0, {{5s, 0}, {10s, 10}}));
+    ExecutorPlan plan = plan_of(ramping_rate(0, {{5s, 0}, {10s, 10}}));
     CHECK(plan.arrivals_until(5s) == 0);
     CHECK(plan.arrival_time(0) == 5s);
     CHECK(plan.arrival_time(2) == 7s);
@@ -295,12 +299,12 @@ TEST_CASE("ramping-arrival-rate gives each stage exactly its iterations", "[plan
     check_schedule_consistent(plan);
   }
   SECTION("no rate at all schedules nothing") {
-    ExecutorPlan plan(ramping_rate(0, {{10s, 0}}));
+    ExecutorPlan plan = plan_of(ramping_rate(0, {{10s, 0}}));
     CHECK(plan.arrivals_until(10s) == 0);
     CHECK_FALSE(plan.arrival_time(0).has_value());
   }
   SECTION("fractional totals: the last partial iteration is not scheduled") {
-    ExecutorPlan plan(ramping_rate(0, {{3s, 1}}));  // 1.5 iterations
+    ExecutorPlan plan = plan_of(ramping_rate(0, {{3s, 1}}));  // 1.5 iterations
     CHECK(plan.arrival_time(0) == 0us);
     CHECK(plan.arrival_time(1).has_value());
     CHECK(std::abs((*plan.arrival_time(1) - 2449490us).count()) <= 1);  // sqrt(6) s
@@ -310,7 +314,7 @@ TEST_CASE("ramping-arrival-rate gives each stage exactly its iterations", "[plan
 }
 
 TEST_CASE("arrivals_until and arrival_time agree at many instants", "[plan]") {
-  ExecutorPlan plan(ramping_rate(3, {{7s, 40}, {0s, 5}, {11s, 5}, {13s, 90}, {9s, 0}}));
+  ExecutorPlan plan = plan_of(ramping_rate(3, {{7s, 40}, {0s, 5}, {11s, 5}, {13s, 90}, {9s, 0}}));
   const auto times = schedule(plan);
   for (int64_t ms = 0; ms <= 41000; ms += 250) {
     const microseconds t = std::chrono::milliseconds(ms);
@@ -323,26 +327,26 @@ TEST_CASE("arrivals_until and arrival_time agree at many instants", "[plan]") {
   check_schedule_consistent(plan);
 }
 
-TEST_CASE("share_of splits work with the remainder to the first workers", "[plan]") {
-  CHECK(pelt::share_of(10, 3, 0) == 4);
-  CHECK(pelt::share_of(10, 3, 1) == 3);
-  CHECK(pelt::share_of(10, 3, 2) == 3);
-  CHECK(pelt::share_of(2, 4, 0) == 1);
-  CHECK(pelt::share_of(2, 4, 1) == 1);
-  CHECK(pelt::share_of(2, 4, 2) == 0);
-  CHECK(pelt::share_of(2, 4, 3) == 0);
-  CHECK(pelt::share_of(5, 0, 0) == 0);
-  CHECK(pelt::share_of(5, 2, 2) == 0);
-  CHECK(pelt::share_of(0, 3, 0) == 0);
-  CHECK(pelt::share_of(std::numeric_limits<uint64_t>::max(), 1, 0) ==
+TEST_CASE("Segment::share splits work with the remainder to the first parts", "[plan]") {
+  CHECK(pelt::Segment{0, 3}.share32(10) == 4);
+  CHECK(pelt::Segment{1, 3}.share32(10) == 3);
+  CHECK(pelt::Segment{2, 3}.share32(10) == 3);
+  CHECK(pelt::Segment{0, 4}.share32(2) == 1);
+  CHECK(pelt::Segment{1, 4}.share32(2) == 1);
+  CHECK(pelt::Segment{2, 4}.share32(2) == 0);
+  CHECK(pelt::Segment{3, 4}.share32(2) == 0);
+  CHECK(pelt::Segment{0, 0}.share32(5) == 0);
+  CHECK(pelt::Segment{2, 2}.share32(5) == 0);
+  CHECK(pelt::Segment{0, 3}.share32(0) == 0);
+  CHECK(pelt::Segment{0, 1}.share32(std::numeric_limits<uint64_t>::max()) ==
         std::numeric_limits<uint32_t>::max());
   for (uint64_t n = 0; n < 40; ++n) {
     for (uint32_t workers = 1; workers < 9; ++workers) {
       uint64_t total = 0;
       for (uint32_t w = 0; w < workers; ++w) {
-        const uint32_t share = pelt::share_of(n, workers, w);
-        CHECK(share <= pelt::share_of(n, workers, 0));
-        CHECK(share + 1 >= pelt::share_of(n, workers, 0));
+        const uint32_t share = pelt::Segment{w, workers}.share32(n);
+        CHECK(share <= pelt::Segment{0, workers}.share32(n));
+        CHECK(share + 1 >= pelt::Segment{0, workers}.share32(n));
         total += share;
       }
       CHECK(total == n);

@@ -8,19 +8,50 @@ namespace {
 
 using pelt::WorkerStats;
 
+// Counts the fields of an aggregate: the largest N for which T{x1, ..., xN} compiles, with each
+// x convertible to anything. The merge test below asserts the counts, so a field added to a
+// stats struct fails this test until the fixture sets it and the test checks its merge.
+struct AnyField {
+  template <typename U>
+  operator U() const;
+};
+
+template <typename T, typename... Fields>
+constexpr size_t field_count() {
+  if constexpr (requires { T{Fields{}..., AnyField{}}; }) {
+    return field_count<T, Fields..., AnyField>();
+  } else {
+    return sizeof...(Fields);
+  }
+}
+
+static_assert(field_count<pelt::ErrorCounts>() == 5, "ErrorCounts changed: update the merge test");
+static_assert(field_count<pelt::Ledger>() == 5, "Ledger changed: update the merge test");
+static_assert(field_count<pelt::RequestCounts>() == 3, "RequestCounts changed: update the merge test");
+static_assert(field_count<pelt::CheckCount>() == 2, "CheckCount changed: update the merge test");
+static_assert(field_count<pelt::StageStats>() == 3, "StageStats changed: update the merge test");
+static_assert(field_count<pelt::NameStats>() == 5, "NameStats changed: update the merge test");
+static_assert(field_count<pelt::ScenarioStats>() == 9, "ScenarioStats changed: update the merge test");
+static_assert(field_count<WorkerStats>() == 23, "WorkerStats changed: update the merge test");
+
 // A worker's figures with every field set, scaled by k so two workers differ.
 std::unique_ptr<WorkerStats> filled(uint64_t k) {
   auto s = std::make_unique<WorkerStats>();
   s->ledger = {10 * k, 7 * k, 1 * k, 1 * k, 1 * k};
+  s->waiting_now = 4 * k;
   s->errors = {1 * k, 2 * k, 3 * k, 4 * k, 5 * k};
   s->error_reasons["connect ECONNREFUSED"] = k;
   s->error_reasons["read EOF"] = 2 * k;
+  s->error_samples = {"sample " + std::to_string(k)};
   s->bytes_read = 1000 * k;
   s->bytes_written = 100 * k;
   s->connects = 3 * k;
   s->reconnects = k;
+  s->tls_handshakes = 6 * k;
+  s->tls_resumed = 5 * k;
   s->status[200] = 6 * k;
   s->status[404] = k;
+  s->status[999] = k;
   s->latency.record_n(1000 * k, 7 * k);
   s->service.record(900 * k);
   s->send_lag.record(10 * k);
@@ -30,25 +61,25 @@ std::unique_ptr<WorkerStats> filled(uint64_t k) {
   s->req_per_sec.record(5000 * k);
   s->checks["status is 200"] = {6 * k, k};
   s->script_errors = k;
+  s->script_error_samples = {"script.lua:" + std::to_string(k) + ": boom"};
   pelt::ScenarioStats sc;
   sc.stages.resize(k);  // worker 1 saw one stage, worker 2 two
   for (auto& st : sc.stages) {
-    st.requests = 5;
-    st.failed = 1;
+    st.requests = {5, 1, 2};
     st.dropped_iterations = 2;
     st.latency.record(100 * k);
   }
   pelt::NameStats& ns = sc.names["GET /users/{id}"];
   ns.method = k == 1 ? "GET" : "";
-  ns.requests = 4 * k;
-  ns.failed = k;
+  ns.requests = {4 * k, k, 2 * k};
   ns.status[200] = 3 * k;
   ns.status[500] = k;
-  ns.failure_reasons["status 500"] = k;
+  ns.failure_reasons["premature close"] = 2 * k;
   ns.latency.record(2000 * k);
-  sc.names["only in " + std::to_string(k)].requests = 1;
+  sc.names["only in " + std::to_string(k)].requests.responses = 1;
   sc.iterations = 7 * k;
   sc.dropped_iterations = k;
+  sc.interrupted_iterations = 3 * k;
   sc.vus = static_cast<uint32_t>(5 * k);
   sc.vus_max = static_cast<uint32_t>(10 * k);
   sc.stage = static_cast<uint32_t>(k - 1);
@@ -69,6 +100,7 @@ TEST_CASE("WorkerStats::merge adds every field", "[stats]") {
   CHECK(a->ledger.timed_out == 3);
   CHECK(a->ledger.in_flight == 3);
   CHECK(a->ledger.balanced());
+  CHECK(a->waiting_now == 12);
   CHECK(a->errors.connect == 3);
   CHECK(a->errors.read == 6);
   CHECK(a->errors.write == 9);
@@ -77,13 +109,17 @@ TEST_CASE("WorkerStats::merge adds every field", "[stats]") {
   CHECK(a->errors.socket_total() == 30);
   CHECK(a->error_reasons["connect ECONNREFUSED"] == 3);
   CHECK(a->error_reasons["read EOF"] == 6);
+  CHECK(a->error_samples == std::vector<std::string>{"sample 1", "sample 2"});
   CHECK(a->bytes_read == 3000);
   CHECK(a->bytes_written == 300);
   CHECK(a->connects == 9);
   CHECK(a->reconnects == 3);
+  CHECK(a->tls_handshakes == 18);
+  CHECK(a->tls_resumed == 15);
   CHECK(a->status[200] == 18);
   CHECK(a->status[404] == 3);
-  CHECK(a->non_2xx_3xx() == 3);
+  CHECK(a->status[999] == 3);
+  CHECK(a->non_2xx_3xx() == 6);
   CHECK(a->latency.count() == 21);
   CHECK(a->latency.min() == 1000);
   CHECK(a->latency.max() == 2000);
@@ -96,29 +132,35 @@ TEST_CASE("WorkerStats::merge adds every field", "[stats]") {
   CHECK(a->checks["status is 200"].passes == 18);
   CHECK(a->checks["status is 200"].fails == 3);
   CHECK(a->script_errors == 3);
+  CHECK(a->script_error_samples.size() == 2);
 
   REQUIRE(a->scenarios.size() == 1);
   const pelt::ScenarioStats& sc = a->scenarios[0];
   REQUIRE(sc.stages.size() == 2);  // grown to the longer side
-  CHECK(sc.stages[0].requests == 10);
-  CHECK(sc.stages[0].failed == 2);
+  CHECK(sc.stages[0].requests.responses == 10);
+  CHECK(sc.stages[0].requests.failed_responses == 2);
+  CHECK(sc.stages[0].requests.no_response == 4);
+  CHECK(sc.stages[0].requests.ended() == 14);
+  CHECK(sc.stages[0].requests.failed() == 6);
   CHECK(sc.stages[0].dropped_iterations == 4);
   CHECK(sc.stages[0].latency.count() == 2);
-  CHECK(sc.stages[1].requests == 5);
+  CHECK(sc.stages[1].requests.responses == 5);
   CHECK(sc.stages[1].latency.min() == 200);
   REQUIRE(sc.names.count("GET /users/{id}") == 1);
   const pelt::NameStats& ns = sc.names.at("GET /users/{id}");
   CHECK(ns.method == "GET");
-  CHECK(ns.requests == 12);
-  CHECK(ns.failed == 3);
+  CHECK(ns.requests.responses == 12);
+  CHECK(ns.requests.failed_responses == 3);
+  CHECK(ns.requests.no_response == 6);
   CHECK(ns.status.at(200) == 9);
   CHECK(ns.status.at(500) == 3);
-  CHECK(ns.failure_reasons.at("status 500") == 3);
+  CHECK(ns.failure_reasons.at("premature close") == 6);
   CHECK(ns.latency.count() == 2);
   CHECK(sc.names.count("only in 1") == 1);
   CHECK(sc.names.count("only in 2") == 1);
   CHECK(sc.iterations == 21);
   CHECK(sc.dropped_iterations == 3);
+  CHECK(sc.interrupted_iterations == 9);
   CHECK(sc.vus == 15);  // per-worker shares add
   CHECK(sc.vus_max == 30);
   CHECK(sc.stage == 1);  // furthest stage
@@ -191,14 +233,14 @@ TEST_CASE("request names past the cap fold into other when merged", "[stats]") {
   for (size_t i = 0; i < WorkerStats::kMaxNames; ++i) {
     std::string name = std::to_string(i);
     name.insert(name.begin(), 'a');
-    a.names[name].requests = 1;
+    a.names[name].requests.responses = 1;
   }
-  b.names["a0"].requests = 2;
-  b.names["new one"].requests = 5;
-  b.names["new two"].requests = 6;
+  b.names["a0"].requests.responses = 2;
+  b.names["new one"].requests.responses = 5;
+  b.names["new two"].requests.responses = 6;
   a.merge(b);
-  CHECK(a.names.at("a0").requests == 3);
+  CHECK(a.names.at("a0").requests.responses == 3);
   CHECK(a.names.count("new one") == 0);
-  CHECK(a.names.at("other").requests == 11);
+  CHECK(a.names.at("other").requests.responses == 11);
   CHECK(a.names.size() == WorkerStats::kMaxNames + 1);
 }

@@ -1,0 +1,60 @@
+// What the VUs of one scenario on one worker share: the scenario's configuration, the worker's
+// Lua state for it, the request to send when the script builds none, and where its figures go.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.h"
+#include "lua/script.h"
+#include "results/stats.h"
+
+namespace pelt {
+
+// Everything a worker needs to run its share of one scenario, prepared by the runner.
+struct ScenarioSetup {
+  const ScenarioConfig* config = nullptr;  // the scenario (owned by the runner)
+  std::unique_ptr<Script> script;          // this thread's Lua state, init() done
+  ThreadHandle* handle = nullptr;          // wrk's thread object (owned by the runner)
+  std::string static_request;              // the request bytes when there is no request() hook
+  std::vector<bool> batch_heads;           // one entry per request in a batch; true = HEAD
+  std::string default_name;                // request name when the script sets none
+  std::string default_method;              // method of the default request
+};
+
+// One scenario on one worker, shared by its executor and VUs (owned by the worker).
+class ScenarioContext {
+ public:
+  ScenarioContext(uint32_t index, ScenarioSetup setup, ScenarioStats& stats);
+
+  uint32_t index() const { return index_; }
+  const ScenarioConfig& config() const { return *setup_.config; }
+  const ScenarioSetup& setup() const { return setup_; }
+  Script* script() const { return setup_.script.get(); }
+  ScenarioStats& stats() { return stats_; }
+  bool dynamic() const { return dynamic_; }      // the script has request()
+  bool capture() const { return capture_; }      // the script has response()
+  bool has_delay() const { return has_delay_; }  // the script has delay()
+  // thread:stop() was called in the script.
+  bool stop_requested() const;
+  NameStats* default_name() const { return default_name_; }
+  // The figures of requests named `name` (method: of the first request with that name). Past
+  // WorkerStats::kMaxNames names, new ones fold into "other".
+  NameStats* name_stats(std::string_view name, std::string_view method);
+
+ private:
+  uint32_t index_;                       // scenario index (WorkerStats::scenarios)
+  ScenarioSetup setup_;                  // what the runner prepared
+  ScenarioStats& stats_;                 // this scenario's figures in the worker's stats
+  bool dynamic_ = false;                 // the script has request()
+  bool capture_ = false;                 // the script has response()
+  bool has_delay_ = false;               // the script has delay()
+  NameStats* default_name_ = nullptr;    // figures of requests with the default name
+  std::string cached_name_;              // last request name looked up
+  NameStats* cached_name_stats_ = nullptr;  // its figures
+};
+
+}  // namespace pelt

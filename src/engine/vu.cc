@@ -1,0 +1,218 @@
+#include "engine/vu.h"
+
+#include "engine/executor.h"
+#include "engine/scenario.h"
+
+namespace pelt {
+namespace {
+
+constexpr uint64_t kNsPerMs = 1000 * 1000;
+// A request() that fails ends its iteration after this pause, so a broken script cannot spin
+// the loop.
+constexpr uint64_t kScriptErrorPauseNs = 10 * kNsPerMs;
+
+const sockaddr* target_address(const ScenarioContext& scenario) {
+  return reinterpret_cast<const sockaddr*>(&scenario.setup().handle->addr.storage);
+}
+
+}  // namespace
+
+Vu::Vu(VuEnv& env, ScenarioContext& scenario, Executor& executor, uint32_t index)
+    : env_(env), scenario_(scenario), executor_(executor), index_(index),
+      scope_(&scenario.stats()),
+      connection_(*this, env.transports, env.recorder, target_address(scenario),
+                  env.run.bind_address(index)),
+      timer_(env.clock.make_timer(&Vu::on_timer, this)) {
+  scope_.set_name(scenario.default_name());
+  connection_.set_capture(scenario.capture());
+}
+
+Vu::~Vu() = default;
+
+void Vu::set_active(bool active) {
+  if (active_ == active) return;
+  active_ = active;
+  inactive_since_ns_ = !active && busy_ ? env_.clock.now_ns() : 0;
+  if (active && !busy_) next_step();
+}
+
+void Vu::interrupt() {
+  if (!busy_) return;
+  connection_.abandon();
+  want_send_ = false;
+  batch_done_ = false;
+  thinking_ = false;
+  intended_ns_ = 0;
+  inactive_since_ns_ = 0;
+  timer_->stop();  // a think time or delay() wait ends here
+  busy_ = false;
+}
+
+void Vu::warm_up() {
+  connection_.warm_up();
+}
+
+void Vu::run_iteration(uint64_t intended_ns) {
+  if (busy_) return;  // never two iterations on one VU
+  intended_ns_ = intended_ns;
+  busy_ = true;
+  if (scenario_.has_delay()) {
+    double ms = 0;
+    if (!scenario_.script()->delay(ms)) {
+      env_.recorder.record_script_error(scenario_.script()->last_error());
+      ms = 0;
+    }
+    if (ms > 0) {
+      timer_->start(static_cast<uint64_t>(ms) * kNsPerMs);
+      return;
+    }
+  }
+  send_request();
+}
+
+void Vu::on_timer(void* ctx) {
+  auto* self = static_cast<Vu*>(ctx);
+  if (self->busy_ && self->batch_done_) {
+    // The think time after an iteration has passed.
+    self->busy_ = false;
+    self->batch_done_ = false;
+    self->thinking_ = false;
+    self->next_step();
+    return;
+  }
+  if (self->busy_) self->send_request();  // delay() before a request has passed
+}
+
+void Vu::send_request() {
+  if (!env_.run.running()) return;
+  if (!connection_.ready()) {
+    want_send_ = true;
+    connection_.open();
+    return;
+  }
+  want_send_ = false;
+  const ScenarioSetup& setup = scenario_.setup();
+  std::string_view bytes;
+  if (scenario_.dynamic()) {
+    Script& script = *scenario_.script();
+    if (!script.request(bytes)) {
+      env_.recorder.record_script_error(script.last_error());
+      // The iteration could not produce a request: it ends here, after a short pause.
+      batch_done_ = true;
+      thinking_ = true;
+      ++iterations_;
+      env_.recorder.record_iteration(scenario_.stats());
+      timer_->start(kScriptErrorPauseNs);
+      return;
+    }
+    std::string_view name = script.request_name();
+    if (name.empty()) {
+      scope_.set_name(scenario_.default_name());
+    } else {
+      // The method of a new name comes from the request line itself.
+      const size_t sp = bytes.find(' ');
+      scope_.set_name(scenario_.name_stats(
+          name, sp == std::string_view::npos ? std::string_view(setup.default_method)
+                                             : bytes.substr(0, sp)));
+    }
+  } else {
+    bytes = setup.static_request;
+  }
+  batch_done_ = false;
+  // Inside a read callback the read's timestamp is a fraction of a microsecond old: the next
+  // request of a closed loop starts where the previous response ended, with no clock read.
+  sent_ns_ = connection_.now_ns();
+  if (intended_ns_ == 0) intended_ns_ = sent_ns_;
+  const uint64_t lag_us = intended_ns_ < sent_ns_ ? (sent_ns_ - intended_ns_) / 1000 : 0;
+  env_.recorder.record_sent(static_cast<uint32_t>(setup.batch_heads.size()), bytes.size(), lag_us);
+  connection_.submit(bytes, setup.batch_heads);
+}
+
+void Vu::on_connection_ready() {
+  if (want_send_) {
+    send_request();
+  } else if (!busy_) {
+    next_step();
+  }
+}
+
+void Vu::on_first_byte() {
+  env_.recorder.record_first_byte((connection_.now_ns() - sent_ns_) / 1000);
+}
+
+void Vu::on_response(const ParsedResponse& r) {
+  const uint64_t now = connection_.now_ns();
+  env_.recorder.record_response(scope_, r.status, (now - intended_ns_) / 1000, (now - sent_ns_) / 1000);
+  if (scenario_.capture() && !scenario_.script()->response(r.status, r.headers, r.body)) {
+    env_.recorder.record_script_error(scenario_.script()->last_error());
+  }
+  if (connection_.outstanding() == 0) batch_done_ = true;
+}
+
+void Vu::on_input_done() {
+  if (!batch_done_ || want_send_ || thinking_) return;
+  if (scenario_.stop_requested()) env_.run.stop_run();
+  finish_iteration();
+}
+
+void Vu::on_connection_failed(ErrorKind kind, const std::string& reason, const std::string& detail,
+                              uint64_t unanswered, bool while_connecting) {
+  env_.recorder.record_failure(unanswered > 0 ? &scope_ : nullptr, kind, reason, detail, unanswered);
+  // Failed before it was ready: the iteration still waits for a connection (want_send_ stays).
+  if (while_connecting) return;
+  if (busy_ && unanswered > 0 && !thinking_) {
+    batch_done_ = true;
+    finish_iteration();
+  }
+}
+
+bool Vu::wants_connection() const {
+  return !shutting_down_ && env_.run.running() && (want_send_ || active_ || keep_connected_);
+}
+
+void Vu::finish_iteration() {
+  ++iterations_;
+  env_.recorder.record_iteration(scenario_.stats());
+  intended_ns_ = 0;
+  const ThinkTime& think = scenario_.config().think_time;
+  if (think.max.count() > 0 && env_.run.running()) {
+    double us = static_cast<double>(think.min.count());
+    if (think.max > think.min) {
+      us += env_.run.random_unit() * static_cast<double>((think.max - think.min).count());
+    }
+    thinking_ = true;
+    timer_->start(static_cast<uint64_t>(us / 1000.0) * kNsPerMs);
+    return;  // busy_ stays true until the think time has passed
+  }
+  busy_ = false;
+  batch_done_ = false;
+  next_step();
+}
+
+void Vu::next_step() {
+  if (!env_.run.running() || shutting_down_) return;
+  executor_.on_vu_free(*this);
+}
+
+void Vu::check_timeouts(uint64_t now_ns, uint64_t timeout_ns) {
+  const uint64_t waiting = connection_.outstanding();
+  if (waiting > 0 && now_ns - sent_ns_ > timeout_ns) {
+    env_.recorder.record_timeout(&scope_, waiting);
+    connection_.drop_and_reopen();
+    want_send_ = false;
+    if (!thinking_) {
+      batch_done_ = true;
+      finish_iteration();
+    }
+  }
+  connection_.check_connect_timeout(now_ns, timeout_ns);
+}
+
+void Vu::shutdown() {
+  shutting_down_ = true;
+  want_send_ = false;
+  timer_->stop();
+  connection_.shutdown();
+}
+
+}  // namespace pelt

@@ -1,0 +1,289 @@
+#include "results/catalogue.h"
+
+#include <algorithm>
+#include <charconv>
+
+namespace pelt {
+namespace {
+
+constexpr unsigned kRequestTags = kTagScenario | kTagName | kTagMethod | kTagStage;
+constexpr uint64_t kMaxStatusCode = 999;
+
+const std::string* tag_value(const std::map<std::string, std::string>& tags, const char* key) {
+  const auto it = tags.find(key);
+  return it == tags.end() ? nullptr : &it->second;
+}
+
+// A non-negative decimal integer of at most `max` (whole string).
+std::optional<uint64_t> parse_index(const std::string& text, uint64_t max) {
+  uint64_t v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || v > max) {
+    return std::nullopt;
+  }
+  return v;
+}
+
+// What a tag filters: a scenario tag selects scenarios, as `scenario` does.
+unsigned filter_bit(std::string_view tag) {
+  const unsigned bit = tag_bit(tag);
+  return bit != 0 ? bit : kTagScenario;
+}
+
+template <typename F>
+void for_each_name(const Selection& sel, F&& f) {
+  for (const ScenarioStats* sc : sel.scenarios) {
+    for (const auto& [n, ns] : sc->names) {
+      if (sel.name && n != *sel.name) continue;
+      if (sel.method && ns.method != *sel.method) continue;
+      f(ns);
+    }
+  }
+}
+
+template <typename F>
+void for_each_stage(const Selection& sel, F&& f) {
+  for (const ScenarioStats* sc : sel.scenarios) {
+    if (*sel.stage < sc->stages.size()) f(sc->stages[*sel.stage]);
+  }
+}
+
+// A figure of the selection's scope: merged over the selected stage of each scenario in
+// scope, over the request names in scope, or the whole run's.
+template <typename T, typename OfStage, typename OfName, typename OfRun>
+T gather(const Selection& sel, OfStage of_stage, OfName of_name, OfRun of_run) {
+  T out{};
+  if (sel.stage) {
+    for_each_stage(sel, [&](const StageStats& s) { out.merge(of_stage(s)); });
+  } else if (sel.by_name()) {
+    for_each_name(sel, [&](const NameStats& ns) { out.merge(of_name(ns)); });
+  } else {
+    out = of_run(*sel.stats);
+  }
+  return out;
+}
+
+// How the requests in scope ended.
+RequestCounts request_counts(const Selection& sel) {
+  return gather<RequestCounts>(
+      sel, [](const StageStats& s) { return s.requests; },
+      [](const NameStats& ns) { return ns.requests; },
+      [](const WorkerStats& st) {
+        RequestCounts c;
+        c.responses = st.ledger.completed;
+        c.failed_responses = st.errors.status;
+        c.no_response = st.ledger.failed + st.ledger.timed_out;
+        return c;
+      });
+}
+
+}  // namespace
+
+const std::vector<MetricDef>& metric_catalogue() {
+  static const std::vector<MetricDef> kAll = {
+      {"http_reqs", MetricType::kCounter, kRequestTags | kTagStatus, "requests",
+       "requests that ended: answered, broken or timed out", "", ""},
+      {"http_req_duration", MetricType::kTrend, kRequestTags, "ms",
+       "request duration (from the scheduled send in open loop)", "", ""},
+      {"http_req_failed", MetricType::kRate, kRequestTags, "ratio",
+       "share of requests that failed: status >= 400, broken or timed out", "fails", "passes"},
+      {"http_req_connecting", MetricType::kTrend, 0, "ms", "TCP connect time", "", ""},
+      {"http_req_tls_handshaking", MetricType::kTrend, 0, "ms", "TLS handshake time", "", ""},
+      {"http_req_waiting", MetricType::kTrend, 0, "ms", "time to the first response byte", "", ""},
+      {"service_time", MetricType::kTrend, 0, "ms", "from the actual send to the response", "", ""},
+      {"send_lag", MetricType::kTrend, 0, "ms", "how late sends left, against the schedule", "", ""},
+      {"checks", MetricType::kRate, kTagCheck, "ratio", "share of checks that held", "passes",
+       "fails"},
+      {"iterations", MetricType::kCounter, kTagScenario, "iterations", "iterations finished", "",
+       ""},
+      {"dropped_iterations", MetricType::kCounter, kTagScenario | kTagStage, "iterations",
+       "arrivals that found no VU and never started", "", ""},
+      {"interrupted_iterations", MetricType::kCounter, kTagScenario, "iterations",
+       "iterations cut unfinished (graceful_stop, graceful_ramp_down, or the run stopped)", "",
+       ""},
+      {"data_received", MetricType::kCounter, 0, "bytes", "bytes received, headers included", "",
+       ""},
+      {"data_sent", MetricType::kCounter, 0, "bytes", "bytes sent", "", ""},
+      {"vus", MetricType::kGauge, kTagScenario, "vus", "VUs running now", "", ""},
+      {"vus_max", MetricType::kGauge, kTagScenario, "vus", "VUs allocated", "", ""},
+  };
+  return kAll;
+}
+
+const MetricDef* find_metric(std::string_view name) {
+  for (const MetricDef& m : metric_catalogue()) {
+    if (m.name == name) return &m;
+  }
+  return nullptr;
+}
+
+unsigned tag_bit(std::string_view tag) {
+  if (tag == "scenario") return kTagScenario;
+  if (tag == "name") return kTagName;
+  if (tag == "method") return kTagMethod;
+  if (tag == "status") return kTagStatus;
+  if (tag == "stage") return kTagStage;
+  if (tag == "check") return kTagCheck;
+  return 0;
+}
+
+bool check_tags(const MetricDef& metric, const std::map<std::string, std::string>& tags,
+                std::string& error) {
+  for (const auto& [tag, value] : tags) {
+    const unsigned bit = filter_bit(tag);
+    if (!(bit & metric.tags)) {
+      error = "metric '" + std::string(metric.name) + "' cannot be filtered by tag '" + tag + "'";
+      return false;
+    }
+    if (bit == kTagStage && !parse_index(value, UINT32_MAX)) {
+      error = "stage must be a stage index (0, 1, ...), not '" + value + "'";
+      return false;
+    }
+    if (bit == kTagStatus && !parse_index(value, kMaxStatusCode)) {
+      error = "status must be a status code (100..999), not '" + value + "'";
+      return false;
+    }
+  }
+  const bool stage = tags.count("stage") != 0;
+  if (stage && (tags.count("name") || tags.count("method") || tags.count("status"))) {
+    error = "stage can only be combined with scenario";
+    return false;
+  }
+  return true;
+}
+
+bool select(const std::map<std::string, std::string>& tags, const MetricSource& in, Selection& sel) {
+  sel = Selection{};
+  sel.stats = in.stats;
+  sel.name = tag_value(tags, "name");
+  sel.method = tag_value(tags, "method");
+  sel.check = tag_value(tags, "check");
+  if (const std::string* s = tag_value(tags, "status")) {
+    const auto code = parse_index(*s, kMaxStatusCode);
+    if (!code) return false;
+    sel.status = static_cast<int>(*code);
+  }
+  if (const std::string* s = tag_value(tags, "stage")) {
+    const auto index = parse_index(*s, UINT32_MAX);
+    if (!index) return false;
+    sel.stage = static_cast<size_t>(*index);
+  }
+  const std::string* scenario = tag_value(tags, "scenario");
+  bool own_tags = false;  // the filter names tags of the scenarios' `tags` tables
+  for (const auto& [tag, value] : tags) own_tags = own_tags || tag_bit(tag) == 0;
+  sel.scenario_filter = scenario != nullptr || own_tags;
+  for (size_t i = 0; i < in.stats->scenarios.size(); ++i) {
+    if (scenario) {
+      if (!in.scenario_names || i >= in.scenario_names->size()) return false;
+      if ((*in.scenario_names)[i] != *scenario) continue;
+    }
+    if (own_tags) {
+      if (!in.scenario_tags || i >= in.scenario_tags->size()) continue;
+      const auto& have = (*in.scenario_tags)[i];
+      bool match = true;
+      for (const auto& [tag, value] : tags) {
+        if (tag_bit(tag) != 0) continue;
+        const auto it = have.find(tag);
+        match = match && it != have.end() && it->second == value;
+      }
+      if (!match) continue;
+    }
+    sel.scenarios.push_back(&in.stats->scenarios[i]);
+  }
+  return !(sel.scenario_filter && sel.scenarios.empty());
+}
+
+Histogram read_trend(const MetricDef& metric, const Selection& sel) {
+  const WorkerStats& st = *sel.stats;
+  if (metric.name == "send_lag") return st.send_lag;
+  if (metric.name == "service_time") return st.service;
+  if (metric.name == "http_req_connecting") return st.connect_time;
+  if (metric.name == "http_req_tls_handshaking") return st.tls_time;
+  if (metric.name == "http_req_waiting") return st.waiting;
+  // http_req_duration
+  return gather<Histogram>(
+      sel, [](const StageStats& s) -> const Histogram& { return s.latency; },
+      [](const NameStats& ns) -> const Histogram& { return ns.latency; },
+      [](const WorkerStats& w) -> const Histogram& { return w.latency; });
+}
+
+RateParts read_rate(const MetricDef& metric, const Selection& sel) {
+  RateParts r;
+  if (metric.name == "checks") {
+    for (const auto& [name, c] : sel.stats->checks) {
+      if (sel.check && name != *sel.check) continue;
+      r.part += c.passes;
+      r.total += c.passes + c.fails;
+    }
+    return r;
+  }
+  // http_req_failed
+  const RequestCounts c = request_counts(sel);
+  r.part = c.failed();
+  r.total = c.ended();
+  return r;
+}
+
+uint64_t read_counter(const MetricDef& metric, const Selection& sel) {
+  const WorkerStats& st = *sel.stats;
+  uint64_t n = 0;
+  if (metric.name == "data_sent") return st.bytes_written;
+  if (metric.name == "data_received") return st.bytes_read;
+  if (metric.name == "iterations") {
+    for (const ScenarioStats* sc : sel.scenarios) n += sc->iterations;
+    return n;
+  }
+  if (metric.name == "interrupted_iterations") {
+    for (const ScenarioStats* sc : sel.scenarios) n += sc->interrupted_iterations;
+    return n;
+  }
+  if (metric.name == "dropped_iterations") {
+    if (sel.stage) {
+      for_each_stage(sel, [&](const StageStats& s) { n += s.dropped_iterations; });
+    } else {
+      for (const ScenarioStats* sc : sel.scenarios) n += sc->dropped_iterations;
+    }
+    return n;
+  }
+  // http_reqs
+  if (sel.status) {
+    const int code = *sel.status;
+    if (sel.by_name()) {
+      for_each_name(sel, [&](const NameStats& ns) {
+        const auto it = ns.status.find(code);
+        n += it == ns.status.end() ? 0 : it->second;
+      });
+    } else if (static_cast<size_t>(code) < st.status.size()) {
+      n = st.status[static_cast<size_t>(code)];
+    }
+    return n;
+  }
+  return request_counts(sel).ended();
+}
+
+uint64_t read_gauge(const MetricDef& metric, const Selection& sel) {
+  // Only the current snapshot is known, so value, min and max all read it.
+  uint64_t n = 0;
+  for (const ScenarioStats* sc : sel.scenarios) n += metric.name == "vus" ? sc->vus : sc->vus_max;
+  return n;
+}
+
+Totals read_totals(const WorkerStats& stats) {
+  MetricSource source;
+  source.stats = &stats;
+  Selection all;
+  select({}, source, all);
+  Totals t;
+  t.http_reqs = read_counter(*find_metric("http_reqs"), all);
+  t.http_failed = read_rate(*find_metric("http_req_failed"), all).part;
+  t.iterations = read_counter(*find_metric("iterations"), all);
+  t.dropped = read_counter(*find_metric("dropped_iterations"), all);
+  t.interrupted = read_counter(*find_metric("interrupted_iterations"), all);
+  t.vus_max = read_gauge(*find_metric("vus_max"), all);
+  const RateParts checks = read_rate(*find_metric("checks"), all);
+  t.check_passes = checks.part;
+  t.check_total = checks.total;
+  return t;
+}
+
+}  // namespace pelt

@@ -1,0 +1,110 @@
+// The metric catalogue: every metric a user can name (in thresholds, the text summary, the
+// JSON document) with its type, unit, the tags it can be filtered by, and how to read it from
+// the merged statistics. Thresholds, the summaries, the JSON and the Prometheus endpoint all
+// read figures through here, so a figure has one meaning everywhere (docs/OUTPUT.md lists it).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "results/histogram.h"
+#include "results/stats.h"
+
+namespace pelt {
+
+// k6's four metric types.
+enum class MetricType {
+  kTrend,    // a distribution of durations (avg, min, max, med, p(N))
+  kRate,     // a share of events (rate)
+  kCounter,  // a count (count, and rate per second)
+  kGauge,    // a current value (value, min, max)
+};
+
+// Tag filters a metric may carry (bit set).
+enum TagBit : unsigned {
+  kTagScenario = 1,  // scenario name, or a scenario's own tag
+  kTagName = 2,      // request name
+  kTagMethod = 4,    // request method
+  kTagStatus = 8,    // response status code
+  kTagStage = 16,    // 0-based stage index
+  kTagCheck = 32,    // check name
+};
+
+struct MetricDef {
+  std::string_view name;         // as written in thresholds and the JSON document
+  MetricType type;               // which aggregations it supports
+  unsigned tags;                 // TagBit set of the filters it supports
+  std::string_view unit;         // "ms" (trends, shown in ms), "requests", "bytes", "vus", ...
+  std::string_view description;  // one line for docs and help
+  std::string_view part_name;    // rates: what the rate counts ("fails", "passes")
+  std::string_view other_name;   // rates: the complement ("passes", "fails")
+};
+
+// Every metric, in the order summaries list them.
+const std::vector<MetricDef>& metric_catalogue();
+const MetricDef* find_metric(std::string_view name);
+// A built-in tag's bit; 0 for the scenarios' own tags (from their `tags` tables).
+unsigned tag_bit(std::string_view tag);
+
+// What the readers look at.
+struct MetricSource {
+  const WorkerStats* stats = nullptr;                        // merged totals
+  const std::vector<std::string>* scenario_names = nullptr;  // names of stats->scenarios by index
+  // Tags of stats->scenarios by index: a filter on any other tag than the built-in ones
+  // (scenario, name, method, status, stage, check) selects the scenarios carrying it.
+  const std::vector<std::map<std::string, std::string>>* scenario_tags = nullptr;
+  double elapsed_seconds = 0;  // run time so far, seconds (counter rates)
+};
+
+// The part of the statistics a set of tag filters selects.
+struct Selection {
+  const WorkerStats* stats = nullptr;           // merged totals
+  std::vector<const ScenarioStats*> scenarios;  // the scenarios in scope
+  const std::string* name = nullptr;            // name filter, or none
+  const std::string* method = nullptr;          // method filter, or none
+  std::optional<int> status;                    // status filter, or none
+  std::optional<size_t> stage;                  // stage filter, or none
+  const std::string* check = nullptr;           // check filter, or none
+  bool scenario_filter = false;                 // a scenario tag was given
+
+  bool by_name() const { return name || method || scenario_filter; }
+};
+
+// Selects what `tags` (already validated with check_tags) pick. False when they pick nothing
+// that exists (a scenario name or tag value no scenario has).
+bool select(const std::map<std::string, std::string>& tags, const MetricSource& source,
+            Selection& out);
+
+// Readers, by metric type. Trends in microseconds.
+Histogram read_trend(const MetricDef& metric, const Selection& sel);
+struct RateParts {
+  uint64_t part = 0;   // events counted by the rate (fails, passes)
+  uint64_t total = 0;  // all events
+};
+RateParts read_rate(const MetricDef& metric, const Selection& sel);
+uint64_t read_counter(const MetricDef& metric, const Selection& sel);
+uint64_t read_gauge(const MetricDef& metric, const Selection& sel);
+
+// Checks that `tags` suit `metric`: each tag supported, stage and status well formed, stage
+// combined with scenario only. False with a message otherwise.
+bool check_tags(const MetricDef& metric, const std::map<std::string, std::string>& tags,
+                std::string& error);
+
+// The whole run's figures every output shows, read through the catalogue.
+struct Totals {
+  uint64_t http_reqs = 0;        // requests that ended: completed + failed + timed out
+  uint64_t http_failed = 0;      // of those: status >= 400, broken or timed out
+  uint64_t iterations = 0;       // iterations finished
+  uint64_t dropped = 0;          // dropped iterations
+  uint64_t interrupted = 0;      // interrupted iterations
+  uint64_t vus_max = 0;          // VUs allocated
+  uint64_t check_passes = 0;     // checks that held
+  uint64_t check_total = 0;      // checks made
+};
+Totals read_totals(const WorkerStats& stats);
+
+}  // namespace pelt

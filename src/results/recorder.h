@@ -1,0 +1,124 @@
+// The Recorder: every figure a worker measures goes through one of its named calls, so the
+// ledger, the error buckets, the per-name and per-stage figures and the histograms are updated
+// in one place and cannot drift apart. One Recorder per worker thread, owning nothing shared:
+// no lock, no atomic, no allocation on the request path (a new request name or error reason
+// allocates once).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "results/stats.h"
+
+namespace pelt {
+
+// Where the figures of a VU's current request go: its scenario (and so its current stage) and
+// its request name. Owned by the VU; it also caches the counter of the last status code seen,
+// so a run of equal codes costs no map lookup.
+class RequestScope {
+ public:
+  explicit RequestScope(ScenarioStats* scenario = nullptr) : scenario_(scenario) {}
+
+  ScenarioStats* scenario() const { return scenario_; }
+  NameStats* name() const { return name_; }
+  void set_name(NameStats* name) {
+    if (name == name_) return;
+    name_ = name;
+    status_code_ = -1;
+    status_count_ = nullptr;
+  }
+  // The counter of responses with this status code under the current name.
+  uint64_t& status_counter(int code) {
+    if (code != status_code_) {
+      status_count_ = &name_->status[code];
+      status_code_ = code;
+    }
+    return *status_count_;
+  }
+  StageStats& stage() const { return scenario_->stages[scenario_->stage]; }
+
+ private:
+  ScenarioStats* scenario_ = nullptr;  // the VU's scenario (stage = scenario_->stage)
+  NameStats* name_ = nullptr;          // figures of the current request name
+  int status_code_ = -1;               // code whose counter status_count_ points at
+  uint64_t* status_count_ = nullptr;   // cached counter inside name_->status (map nodes never move)
+};
+
+class Recorder {
+ public:
+  explicit Recorder(WorkerStats& stats) : stats_(stats) {}
+  Recorder(const Recorder&) = delete;
+  Recorder& operator=(const Recorder&) = delete;
+
+  WorkerStats& stats() { return stats_; }
+
+  // --- requests ---
+  // `requests` requests (a pipelined batch) of `bytes` bytes were written; the first was due
+  // `lag_us` earlier (0 in closed loop).
+  void record_sent(uint32_t requests, uint64_t bytes, uint64_t lag_us) {
+    stats_.ledger.sent += requests;
+    stats_.bytes_written += bytes;
+    stats_.send_lag.record(lag_us);
+  }
+  // The first byte of a response arrived `waiting_us` after its request was sent.
+  void record_first_byte(uint64_t waiting_us) { stats_.waiting.record(waiting_us); }
+  // A complete response. latency_us: from the intended send (open loop) or the send;
+  // service_us: from the actual send.
+  void record_response(RequestScope& scope, int status, uint64_t latency_us, uint64_t service_us) {
+    ++stats_.ledger.completed;
+    if (status >= 0 && static_cast<size_t>(status) < stats_.status.size()) ++stats_.status[status];
+    stats_.latency.record(latency_us);
+    stats_.service.record(service_us);
+    NameStats& name = *scope.name();
+    ++name.requests.responses;
+    name.latency.record(latency_us);
+    ++scope.status_counter(status);
+    StageStats& stage = scope.stage();
+    ++stage.requests.responses;
+    stage.latency.record(latency_us);
+    if (status >= 400) {
+      ++stats_.errors.status;
+      ++name.requests.failed_responses;
+      ++stage.requests.failed_responses;
+    }
+  }
+  // A connection failed: counts one error of `kind` under `reason` (with `detail` as a sample)
+  // and `requests` requests that will get no response (scope may be null when there are none).
+  void record_failure(RequestScope* scope, ErrorKind kind, const std::string& reason,
+                      const std::string& detail, uint64_t requests);
+  // `requests` requests got no response within the timeout.
+  void record_timeout(RequestScope* scope, uint64_t requests);
+
+  // --- connections ---
+  void record_connect(uint64_t connect_us) {
+    ++stats_.connects;
+    stats_.connect_time.record(connect_us);
+  }
+  void record_tls_handshake(uint64_t handshake_us, bool resumed) {
+    stats_.tls_time.record(handshake_us);
+    ++stats_.tls_handshakes;
+    if (resumed) ++stats_.tls_resumed;
+  }
+  void record_bytes_read(uint64_t bytes) { stats_.bytes_read += bytes; }
+  // The connection closed (server's keep-alive timeout, Connection: close) and is reopened.
+  void record_reconnect() { ++stats_.reconnects; }
+
+  // --- iterations ---
+  void record_iteration(ScenarioStats& scenario) { ++scenario.iterations; }
+  // `n` arrivals of an arrival-rate scenario were never started (no VU free in time).
+  void record_dropped(ScenarioStats& scenario, uint64_t n);
+  // An iteration was cut unfinished; its `unanswered` requests stay in flight in the ledger.
+  void record_interrupted(ScenarioStats& scenario, uint64_t unanswered);
+  void record_script_error(const std::string& message) { stats_.add_script_error(message); }
+  // wrk's Req/Sec: one sample of this thread's completed requests per second.
+  void record_rate_sample(uint64_t per_second) { stats_.req_per_sec.record(per_second); }
+
+ private:
+  // Marks `requests` requests of `scope` as failed without a response, under `reason`.
+  void count_unanswered(RequestScope* scope, std::string_view reason, uint64_t requests);
+
+  WorkerStats& stats_;  // the worker's figures
+};
+
+}  // namespace pelt

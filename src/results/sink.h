@@ -1,0 +1,58 @@
+// Outputs behind one interface. The runner hands every sink the run's description when it
+// starts, a Snapshot of the merged, redacted figures once a second, and the RunReport at the
+// end (also after Ctrl-C or SIGTERM); a new output is a new Sink, added to the list in
+// engine/runner.cc, and nothing else changes.
+#pragma once
+
+#include <atomic>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "results/report.h"
+
+namespace pelt {
+
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  // The run is about to start.
+  virtual void on_start(const RunInfo& /*info*/) {}
+  // Once a second while the run goes.
+  virtual void on_tick(const Snapshot& /*snapshot*/) {}
+  // The run is over. False with `error` set when the output could not be written.
+  virtual bool on_final(const RunReport& /*report*/, std::string& /*error*/) { return true; }
+  // After every sink's on_final: an output that keeps serving the final figures (metrics
+  // linger) waits here; it returns early once `stop` turns true.
+  virtual void linger(const std::atomic<bool>& /*stop*/) {}
+};
+
+// The terminal's stderr, shared by the progress line and the runner's notices: a notice first
+// ends a progress line that is being redrawn in place.
+class Console {
+ public:
+  explicit Console(std::FILE* out);
+  bool tty() const { return tty_; }
+  // Redraws the progress line in place (terminal) or prints it as a line (otherwise).
+  void progress(const std::string& line);
+  // A line of its own ("pelt: ..."), after ending a progress line in place.
+  void notice(const std::string& text);
+  // Ends a progress line drawn in place, if any.
+  void end_progress();
+
+ private:
+  std::FILE* out_;     // stderr
+  bool tty_ = false;   // out_ is a terminal
+  bool drew_ = false;  // a progress line is on screen without its newline
+};
+
+// The progress line: elapsed/total, scenario and stage, VUs, req/s, p95 and error rate; every
+// second on a terminal, every 10 s otherwise (pelt run only: quick mode prints none there).
+std::unique_ptr<Sink> make_progress_sink(Console& console, bool quick);
+// The text summary on `out`: wrk's layout (quick mode, with its "Running ..." header at the
+// start) or the k6-style summary (pelt run).
+std::unique_ptr<Sink> make_text_summary_sink(std::FILE* out);
+// The JSON document (docs/OUTPUT.md) written to `path`.
+std::unique_ptr<Sink> make_json_file_sink(const std::string& path);
+
+}  // namespace pelt

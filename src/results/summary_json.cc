@@ -1,0 +1,268 @@
+// The JSON document (docs/OUTPUT.md, docs/summary.schema.json).
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+
+#include "results/summary.h"
+
+namespace pelt {
+namespace {
+
+using nlohmann::json;
+
+double ms(uint64_t us) { return static_cast<double>(us) / 1000.0; }
+
+json histogram_ms(const Histogram& h) {
+  json j;
+  j["count"] = h.count();
+  j["avg"] = h.mean() / 1000.0;
+  j["min"] = ms(h.min());
+  j["med"] = ms(h.percentile(50));
+  j["max"] = ms(h.max());
+  j["stdev"] = h.stdev() / 1000.0;
+  j["p90"] = ms(h.percentile(90));
+  j["p95"] = ms(h.percentile(95));
+  j["p99"] = ms(h.percentile(99));
+  j["p99_9"] = ms(h.percentile(99.9));
+  j["p99_99"] = ms(h.percentile(99.99));
+  return j;
+}
+
+double seconds(std::chrono::microseconds d) { return static_cast<double>(d.count()) / 1e6; }
+
+// "2026-12-05T23:01:02.345Z"
+std::string iso_utc(std::chrono::system_clock::time_point t) {
+  const auto ms_total =
+      std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  const std::time_t secs = static_cast<std::time_t>(ms_total / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[48];
+  std::snprintf(out, sizeof(out), "%s.%03dZ", buf, static_cast<int>(ms_total % 1000));
+  return out;
+}
+
+// metrics: every catalogue metric over the whole run.
+json metrics_json(const RunReport& r) {
+  const MetricSource source = r.source();
+  Selection all;
+  select({}, source, all);
+  const double secs = std::max(r.elapsed_seconds, 1e-9);
+  json m = json::object();
+  for (const MetricDef& def : metric_catalogue()) {
+    const std::string name(def.name);
+    switch (def.type) {
+      case MetricType::kTrend:
+        m[name] = histogram_ms(read_trend(def, all));
+        break;
+      case MetricType::kRate: {
+        const RateParts p = read_rate(def, all);
+        m[name] = {{"rate", p.total ? static_cast<double>(p.part) / static_cast<double>(p.total) : 0.0},
+                   {std::string(def.part_name), p.part},
+                   {std::string(def.other_name), p.total - p.part},
+                   {"total", p.total}};
+        break;
+      }
+      case MetricType::kCounter: {
+        const uint64_t n = read_counter(def, all);
+        m[name] = {{"count", n}, {"rate", static_cast<double>(n) / secs}};
+        break;
+      }
+      case MetricType::kGauge:
+        m[name] = {{"value", read_gauge(def, all)}};
+        break;
+    }
+  }
+  return m;
+}
+
+json stages_json(const RunReport& r, size_t si) {
+  const ScenarioStats& sc = r.stats.scenarios[si];
+  const ScenarioInfo& info = r.info.scenarios[si];
+  json stages = json::array();
+  for (size_t st = 0; st < sc.stages.size() && st < info.stages.size(); ++st) {
+    const StageStats& ss = sc.stages[st];
+    const StageInfo& stage = info.stages[st];
+    const double len = r.stage_seconds(si, st);
+    const uint64_t n = ss.requests.ended();
+    stages.push_back({{"index", st},
+                      {"target", stage.target},
+                      {"target_unit", info.arrival_rate ? "iterations/s" : "vus"},
+                      {"start_seconds", seconds(stage.start)},
+                      {"duration_seconds", seconds(stage.length)},
+                      {"ran_seconds", len},
+                      {"requests", n},
+                      {"rps", len > 0 ? static_cast<double>(n) / len : 0.0},
+                      {"failed", ss.requests.failed()},
+                      {"error_rate", n ? static_cast<double>(ss.requests.failed()) / static_cast<double>(n) : 0.0},
+                      {"dropped_iterations", ss.dropped_iterations},
+                      {"p50_ms", ms(ss.latency.percentile(50))},
+                      {"p95_ms", ms(ss.latency.percentile(95))},
+                      {"p99_ms", ms(ss.latency.percentile(99))}});
+  }
+  return stages;
+}
+
+}  // namespace
+
+json build_summary_json(const RunReport& r) {
+  const WorkerStats& s = r.stats;
+  const RunInfo& info = r.info;
+  json j;
+  j["schema"] = kSummarySchema;
+  j["version"] = info.version;
+  j["run_id"] = info.run_id;
+  j["target"] = info.target;
+  j["mode"] = info.quick ? "quick" : "scenario";
+  j["source"] = info.source;
+  j["command_line"] = info.command_line;
+  j["started_at"] = iso_utc(info.started_at);
+  j["ended_at"] = iso_utc(r.ended_at);
+  j["threads"] = info.threads;
+  j["connections"] = info.connections;
+  j["rate"] = info.rate;
+  j["duration_seconds"] = r.elapsed_seconds;
+  j["planned_seconds"] = info.planned_seconds;
+  j["interrupted"] = r.interrupted;
+  j["aborted"] = r.aborted;
+  j["abort_reason"] = r.abort_reason;
+  j["thresholds_ok"] = r.thresholds_ok;
+  json th = json::array();
+  for (const ThresholdOutcome& t : r.thresholds) {
+    th.push_back({{"metric", t.config->metric},
+                  {"key", t.config->key},
+                  {"expression", t.config->expression},
+                  {"ok", t.result.ok},
+                  {"has_data", t.result.has_data},
+                  {"observed", t.result.observed},
+                  {"text", t.result.text},
+                  {"abort_on_fail", t.config->abort_on_fail}});
+  }
+  j["thresholds"] = th;
+  j["metrics"] = metrics_json(r);
+
+  // wrk's figures, in microseconds, for scripts that compare with wrk.
+  json lat = {{"min", s.latency.min()}, {"max", s.latency.max()}, {"mean", s.latency.mean()},
+              {"stdev", s.latency.stdev()}};
+  json pct;
+  for (double p : {50.0, 75.0, 90.0, 99.0, 99.9, 99.99}) {
+    char key[16];
+    std::snprintf(key, sizeof(key), "%g", p);
+    pct[key] = s.latency.percentile(p);
+  }
+  lat["percentiles"] = pct;
+  j["latency_us"] = lat;
+  j["latency_histogram_us"] = s.latency.encode();
+  j["requests_per_thread_per_second"] = {{"mean", s.req_per_sec.mean()}, {"stdev", s.req_per_sec.stdev()},
+                                         {"max", s.req_per_sec.max()}};
+  j["ledger"] = {{"sent", s.ledger.sent},
+                 {"completed", s.ledger.completed},
+                 {"failed", s.ledger.failed},
+                 {"timed_out", s.ledger.timed_out},
+                 {"in_flight", s.ledger.in_flight}};
+  j["errors"] = {{"connect", s.errors.connect},
+                 {"read", s.errors.read},
+                 {"write", s.errors.write},
+                 {"timeout", s.errors.timeout},
+                 {"status", s.errors.status}};
+  j["error_reasons"] = s.error_reasons;
+  j["error_samples"] = s.error_samples;
+  json status = json::object();
+  for (size_t code = 0; code < s.status.size(); ++code) {
+    if (s.status[code]) status[std::to_string(code)] = s.status[code];
+  }
+  j["status_codes"] = status;
+  j["connects"] = s.connects;
+  j["reconnects"] = s.reconnects;
+  j["tls"] = {{"handshakes", s.tls_handshakes}, {"resumed", s.tls_resumed}};
+  json checks = json::array();
+  for (const auto& [name, c] : s.checks) checks.push_back({{"name", name}, {"passes", c.passes}, {"fails", c.fails}});
+  j["checks"] = checks;
+  j["script_errors"] = {{"count", s.script_errors}, {"samples", s.script_error_samples}};
+
+  json names = json::array();
+  json scenarios = json::array();
+  for (size_t si = 0; si < s.scenarios.size() && si < info.scenarios.size(); ++si) {
+    const ScenarioStats& sc = s.scenarios[si];
+    const ScenarioInfo& sinfo = info.scenarios[si];
+    for (const auto& [name, ns] : sc.names) {
+      json st = json::object();
+      for (const auto& [code, n] : ns.status) st[std::to_string(code)] = n;
+      names.push_back({{"scenario", sinfo.name},
+                       {"name", name},
+                       {"method", ns.method},
+                       {"requests", ns.requests.ended()},
+                       {"failed", ns.requests.failed()},
+                       {"status_codes", st},
+                       {"failure_reasons", ns.failure_reasons},
+                       {"http_req_duration", histogram_ms(ns.latency)}});
+    }
+    scenarios.push_back({{"name", sinfo.name},
+                         {"executor", sinfo.executor},
+                         {"start_seconds", seconds(sinfo.start_time)},
+                         {"iterations", sc.iterations},
+                         {"dropped_iterations", sc.dropped_iterations},
+                         {"interrupted_iterations", sc.interrupted_iterations},
+                         {"vus_max", sc.vus_max},
+                         {"tags", sinfo.tags},
+                         {"stages", stages_json(r, si)}});
+  }
+  j["names"] = names;
+  j["scenarios"] = scenarios;
+  const BreakingPoint& bp = r.breaking_point;
+  if (bp.found) {
+    const ScenarioInfo& sc = info.scenarios[bp.scenario];
+    j["breaking_point"] = {{"scenario", sc.name},
+                           {"stage", bp.stage},
+                           {"description", bp.description},
+                           {"at_seconds", seconds(sc.start_time + sc.stages[bp.stage].start)}};
+  } else {
+    j["breaking_point"] = nullptr;
+  }
+  return j;
+}
+
+bool write_file_atomically(const std::string& path, const std::string& text, std::string& error) {
+  namespace fs = std::filesystem;
+  const fs::path target(path);
+  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  std::string tmpl = (dir / ("." + target.filename().string() + ".XXXXXX")).string();
+  const int fd = mkstemp(tmpl.data());
+  if (fd < 0) {
+    error = "cannot write " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  fchmod(fd, 0644);
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      error = "cannot write " + path + ": " + std::strerror(errno);
+      ::close(fd);
+      ::unlink(tmpl.c_str());
+      return false;
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::close(fd) != 0 || std::rename(tmpl.c_str(), path.c_str()) != 0) {
+    error = "cannot write " + path + ": " + std::strerror(errno);
+    ::unlink(tmpl.c_str());
+    return false;
+  }
+  return true;
+}
+
+bool write_summary_json(const std::string& path, const RunReport& report, std::string& error) {
+  return write_file_atomically(path, build_summary_json(report).dump(2) + "\n", error);
+}
+
+}  // namespace pelt

@@ -1,0 +1,267 @@
+// The text summaries: wrk's layout for quick mode and the k6-style summary for pelt run.
+#include <algorithm>
+#include <cmath>
+
+#include "results/summary.h"
+#include "util/units.h"
+
+namespace pelt {
+namespace {
+
+using ull = unsigned long long;
+
+// wrk's stats row: name, then mean/stdev/max padded like wrk, then "+/- Stdev".
+void print_stats_row(std::FILE* out, const char* name, double mean, double stdev, double max,
+                     double within, std::string (*fmt)(double)) {
+  std::fprintf(out, "    %-10s", name);
+  std::fputs(pad_units(fmt(mean), 8).c_str(), out);
+  std::fputs(pad_units(fmt(stdev), 10).c_str(), out);
+  std::fputs(pad_units(fmt(max), 9).c_str(), out);
+  std::fprintf(out, "%8.2f%%\n", within);
+}
+
+std::string fmt_time(double us) { return format_time_us(us); }
+std::string fmt_metric(double n) { return format_metric(n); }
+std::string time_us(uint64_t us) { return format_time_us(static_cast<double>(us)); }
+
+std::string dots(const std::string& name, size_t width = 28) {
+  std::string s = name;
+  if (s.size() < width) s += std::string(width - s.size(), '.');
+  return s + ":";
+}
+
+double percent(uint64_t part, uint64_t total) {
+  return total ? 100.0 * static_cast<double>(part) / static_cast<double>(total) : 0.0;
+}
+
+std::string stage_target_text(const ScenarioInfo& sc, double target) {
+  char buf[64];
+  if (sc.arrival_rate) {
+    std::snprintf(buf, sizeof(buf), "%g/s", std::round(target * 100) / 100);
+  } else {
+    std::snprintf(buf, sizeof(buf), "%g VUs", std::floor(target));
+  }
+  return buf;
+}
+
+void print_ledger(std::FILE* out, const char* label, const Ledger& l) {
+  std::fprintf(out, "%s: sent %llu = completed %llu + failed %llu + timed out %llu + in flight %llu\n",
+               label, static_cast<ull>(l.sent), static_cast<ull>(l.completed),
+               static_cast<ull>(l.failed), static_cast<ull>(l.timed_out),
+               static_cast<ull>(l.in_flight));
+}
+
+}  // namespace
+
+void print_wrk_header(std::FILE* out, const RunInfo& info) {
+  std::fprintf(out, "Running %s test @ %s\n", format_duration_short(info.duration).c_str(),
+               info.target.c_str());
+  std::fprintf(out, "  %d threads and %llu connections\n", info.threads,
+               static_cast<ull>(info.connections));
+  std::fflush(out);
+}
+
+void print_wrk_summary(std::FILE* out, const RunReport& r) {
+  const WorkerStats& s = r.stats;
+  const Histogram& lat = s.latency;
+  const Histogram& rps = s.req_per_sec;
+  std::fprintf(out, "  Thread Stats%6s%11s%8s%12s\n", "Avg", "Stdev", "Max", "+/- Stdev");
+  const double lat_mean = lat.mean(), lat_sd = lat.stdev();
+  print_stats_row(out, "Latency", lat_mean, lat_sd, static_cast<double>(lat.max()),
+                  lat.within_stdev(lat_mean, lat_sd, 1), fmt_time);
+  const double rps_mean = rps.mean(), rps_sd = rps.stdev();
+  print_stats_row(out, "Req/Sec", rps_mean, rps_sd, static_cast<double>(rps.max()),
+                  rps.within_stdev(rps_mean, rps_sd, 1), fmt_metric);
+  if (r.info.latency) {
+    std::fprintf(out, "  Latency Distribution\n");
+    for (double p : {50.0, 75.0, 90.0, 99.0}) {
+      std::fprintf(out, "%7.0f%%", p);
+      std::fputs(pad_units(time_us(lat.percentile(p)), 10).c_str(), out);
+      std::fputc('\n', out);
+    }
+    for (double p : {99.9, 99.99}) {
+      std::fprintf(out, "%7.2f%%", p);
+      std::fputs(pad_units(time_us(lat.percentile(p)), 10).c_str(), out);
+      std::fputc('\n', out);
+    }
+  }
+  // wrk's "requests" are the completed ones.
+  const double elapsed_us = r.elapsed_seconds * 1e6;
+  std::fprintf(out, "  %llu requests in %s, %sB read\n", static_cast<ull>(s.ledger.completed),
+               format_time_us(elapsed_us).c_str(),
+               format_binary(static_cast<double>(s.bytes_read)).c_str());
+  if (s.errors.socket_total() > 0) {
+    std::fprintf(out, "  Socket errors: connect %llu, read %llu, write %llu, timeout %llu\n",
+                 static_cast<ull>(s.errors.connect), static_cast<ull>(s.errors.read),
+                 static_cast<ull>(s.errors.write), static_cast<ull>(s.errors.timeout));
+  }
+  if (s.non_2xx_3xx()) {
+    std::fprintf(out, "  Non-2xx or 3xx responses: %llu\n", static_cast<ull>(s.non_2xx_3xx()));
+  }
+  const double secs = std::max(r.elapsed_seconds, 1e-9);
+  std::fprintf(out, "Requests/sec: %9.2f\n", static_cast<double>(s.ledger.completed) / secs);
+  std::fprintf(out, "Transfer/sec: %10sB\n",
+               format_binary(static_cast<double>(s.bytes_read) / secs).c_str());
+
+  // pelt's additions below wrk's lines.
+  if (r.info.rate > 0) {
+    std::fprintf(out, "  Open loop at %.2f req/s: latency timed from the scheduled send\n", r.info.rate);
+    const Histogram& sv = s.service;
+    std::fprintf(out, "    Service time  p50 %s  p99 %s  max %s\n", time_us(sv.percentile(50)).c_str(),
+                 time_us(sv.percentile(99)).c_str(), time_us(sv.max()).c_str());
+    const Histogram& lag = s.send_lag;
+    std::fprintf(out, "    Send lag      p50 %s  p99 %s  max %s\n", time_us(lag.percentile(50)).c_str(),
+                 time_us(lag.percentile(99)).c_str(), time_us(lag.max()).c_str());
+    const Totals t = read_totals(s);
+    if (t.dropped) {
+      std::fprintf(out, "    Dropped: %llu scheduled requests never sent\n", static_cast<ull>(t.dropped));
+    }
+  }
+  print_ledger(out, "  Requests", s.ledger);
+  if (!s.error_reasons.empty() || s.non_2xx_3xx()) {
+    std::fprintf(out, "  Error breakdown:\n");
+    for (const auto& [reason, n] : s.error_reasons) {
+      std::fprintf(out, "    %-40s %llu\n", reason.c_str(), static_cast<ull>(n));
+    }
+    for (size_t code = 0; code < s.status.size(); ++code) {
+      if ((code < 200 || code >= 400) && s.status[code]) {
+        std::fprintf(out, "    %-40s %llu\n", ("status " + std::to_string(code)).c_str(),
+                     static_cast<ull>(s.status[code]));
+      }
+    }
+    for (const std::string& sample : s.error_samples) std::fprintf(out, "    e.g. %s\n", sample.c_str());
+  }
+  if (s.script_errors) {
+    std::fprintf(out, "  Script errors: %llu\n", static_cast<ull>(s.script_errors));
+    for (const std::string& e : s.script_error_samples) std::fprintf(out, "    %s\n", e.c_str());
+  }
+  if (r.interrupted) std::fprintf(out, "  Interrupted: figures cover the run until the stop\n");
+}
+
+void print_run_summary(std::FILE* out, const RunReport& r) {
+  const WorkerStats& s = r.stats;
+  const double secs = std::max(r.elapsed_seconds, 1e-9);
+  const Totals t = read_totals(s);
+  std::fprintf(out, "\n  target: %s\n", r.info.target.c_str());
+  for (const ScenarioInfo& sc : r.info.scenarios) {
+    std::fprintf(out, "  scenario %s: %s, %zu stage%s\n", sc.name.c_str(), sc.executor.c_str(),
+                 sc.stages.size(), sc.stages.size() == 1 ? "" : "s");
+  }
+  if (r.interrupted) std::fprintf(out, "  interrupted after %.1fs: figures cover the run until the stop\n", secs);
+  if (r.aborted) std::fprintf(out, "  stopped early: %s\n", r.abort_reason.c_str());
+
+  if (!r.thresholds.empty()) {
+    std::fprintf(out, "\n  thresholds\n");
+    for (const ThresholdOutcome& th : r.thresholds) {
+      std::fprintf(out, "    %s %-40s %-16s %s\n", th.result.ok ? "\xE2\x9C\x93" : "\xE2\x9C\x97",
+                   th.config->key.c_str(), th.config->expression.c_str(),
+                   th.result.has_data ? th.result.text.c_str() : "no data");
+    }
+  }
+
+  std::fprintf(out, "\n");
+  std::fprintf(out, "  %s %llu  %.2f/s\n", dots("http_reqs").c_str(), static_cast<ull>(t.http_reqs),
+               static_cast<double>(t.http_reqs) / secs);
+  const Histogram& h = s.latency;
+  std::fprintf(out, "  %s avg=%s min=%s med=%s max=%s p(90)=%s p(95)=%s p(99)=%s\n",
+               dots("http_req_duration").c_str(), format_time_us(h.mean()).c_str(),
+               time_us(h.min()).c_str(), time_us(h.percentile(50)).c_str(), time_us(h.max()).c_str(),
+               time_us(h.percentile(90)).c_str(), time_us(h.percentile(95)).c_str(),
+               time_us(h.percentile(99)).c_str());
+  std::fprintf(out, "  %s %.2f%%  %llu of %llu\n", dots("http_req_failed").c_str(),
+               percent(t.http_failed, t.http_reqs), static_cast<ull>(t.http_failed),
+               static_cast<ull>(t.http_reqs));
+  if (t.check_total > 0) {
+    std::fprintf(out, "  %s %.2f%%  %llu of %llu\n", dots("checks").c_str(),
+                 percent(t.check_passes, t.check_total), static_cast<ull>(t.check_passes),
+                 static_cast<ull>(t.check_total));
+  }
+  std::fprintf(out, "  %s %llu  %.2f/s\n", dots("iterations").c_str(), static_cast<ull>(t.iterations),
+               static_cast<double>(t.iterations) / secs);
+  std::fprintf(out, "  %s %llu\n", dots("dropped_iterations").c_str(), static_cast<ull>(t.dropped));
+  std::fprintf(out, "  %s %llu\n", dots("interrupted_iterations").c_str(), static_cast<ull>(t.interrupted));
+  std::fprintf(out, "  %s %sB  %sB/s\n", dots("data_received").c_str(),
+               format_binary(static_cast<double>(s.bytes_read)).c_str(),
+               format_binary(static_cast<double>(s.bytes_read) / secs).c_str());
+  std::fprintf(out, "  %s %sB  %sB/s\n", dots("data_sent").c_str(),
+               format_binary(static_cast<double>(s.bytes_written)).c_str(),
+               format_binary(static_cast<double>(s.bytes_written) / secs).c_str());
+  std::fprintf(out, "  %s %llu\n", dots("vus_max").c_str(), static_cast<ull>(t.vus_max));
+  bool open_loop = false;
+  for (const ScenarioInfo& sc : r.info.scenarios) open_loop = open_loop || sc.arrival_rate;
+  if (open_loop) {
+    std::fprintf(out, "  %s p(50)=%s p(99)=%s max=%s\n", dots("send_lag").c_str(),
+                 time_us(s.send_lag.percentile(50)).c_str(), time_us(s.send_lag.percentile(99)).c_str(),
+                 time_us(s.send_lag.max()).c_str());
+  }
+
+  // Per-name lines.
+  std::fprintf(out, "\n  %-16s %-24s %-7s %10s %7s %10s %10s %10s\n", "scenario", "name", "method",
+               "reqs", "fail%", "p50", "p95", "p99");
+  for (size_t si = 0; si < s.scenarios.size() && si < r.info.scenarios.size(); ++si) {
+    for (const auto& [name, ns] : s.scenarios[si].names) {
+      if (ns.requests.ended() == 0) continue;
+      std::fprintf(out, "  %-16s %-24s %-7s %10llu %6.2f%% %10s %10s %10s\n",
+                   r.info.scenarios[si].name.c_str(), name.c_str(), ns.method.c_str(),
+                   static_cast<ull>(ns.requests.ended()),
+                   percent(ns.requests.failed(), ns.requests.ended()),
+                   time_us(ns.latency.percentile(50)).c_str(), time_us(ns.latency.percentile(95)).c_str(),
+                   time_us(ns.latency.percentile(99)).c_str());
+    }
+  }
+  if (!s.checks.empty()) {
+    std::fprintf(out, "\n  checks\n");
+    for (const auto& [name, c] : s.checks) {
+      std::fprintf(out, "    %s %-40s %llu passed, %llu failed\n", c.fails ? "\xE2\x9C\x97" : "\xE2\x9C\x93",
+                   name.c_str(), static_cast<ull>(c.passes), static_cast<ull>(c.fails));
+    }
+  }
+
+  // Per-stage tables.
+  for (size_t si = 0; si < s.scenarios.size() && si < r.info.scenarios.size(); ++si) {
+    const ScenarioStats& sc = s.scenarios[si];
+    const ScenarioInfo& info = r.info.scenarios[si];
+    std::fprintf(out, "\n  stages of %s\n", info.name.c_str());
+    std::fprintf(out, "    %-3s %-12s %-9s %-9s %10s %10s %10s %10s %8s %8s\n", "#", "target", "start",
+                 "length", "req/s", "p50", "p95", "p99", "err%", "dropped");
+    for (size_t st = 0; st < sc.stages.size() && st < info.stages.size(); ++st) {
+      const StageStats& ss = sc.stages[st];
+      const StageInfo& stage = info.stages[st];
+      const double len = r.stage_seconds(si, st);
+      const uint64_t n = ss.requests.ended();
+      std::fprintf(out, "    %-3zu %-12s %-9s %-9s %10.1f %10s %10s %10s %7.2f%% %8llu\n", st + 1,
+                   stage_target_text(info, stage.target).c_str(),
+                   format_duration_short(stage.start).c_str(), format_duration_short(stage.length).c_str(),
+                   len > 0 ? static_cast<double>(n) / len : 0.0,
+                   time_us(ss.latency.percentile(50)).c_str(), time_us(ss.latency.percentile(95)).c_str(),
+                   time_us(ss.latency.percentile(99)).c_str(), percent(ss.requests.failed(), n),
+                   static_cast<ull>(ss.dropped_iterations));
+    }
+  }
+  const BreakingPoint& bp = r.breaking_point;
+  if (bp.found) {
+    const ScenarioInfo& sc = r.info.scenarios[bp.scenario];
+    std::fprintf(out, "  -> the service stopped keeping up at %s stage %zu (target %s): %s\n",
+                 sc.name.c_str(), bp.stage + 1, stage_target_text(sc, sc.stages[bp.stage].target).c_str(),
+                 bp.description.c_str());
+  } else if (!r.info.thresholds.empty()) {
+    std::fprintf(out, "  -> every stage kept within the latency and error thresholds\n");
+  }
+
+  std::fprintf(out, "\n");
+  print_ledger(out, "  requests", s.ledger);
+  if (!s.error_reasons.empty()) {
+    std::fprintf(out, "  errors:\n");
+    for (const auto& [reason, n] : s.error_reasons) {
+      std::fprintf(out, "    %-40s %llu\n", reason.c_str(), static_cast<ull>(n));
+    }
+    for (const std::string& sample : s.error_samples) std::fprintf(out, "    e.g. %s\n", sample.c_str());
+  }
+  if (s.script_errors) {
+    std::fprintf(out, "  script errors: %llu\n", static_cast<ull>(s.script_errors));
+    for (const std::string& e : s.script_error_samples) std::fprintf(out, "    %s\n", e.c_str());
+  }
+  std::fprintf(out, "\n");
+}
+
+}  // namespace pelt

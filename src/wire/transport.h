@@ -1,0 +1,121 @@
+// A Transport owns one client socket: the non-blocking socket and its poll handle, the TLS
+// state over memory BIOs when the target is https, and the backoff between failed connects.
+// It hands application bytes (plaintext) to its owner and takes application bytes from it, so
+// nothing above it knows whether TLS is on: plain or TLS is chosen once per worker, by the
+// TransportFactory, as wrk chooses its socket operations once.
+#pragma once
+
+#include <sys/socket.h>
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "engine/clock.h"
+#include "results/stats.h"
+
+namespace pelt {
+
+class Recorder;
+class TlsContext;
+
+// What a transport reports to its owner. Every callback may close the transport; the
+// transport checks its state after each one.
+class TransportEvents {
+ public:
+  virtual ~TransportEvents() = default;
+  // Connected (and the TLS handshake done): application bytes may be sent.
+  virtual void on_transport_ready() = 0;
+  // Application bytes arrived (decrypted when TLS is on).
+  virtual void on_transport_bytes(const char* data, size_t len) = 0;
+  // The peer ended the stream cleanly: a FIN, or a TLS close_notify.
+  virtual void on_transport_eof() = 0;
+  // The connection failed (connect, TLS, read or write). The owner closes the transport.
+  virtual void on_transport_error(ErrorKind kind, const std::string& reason,
+                                  const std::string& detail) = 0;
+  // The socket is closed (after close(), or a failure before any handle existed).
+  virtual void on_transport_closed() = 0;
+  // The reconnect backoff ran out: the owner may connect again.
+  virtual void on_transport_backoff_done() = 0;
+};
+
+class Transport {
+ public:
+  enum class State { kClosed, kConnecting, kHandshaking, kReady, kClosing };
+
+  Transport(TransportEvents& events, Clock& clock) : events_(events), clock_(clock) {}
+  virtual ~Transport() = default;
+  Transport(const Transport&) = delete;
+  Transport& operator=(const Transport&) = delete;
+
+  // Opens a connection to dst (from src when not null). From kClosed only.
+  virtual void connect(const sockaddr* dst, const sockaddr* src) = 0;
+  // Sends application bytes. False when the connection failed on the way (already reported).
+  virtual bool send(const char* data, size_t len) = 0;
+  // Closes the socket; on_transport_closed() follows once it is closed.
+  virtual void close() = 0;
+  // End of the run: closes without further callbacks.
+  virtual void shutdown() = 0;
+  // Connects and TLS handshakes older than timeout_ns fail as connect errors.
+  virtual void check_connect_timeout(uint64_t now_ns, uint64_t timeout_ns) = 0;
+
+  State state() const { return state_; }
+  bool ready() const { return state_ == State::kReady; }
+  bool connecting() const { return state_ == State::kConnecting || state_ == State::kHandshaking; }
+  // The time to stamp events with: inside a read, that read's time (a fraction of a
+  // microsecond old, and no clock read); otherwise the clock's.
+  uint64_t now_ns() const { return in_read_ ? read_ns_ : clock_.now_ns(); }
+
+  // Reconnect backoff: consecutive failed connects, and a connect after 1, 2, 4 ... 100 ms.
+  uint32_t failures() const { return failures_; }
+  void connect_after_backoff();
+  bool backoff_pending() const { return backoff_ && backoff_->active(); }
+
+ protected:
+  void note_connect_failure() { ++failures_; }
+  void note_connected() { failures_ = 0; }
+  void stop_backoff() {
+    if (backoff_) backoff_->stop();
+  }
+
+  TransportEvents& events_;  // the owner
+  Clock& clock_;             // time and timers
+  State state_ = State::kClosed;
+  bool in_read_ = false;     // inside the handling of a read: read_ns_ is the current time
+  uint64_t read_ns_ = 0;     // time of the read being handled, ns
+
+ private:
+  static void on_backoff(void* ctx);
+
+  uint32_t failures_ = 0;           // consecutive failed connects
+  std::unique_ptr<Timer> backoff_;  // reconnect backoff (made on the first failure)
+};
+
+// Per-worker settings for the transports of its connections.
+struct TransportSettings {
+  uv_loop_t* loop = nullptr;         // the worker's loop
+  Clock* clock = nullptr;            // the worker's clock
+  Recorder* recorder = nullptr;      // connect, TLS and byte counts go here
+  char* read_buffer = nullptr;       // shared by every socket of the loop
+  size_t read_buffer_bytes = 0;      // its size
+  TlsContext* tls = nullptr;         // per-thread TLS context; null = plain TCP
+  std::string tls_host;              // SNI and certificate name
+  std::string tls_session_key;       // "host:port" for session resumption
+};
+
+// Makes the transports of one worker: TLS or plain, decided once from the settings.
+class TransportFactory {
+ public:
+  explicit TransportFactory(TransportSettings settings) : settings_(std::move(settings)) {}
+  virtual ~TransportFactory() = default;
+  virtual std::unique_ptr<Transport> make(TransportEvents& events);
+
+ protected:
+  TransportFactory() = default;
+
+ private:
+  TransportSettings settings_;  // shared by every transport made
+};
+
+}  // namespace pelt
