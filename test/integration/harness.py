@@ -1,7 +1,7 @@
 """Shared helpers for pelt's integration tests (Python 3 standard library only).
 
-The tests run under pytest: conftest.py turns these helpers into fixtures (pelt-target, nginx)
-and makes a test fail when any of its `checks` failed. The helpers themselves need nothing but
+The tests run under pytest: conftest.py and the test files wrap these helpers in fixtures, and
+conftest.py makes a test fail when any of its `checks` failed (see README.md here). The helpers themselves need nothing but
 the standard library, so the benchmark scripts in bench/ import them too.
 
 Paths come from the environment ctest sets (PELT_BIN, PELT_TARGET_BIN, PELT_SOURCE_DIR,
