@@ -1,9 +1,14 @@
 """Shared helpers for pelt's integration tests (Python 3 standard library only).
 
-Every test file imports this module, starts the servers it needs on 127.0.0.1
-with free ports, and ends with TestCase.finish(). Paths come from the
-environment ctest sets (PELT_BIN, PELT_TARGET_BIN, PELT_SOURCE_DIR) and fall
-back to ../../build relative to this file so a test also runs by hand.
+The tests run under pytest: conftest.py and the test files wrap these helpers in fixtures, and
+conftest.py makes a test fail when any of its `checks` failed (see README.md here). The helpers themselves need nothing but
+the standard library, so the benchmark scripts in bench/ import them too.
+
+Paths come from the environment ctest sets (PELT_BIN, PELT_TARGET_BIN, PELT_SOURCE_DIR,
+PELT_SANITIZED) and fall back to ../../build relative to this file, so a test also runs by hand:
+
+    python3 -B -m pytest test/integration/test_faults.py            # one file
+    python3 -B -m pytest test/integration/test_faults.py -k reset   # one case
 """
 
 import json
@@ -12,7 +17,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -375,18 +379,41 @@ def run_pelt_json(args, timeout=60, env=None, input=None):
             pass
 
 
-class TestCase:
-    """A tiny check collector. End every test file with `t.finish()`."""
+def run_pelt_for_json(args, timeout=60, env=None, input=None):
+    """Like run_pelt_json, for a run that must write its JSON document: returns
+    (completed_process, dict) and raises AssertionError (exit code and stderr in the message)
+    when pelt wrote no document or an unparsable one."""
+    cp, data = run_pelt_json(args, timeout=timeout, env=env, input=input)
+    if data is None:
+        raise AssertionError(f"pelt wrote no JSON document (exit {cp.returncode}, "
+                             f"args {cp.args[1:]}, stderr {cp.stderr.strip()[-600:]!r})")
+    return cp, data
 
-    def __init__(self, name):
-        self.name = name
-        self.passed = 0
-        self.failures = []
+
+def read_json(path, what="JSON document"):
+    """The parsed JSON file at `path`; raises AssertionError when it is missing or unparsable."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except OSError as e:
+        raise AssertionError(f"{what} not written: {path}: {e.strerror}") from None
+    except ValueError as e:
+        raise AssertionError(f"{what} is not valid JSON: {path}: {e}") from None
+
+
+class Checks:
+    """Collects failed checks so that one test reports every failure, not just the first.
+
+    Tests take the `checks` fixture (conftest.py); a test whose checks recorded a failure fails
+    with all their messages once its function returns. check() and equal() return whether the
+    check held, so a test can skip what depends on it.
+    """
+
+    def __init__(self):
+        self.failures = []  # messages of the failed checks, in order
 
     def check(self, cond, message):
-        if cond:
-            self.passed += 1
-        else:
+        if not cond:
             self.failures.append(message)
             print(f"FAIL: {message}", flush=True)
         return bool(cond)
@@ -394,8 +421,9 @@ class TestCase:
     def equal(self, a, b, message):
         return self.check(a == b, f"{message}: expected {b!r}, got {a!r}")
 
-    def finish(self):
-        for f in self.failures:
-            print(f"[{self.name}] failed: {f}")
-        print(f"{self.passed} passed, {len(self.failures)} failed", flush=True)
-        sys.exit(1 if self.failures else 0)
+    def summary(self):
+        """All failure messages as one text, or "" when every check held."""
+        if not self.failures:
+            return ""
+        lines = [f"{len(self.failures)} check(s) failed:"] + [f"  - {m}" for m in self.failures]
+        return "\n".join(lines)

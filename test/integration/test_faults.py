@@ -5,16 +5,13 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BIN, SANITIZED, BackgroundServer, Target, TestCase, free_port  # noqa: E402
+import pytest
 
-t = TestCase("faults")
-tmp = tempfile.mkdtemp(prefix="pelt-faults-")
+from harness import BIN, SANITIZED, BackgroundServer, Target, free_port
 
 RUN_ARGS = ["-t1", "-c4", "-d2s", "--timeout", "1s", "--quiet"]
 HANG_LIMIT_S = 30       # a 2 s run that takes longer than this is a hang
@@ -36,7 +33,11 @@ class Run:
 
 def run_measured(args, limit_s=HANG_LIMIT_S):
     """Runs pelt with --json, reaps it with os.wait4 for its rusage; kills it after limit_s."""
-    json_path = os.path.join(tmp, f"out-{time.monotonic_ns()}.json")
+    with tempfile.TemporaryDirectory(prefix="pelt-faults-") as tmp:
+        return _run_measured(args, limit_s, os.path.join(tmp, "out.json"))
+
+
+def _run_measured(args, limit_s, json_path):
     out_f = tempfile.TemporaryFile(mode="w+")
     err_f = tempfile.TemporaryFile(mode="w+")
     cmd = [BIN] + [str(a) for a in args] + ["--json", json_path]
@@ -64,31 +65,29 @@ def run_measured(args, limit_s=HANG_LIMIT_S):
     try:
         with open(json_path) as f:
             data = json.load(f)
-        os.unlink(json_path)
     except (OSError, ValueError):
         pass
     return Run(cmd, proc.returncode, stdout, stderr, data, rusage.ru_maxrss, hung)
 
 
-def ledger_adds_up(r, label):
+def ledger_adds_up(checks, r, label):
     lg = r.data["ledger"]
     total = lg["completed"] + lg["failed"] + lg["timed_out"] + lg["in_flight"]
-    return t.check(lg["sent"] == total,
-                   f"{label}: ledger sent {lg['sent']} != completed + failed + timed_out + "
-                   f"in_flight = {total} ({lg}, reasons {r.data['error_reasons']}, "
-                   f"{r.data['duration_seconds']:.2f}s)")
+    return checks.check(lg["sent"] == total,
+                        f"{label}: ledger sent {lg['sent']} != completed + failed + timed_out + "
+                        f"in_flight = {total} ({lg}, reasons {r.data['error_reasons']}, "
+                        f"{r.data['duration_seconds']:.2f}s)")
 
 
-def ran_cleanly(r, label, expect_rc=0):
-    """No hang, expected exit code, a JSON document, bounded memory. False stops later checks."""
-    if not t.check(not r.hung, f"{label}: pelt hung (killed after {HANG_LIMIT_S}s)"):
-        return False
-    ok = t.equal(r.returncode, expect_rc,
-                 f"{label}: exit code (stderr {r.stderr.strip()[-400:]!r})")
-    t.check(SANITIZED or r.max_rss_kb < MAX_RSS_KB, f"{label}: peak RSS {r.max_rss_kb} KiB over {MAX_RSS_KB}")
-    if not t.check(r.data is not None, f"{label}: no JSON document written"):
-        return False
-    return ok
+def ran_cleanly(checks, r, label, expect_rc=0):
+    """No hang and a JSON document (else the test stops here); expected exit code and bounded
+    memory (checks)."""
+    assert not r.hung, f"{label}: pelt hung (killed after {HANG_LIMIT_S}s)"
+    checks.equal(r.returncode, expect_rc, f"{label}: exit code (stderr {r.stderr.strip()[-400:]!r})")
+    checks.check(SANITIZED or r.max_rss_kb < MAX_RSS_KB,
+                 f"{label}: peak RSS {r.max_rss_kb} KiB over {MAX_RSS_KB}")
+    assert r.data is not None, (f"{label}: no JSON document written "
+                                f"(exit {r.returncode}, stderr {r.stderr.strip()[-400:]!r})")
 
 
 def reasons_matching(r, pred):
@@ -118,95 +117,112 @@ FAULTS = [
     ("/fault/hang", "timeout", "timed_out", TIMEOUT, None, "timeout"),
 ]
 
-with Target(threads=1) as tg:
-    for path, kind, ledger_field, reason_ok, sample_part, what in FAULTS:
-        r = run_measured(RUN_ARGS + [tg.url(path)])
-        if not ran_cleanly(r, path):
-            continue
-        # The run ends on a multiple of the timeout (-d2s --timeout 1s) for the stalling paths:
-        # each request must count once, as timed out or as in flight.
-        ledger_adds_up(r, path)
-        t.check(r.data["errors"][kind] > 0, f"{path}: errors.{kind} should count it: {r.data['errors']}")
-        t.check(r.data["ledger"][ledger_field] > 0,
-                f"{path}: ledger.{ledger_field} should count it: {r.data['ledger']}")
-        t.check(reasons_matching(r, reason_ok),
-                f"{path}: expected {what} in error_reasons, got {r.data['error_reasons']}")
-        if sample_part:
-            t.check(sample_part in samples_text(r),
-                    f"{path}: error_samples should mention {sample_part}: {samples_text(r)!r}")
-        t.equal(r.data["ledger"]["completed"], 0, f"{path}: no request may count as completed")
 
-    # The run ending just as requests time out: each must be counted once, as timed out or as
-    # in flight, never both. Short runs a few times, since it depends on timer order.
-    for i in range(4):
-        r = run_measured(["-t1", "-c4", "-d1s", "--timeout", "500ms", "--quiet",
-                          tg.url("/fault/hang")])
-        if ran_cleanly(r, f"hang at end of run #{i}"):
-            ledger_adds_up(r, f"hang at end of run #{i}")
 
-    # Content-Length 5 then more bytes: the 5-byte response completes; the surplus is either a
-    # parse error charged to the next request on that connection or ignored, never a crash.
-    r = run_measured(RUN_ARGS + [tg.url("/fault/long-body")])
-    if ran_cleanly(r, "/fault/long-body"):
-        ledger_adds_up(r, "/fault/long-body")
-        t.check(r.data["ledger"]["completed"] > 0, f"/fault/long-body: responses complete: {r.data['ledger']}")
-        t.check(r.data["status_codes"].get("200", 0) > 0, "/fault/long-body: 200 counted")
-        other = reasons_matching(r, lambda k: k not in ("parse error", "premature close"))
-        t.check(not other, f"/fault/long-body: unexpected error reasons {other}")
+@pytest.mark.parametrize("path, kind, ledger_field, reason_ok, sample_part, what", FAULTS,
+                         ids=[f[0].rsplit("/", 1)[1] for f in FAULTS])
+def test_fault_path(checks, target, path, kind, ledger_field, reason_ok, sample_part, what):
+    r = run_measured(RUN_ARGS + [target.url(path)])
+    ran_cleanly(checks, r, path)
+    # The run ends on a multiple of the timeout (-d2s --timeout 1s) for the stalling paths:
+    # each request must count once, as timed out or as in flight.
+    ledger_adds_up(checks, r, path)
+    checks.check(r.data["errors"][kind] > 0, f"{path}: errors.{kind} should count it: {r.data['errors']}")
+    checks.check(r.data["ledger"][ledger_field] > 0,
+                 f"{path}: ledger.{ledger_field} should count it: {r.data['ledger']}")
+    checks.check(reasons_matching(r, reason_ok),
+                 f"{path}: expected {what} in error_reasons, got {r.data['error_reasons']}")
+    if sample_part:
+        checks.check(sample_part in samples_text(r),
+                     f"{path}: error_samples should mention {sample_part}: {samples_text(r)!r}")
+    checks.equal(r.data["ledger"]["completed"], 0, f"{path}: no request may count as completed")
 
-    # HTTP/1.0 with the body ended by close: every response is good.
-    r = run_measured(RUN_ARGS + [tg.url("/fault/http10")])
-    if ran_cleanly(r, "/fault/http10"):
-        ledger_adds_up(r, "/fault/http10")
-        lg = r.data["ledger"]
-        t.check(lg["completed"] > 10, f"/fault/http10: responses complete: {lg}")
-        t.equal(lg["failed"] + lg["timed_out"], 0, "/fault/http10: nothing failed")
-        t.equal(r.data["error_reasons"], {}, "/fault/http10: no error reasons")
-        t.check(r.data["reconnects"] > 0 or r.data["connects"] > 4,
-                "/fault/http10: a new connection per response")
 
-    # A server that closes after every response (HTTP/1.0, Connection: close) in open loop:
-    # each request must go out on its own connection, so nothing may fail.
-    # A VU back from a reconnect must not take a second arrival while it has one.
-    for path in ("/fault/http10", "/close"):
-        label = f"open loop {path}"
-        r = run_measured(["-t1", "-c2", "-R", "400", "-d2s", "--timeout", "2s", "--quiet", tg.url(path)])
-        if ran_cleanly(r, label):
-            ledger_adds_up(r, label)
-            lg = r.data["ledger"]
-            t.check(lg["completed"] > 100, f"{label}: responses complete: {lg}")
-            t.equal(lg["failed"] + lg["timed_out"], 0,
-                    f"{label}: nothing fails (reasons {r.data['error_reasons']})")
+@pytest.mark.parametrize("attempt", range(4))
+def test_hang_at_end_of_run(checks, target, attempt):
+    """The run ending just as requests time out: each must be counted once, as timed out or as
+    in flight, never both. Short runs a few times, since it depends on timer order."""
+    label = f"hang at end of run #{attempt}"
+    r = run_measured(["-t1", "-c4", "-d1s", "--timeout", "500ms", "--quiet",
+                      target.url("/fault/hang")])
+    ran_cleanly(checks, r, label)
+    ledger_adds_up(checks, r, label)
 
-    # TLS to the plain listener: the handshake fails; counted as a connect error, reason "tls: ...".
-    https_url = tg.url("/").replace("http://", "https://", 1)
+
+def test_long_body(checks, target):
+    """Content-Length 5 then more bytes: the 5-byte response completes; the surplus is either a
+    parse error charged to the next request on that connection or ignored, never a crash."""
+    r = run_measured(RUN_ARGS + [target.url("/fault/long-body")])
+    ran_cleanly(checks, r, "/fault/long-body")
+    ledger_adds_up(checks, r, "/fault/long-body")
+    checks.check(r.data["ledger"]["completed"] > 0,
+                 f"/fault/long-body: responses complete: {r.data['ledger']}")
+    checks.check(r.data["status_codes"].get("200", 0) > 0, "/fault/long-body: 200 counted")
+    other = reasons_matching(r, lambda k: k not in ("parse error", "premature close"))
+    checks.check(not other, f"/fault/long-body: unexpected error reasons {other}")
+
+
+def test_http10_close_delimited(checks, target):
+    """HTTP/1.0 with the body ended by close: every response is good."""
+    r = run_measured(RUN_ARGS + [target.url("/fault/http10")])
+    ran_cleanly(checks, r, "/fault/http10")
+    ledger_adds_up(checks, r, "/fault/http10")
+    lg = r.data["ledger"]
+    checks.check(lg["completed"] > 10, f"/fault/http10: responses complete: {lg}")
+    checks.equal(lg["failed"] + lg["timed_out"], 0, "/fault/http10: nothing failed")
+    checks.equal(r.data["error_reasons"], {}, "/fault/http10: no error reasons")
+    checks.check(r.data["reconnects"] > 0 or r.data["connects"] > 4,
+                 "/fault/http10: a new connection per response")
+
+
+@pytest.mark.parametrize("path", ["/fault/http10", "/close"], ids=["http10", "close"])
+def test_open_loop_against_closing_server(checks, target, path):
+    """A server that closes after every response (HTTP/1.0, Connection: close) in open loop:
+    each request must go out on its own connection, so nothing may fail. A VU back from a
+    reconnect must not take a second arrival while it has one."""
+    label = f"open loop {path}"
+    r = run_measured(["-t1", "-c2", "-R", "400", "-d2s", "--timeout", "2s", "--quiet",
+                      target.url(path)])
+    ran_cleanly(checks, r, label)
+    ledger_adds_up(checks, r, label)
+    lg = r.data["ledger"]
+    checks.check(lg["completed"] > 100, f"{label}: responses complete: {lg}")
+    checks.equal(lg["failed"] + lg["timed_out"], 0,
+                 f"{label}: nothing fails (reasons {r.data['error_reasons']})")
+
+
+def test_tls_to_plain_port(checks, target):
+    """TLS to the plain listener: the handshake fails; counted as a connect error, reason
+    "tls: ..."."""
+    https_url = target.url("/").replace("http://", "https://", 1)
     r = run_measured(RUN_ARGS + ["--insecure", https_url])
-    if ran_cleanly(r, "https to plain port"):
-        ledger_adds_up(r, "https to plain port")
-        t.check(r.data["errors"]["connect"] > 0, f"tls: errors.connect counts it: {r.data['errors']}")
-        t.check(reasons_matching(r, lambda k: k.startswith("tls:")),
-                f"tls: a 'tls:' reason expected, got {r.data['error_reasons']}")
-        t.equal(r.data["ledger"]["completed"], 0, "tls: nothing completed")
+    ran_cleanly(checks, r, "https to plain port")
+    ledger_adds_up(checks, r, "https to plain port")
+    checks.check(r.data["errors"]["connect"] > 0, f"tls: errors.connect counts it: {r.data['errors']}")
+    checks.check(reasons_matching(r, lambda k: k.startswith("tls:")),
+                 f"tls: a 'tls:' reason expected, got {r.data['error_reasons']}")
+    checks.equal(r.data["ledger"]["completed"], 0, "tls: nothing completed")
 
-    # Lua runtime error in response(): counted with file:line, the run goes on.
-    script = os.path.join(tmp, "response_error.lua")
+
+def test_lua_error_in_response(checks, target, tmp_path):
+    """Lua runtime error in response(): counted with file:line, the run goes on."""
+    script = str(tmp_path / "response_error.lua")
     with open(script, "w") as f:
         f.write("local n = 0\n"
                 "response = function(status, headers, body)\n"
                 "  n = n + 1\n"
                 "  if n % 10 == 0 then error('bad response ' .. n) end\n"
                 "end\n")
-    r = run_measured(RUN_ARGS + ["-s", script, tg.url("/")])
-    if ran_cleanly(r, "lua response() error"):
-        ledger_adds_up(r, "lua response() error")
-        se = r.data["script_errors"]
-        t.check(se["count"] >= 10, f"lua: script errors counted: {se}")
-        t.check(any(f"{script}:4:" in s or "response_error.lua:4:" in s for s in se["samples"]),
-                f"lua: samples name file:line: {se['samples']}")
-        t.check(r.data["ledger"]["completed"] > 10 * se["count"] * 0.9,
-                f"lua: the run went on ({r.data['ledger']['completed']} completed)")
-        t.check("response_error.lua:4:" in r.stdout, "lua: summary prints the script error")
-
+    r = run_measured(RUN_ARGS + ["-s", script, target.url("/")])
+    ran_cleanly(checks, r, "lua response() error")
+    ledger_adds_up(checks, r, "lua response() error")
+    se = r.data["script_errors"]
+    checks.check(se["count"] >= 10, f"lua: script errors counted: {se}")
+    checks.check(any(f"{script}:4:" in s or "response_error.lua:4:" in s for s in se["samples"]),
+                 f"lua: samples name file:line: {se['samples']}")
+    checks.check(r.data["ledger"]["completed"] > 10 * se["count"] * 0.9,
+                 f"lua: the run went on ({r.data['ledger']['completed']} completed)")
+    checks.check("response_error.lua:4:" in r.stdout, "lua: summary prints the script error")
 
 
 class SilentServer(BackgroundServer):
@@ -230,46 +246,68 @@ class SilentServer(BackgroundServer):
             c.close()
 
 
-# A server that accepts and stays silent: plain HTTP times out, TLS times out in the handshake.
-with SilentServer() as silent:
-    r = run_measured(RUN_ARGS + [f"http://127.0.0.1:{silent.port}/"])
-    if ran_cleanly(r, "silent server"):
-        ledger_adds_up(r, "silent server")
-        t.check(r.data["ledger"]["timed_out"] > 0 and r.data["error_reasons"].get("timeout", 0) > 0,
-                f"silent server: timeouts counted: {r.data['ledger']} {r.data['error_reasons']}")
-    r = run_measured(RUN_ARGS + ["--insecure", f"https://127.0.0.1:{silent.port}/"])
-    if ran_cleanly(r, "silent TLS server"):
-        ledger_adds_up(r, "silent TLS server")
-        t.check(r.data["errors"]["connect"] > 0, f"silent TLS server: connect errors: {r.data['errors']}")
-        t.check(reasons_matching(r, lambda k: k.startswith("tls:") and "timeout" in k),
-                f"silent TLS server: a 'tls: … timeout' reason: {r.data['error_reasons']}")
+@pytest.fixture
+def silent():
+    with SilentServer() as srv:
+        yield srv
 
-# A server that goes away during the run: reconnects are refused and counted, the run completes.
-tg = Target(threads=1).start()
-try:
+
+def test_silent_server(checks, silent):
+    """A server that accepts and stays silent: plain HTTP times out."""
+    r = run_measured(RUN_ARGS + [f"http://127.0.0.1:{silent.port}/"])
+    ran_cleanly(checks, r, "silent server")
+    ledger_adds_up(checks, r, "silent server")
+    checks.check(r.data["ledger"]["timed_out"] > 0 and r.data["error_reasons"].get("timeout", 0) > 0,
+                 f"silent server: timeouts counted: {r.data['ledger']} {r.data['error_reasons']}")
+
+
+def test_silent_tls_server(checks, silent):
+    """A server that accepts and stays silent: TLS times out in the handshake."""
+    r = run_measured(RUN_ARGS + ["--insecure", f"https://127.0.0.1:{silent.port}/"])
+    ran_cleanly(checks, r, "silent TLS server")
+    ledger_adds_up(checks, r, "silent TLS server")
+    checks.check(r.data["errors"]["connect"] > 0, f"silent TLS server: connect errors: {r.data['errors']}")
+    checks.check(reasons_matching(r, lambda k: k.startswith("tls:") and "timeout" in k),
+                 f"silent TLS server: a 'tls: … timeout' reason: {r.data['error_reasons']}")
+
+
+@pytest.fixture
+def doomed_target():
+    """A pelt-target of its own, which the test stops mid-run."""
+    with Target(threads=1) as tg:
+        yield tg
+
+
+def test_server_gone_mid_run(checks, doomed_target):
+    """A server that goes away during the run: reconnects are refused and counted, the run
+    completes."""
+    tg = doomed_target
     proc_args = RUN_ARGS[:2] + ["-d3s", "--timeout", "1s", "--quiet", tg.url("/")]
     killer = threading.Timer(1.0, tg.stop)
     killer.start()
-    r = run_measured(proc_args)
-    killer.join()
-finally:
-    tg.stop()
-if ran_cleanly(r, "server gone mid-run"):
-    ledger_adds_up(r, "server gone mid-run")
-    t.check(r.data["ledger"]["completed"] > 0, "server gone: requests before it left completed")
-    t.check(r.data["errors"]["connect"] > 0, f"server gone: errors.connect counts refusals: {r.data['errors']}")
-    t.check(r.data["error_reasons"].get("connect ECONNREFUSED", 0) > 0,
-            f"server gone: 'connect ECONNREFUSED' reason: {r.data['error_reasons']}")
+    try:
+        r = run_measured(proc_args)
+    finally:
+        killer.join()
+    ran_cleanly(checks, r, "server gone mid-run")
+    ledger_adds_up(checks, r, "server gone mid-run")
+    checks.check(r.data["ledger"]["completed"] > 0, "server gone: requests before it left completed")
+    checks.check(r.data["errors"]["connect"] > 0,
+                 f"server gone: errors.connect counts refusals: {r.data['errors']}")
+    checks.check(r.data["error_reasons"].get("connect ECONNREFUSED", 0) > 0,
+                 f"server gone: 'connect ECONNREFUSED' reason: {r.data['error_reasons']}")
     # Reconnects back off: not a busy loop of thousands of refused connects a second.
-    t.check(r.data["errors"]["connect"] < 20000, f"server gone: {r.data['errors']['connect']} connects")
+    checks.check(r.data["errors"]["connect"] < 20000, f"server gone: {r.data['errors']['connect']} connects")
 
-# A port nobody listens on from the start: like wrk, pelt checks the address before the run and
-# stops at once with exit code 1 (the run cannot happen) and a message that says what to check.
-closed = free_port()
-r = run_measured(RUN_ARGS + [f"http://127.0.0.1:{closed}/"])
-t.equal(r.returncode, 1, "closed port: exit code 1 before any load")
-t.check(f"unable to connect to 127.0.0.1:{closed}" in r.stderr and "is the server running" in r.stderr,
-        f"closed port: message names the address and the likely cause: {r.stderr.strip()!r}")
-t.check(r.data is None, "closed port: no run, so no JSON document")
 
-t.finish()
+def test_closed_port(checks):
+    """A port nobody listens on from the start: like wrk, pelt checks the address before the run
+    and stops at once with exit code 1 (the run cannot happen) and a message that says what to
+    check. No JSON document is expected here."""
+    closed = free_port()
+    r = run_measured(RUN_ARGS + [f"http://127.0.0.1:{closed}/"])
+    assert not r.hung, f"closed port: pelt hung (killed after {HANG_LIMIT_S}s)"
+    checks.equal(r.returncode, 1, "closed port: exit code 1 before any load")
+    checks.check(f"unable to connect to 127.0.0.1:{closed}" in r.stderr and "is the server running" in r.stderr,
+                 f"closed port: message names the address and the likely cause: {r.stderr.strip()!r}")
+    checks.check(r.data is None, "closed port: no run, so no JSON document")

@@ -1,49 +1,54 @@
 """HTTPS against nginx with a self-signed certificate: verification on by default."""
-import os
-import sys
+import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Nginx, TestCase, run_pelt_json  # noqa: E402
+from harness import Nginx, run_pelt_for_json, run_pelt_json
 
-t = TestCase("https")
 
-with Nginx(tls=True) as ng:
-    url = ng.url("/")
-    # Default: the self-signed certificate is refused, counted as TLS (connect) errors.
-    cp, data = run_pelt_json(["-t1", "-c2", "-d1s", url])
-    t.equal(cp.returncode, 0, "unverified run still completes")
-    if t.check(data is not None, "JSON written"):
-        t.equal(data["ledger"]["completed"], 0, "no request completes without trust")
-        t.check(data["errors"]["connect"] > 0, "handshake failures counted as connect errors")
-        reasons = " ".join(data["error_reasons"].keys())
-        t.check("certificate verify failed" in reasons, f"reason names the verification failure: {reasons}")
-    t.check("certificate verify failed" in cp.stdout, "summary shows the TLS reason")
+@pytest.fixture(scope="module")
+def tls_nginx():
+    """nginx with TLS and a self-signed certificate for 127.0.0.1 (cert_path)."""
+    with Nginx(tls=True) as ng:
+        yield ng
 
-    # --cacert makes it trusted.
-    cp, data = run_pelt_json(["-t1", "-c2", "-d1s", "--cacert", ng.cert_path, url])
-    if t.check(data is not None, "JSON written with --cacert"):
-        t.check(data["ledger"]["completed"] > 50, f"requests complete with --cacert ({data['ledger']})")
-        t.equal(data["errors"]["connect"], 0, "no TLS errors with --cacert")
 
-    # --insecure skips verification.
-    cp, data = run_pelt_json(["-t1", "-c2", "-d1s", "--insecure", url])
-    if t.check(data is not None, "JSON written with --insecure"):
-        t.check(data["ledger"]["completed"] > 50, "requests complete with --insecure")
-        t.equal(data["errors"]["connect"], 0, "no TLS errors with --insecure")
+def test_self_signed_refused_by_default(checks, tls_nginx):
+    """The self-signed certificate is refused, counted as TLS (connect) errors."""
+    cp, data = run_pelt_for_json(["-t1", "-c2", "-d1s", tls_nginx.url("/")])
+    checks.equal(cp.returncode, 0, "unverified run still completes")
+    checks.equal(data["ledger"]["completed"], 0, "no request completes without trust")
+    checks.check(data["errors"]["connect"] > 0, "handshake failures counted as connect errors")
+    reasons = " ".join(data["error_reasons"].keys())
+    checks.check("certificate verify failed" in reasons, f"reason names the verification failure: {reasons}")
+    checks.check("certificate verify failed" in cp.stdout, "summary shows the TLS reason")
 
-    # Reconnects resume the TLS session: a /close-like server close is simulated with
-    # keepalive off by asking nginx for a closing response.
-    cp, data = run_pelt_json(["-t1", "-c1", "-d1s", "--insecure", "-H", "Connection: close", url])
-    if t.check(data is not None, "JSON written for reconnects"):
-        t.check(data["reconnects"] > 5, f"TLS reconnects happen ({data['reconnects']})")
-        t.equal(data["errors"]["connect"], 0, "reconnects succeed")
-        tls = data["tls"]
-        t.check(tls["resumed"] > 0 and tls["resumed"] >= tls["handshakes"] - 2,
-                f"reconnects resume the TLS session ({tls})")
 
-    # A missing CA file is a usage error.
-    cp, data = run_pelt_json(["-t1", "-c1", "-d1s", "--cacert", "/nonexistent/ca.pem", url])
-    t.equal(cp.returncode, 2, "missing --cacert exits 2")
-    t.check("/nonexistent/ca.pem" in cp.stderr, "message names the CA file")
+def test_cacert_trusts(checks, tls_nginx):
+    cp, data = run_pelt_for_json(["-t1", "-c2", "-d1s", "--cacert", tls_nginx.cert_path,
+                                  tls_nginx.url("/")])
+    checks.check(data["ledger"]["completed"] > 50, f"requests complete with --cacert ({data['ledger']})")
+    checks.equal(data["errors"]["connect"], 0, "no TLS errors with --cacert")
 
-t.finish()
+
+def test_insecure_skips_verification(checks, tls_nginx):
+    cp, data = run_pelt_for_json(["-t1", "-c2", "-d1s", "--insecure", tls_nginx.url("/")])
+    checks.check(data["ledger"]["completed"] > 50, "requests complete with --insecure")
+    checks.equal(data["errors"]["connect"], 0, "no TLS errors with --insecure")
+
+
+def test_reconnects_resume_session(checks, tls_nginx):
+    """Reconnects resume the TLS session: a /close-like server close is simulated with
+    keepalive off by asking nginx for a closing response."""
+    cp, data = run_pelt_for_json(["-t1", "-c1", "-d1s", "--insecure", "-H", "Connection: close",
+                                  tls_nginx.url("/")])
+    checks.check(data["reconnects"] > 5, f"TLS reconnects happen ({data['reconnects']})")
+    checks.equal(data["errors"]["connect"], 0, "reconnects succeed")
+    tls = data["tls"]
+    checks.check(tls["resumed"] > 0 and tls["resumed"] >= tls["handshakes"] - 2,
+                 f"reconnects resume the TLS session ({tls})")
+
+
+def test_missing_cacert_is_usage_error(checks, tls_nginx):
+    """A missing CA file is a usage error: exit 2 before any run, so no JSON is expected."""
+    cp, _ = run_pelt_json(["-t1", "-c1", "-d1s", "--cacert", "/nonexistent/ca.pem", tls_nginx.url("/")])
+    checks.equal(cp.returncode, 2, "missing --cacert exits 2")
+    checks.check("/nonexistent/ca.pem" in cp.stderr, "message names the CA file")

@@ -1,242 +1,93 @@
-#!/usr/bin/env python3
 """The monitoring files are valid: Prometheus config (promtool), docker-compose.yml
 (docker-compose config -q), Grafana dashboards (JSON, datasource and query on every panel), and
 every PromQL expression in the dashboards parses in a real Prometheus.
-
-Also the home of two helpers test_prometheus.py shares: Prometheus (a throwaway server) and
-dashboard_queries().
 """
 
-import json
 import os
-import re
 import shutil
 import subprocess
-import sys
-import tempfile
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness  # noqa: E402
+import pytest
 
-SOURCE_DIR = harness.SOURCE_DIR
-MONITORING = os.path.join(SOURCE_DIR, "monitoring")
-DASHBOARD_DIR = os.path.join(MONITORING, "grafana", "dashboards")
-PROMETHEUS_BIN = os.environ.get("PELT_PROMETHEUS_BIN", "/usr/bin/prometheus")
+from harness import SOURCE_DIR
+from monitoring_helpers import MONITORING, Prometheus, all_panels, dashboard_queries, load_dashboards
 
-# Grafana's built-in variables, replaced by fixed values before a query is sent.
-BUILTIN_VARS = {"__rate_interval": "1m", "__interval": "15s", "__range": "5m"}
+DASHBOARDS = ["hosts.json", "pelt.json"]  # every dashboard shipped, by file name
 
 
-class Prometheus:
-    """A real Prometheus on 127.0.0.1 with a free port, temp config and storage.
-
-    with Prometheus(scrape_targets=["127.0.0.1:9464"]) as p:
-        p.query("up")
-    """
-
-    def __init__(self, scrape_targets=(), interval="1s", startup_timeout=60.0):
-        self.scrape_targets = list(scrape_targets)
-        self.interval = interval
-        self.startup_timeout = startup_timeout
-        self.port = None
-        self.proc = None
-        self.dir = None
-        self._log = None
-
-    def config_text(self):
-        lines = ["global:", f"  scrape_interval: {self.interval}",
-                 f"  evaluation_interval: {self.interval}", "scrape_configs:"]
-        if self.scrape_targets:
-            targets = ", ".join(f'"{t}"' for t in self.scrape_targets)
-            lines += ["  - job_name: pelt", f"    scrape_interval: {self.interval}",
-                      f"    scrape_timeout: {self.interval}",
-                      "    static_configs:", f"      - targets: [{targets}]"]
-        else:
-            lines[-1] = "scrape_configs: []"
-        return "\n".join(lines) + "\n"
-
-    def start(self):
-        self.dir = tempfile.mkdtemp(prefix="pelt-prom-")
-        config = os.path.join(self.dir, "prometheus.yml")
-        with open(config, "w") as f:
-            f.write(self.config_text())
-        self.port = harness.free_port()
-        self._log = open(os.path.join(self.dir, "prometheus.log"), "w+")
-        self.proc = subprocess.Popen(
-            [PROMETHEUS_BIN, f"--config.file={config}",
-             f"--storage.tsdb.path={os.path.join(self.dir, 'data')}",
-             f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"],
-            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + self.startup_timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                break
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/-/ready", timeout=1) as r:
-                    if r.status == 200:
-                        return self
-            except (OSError, urllib.error.URLError):
-                pass
-            time.sleep(0.2)
-        log = self.log_text()
-        self.stop()
-        raise RuntimeError(f"prometheus did not become ready: {log[-2000:]}")
-
-    def log_text(self):
-        if self._log is None:
-            return ""
-        self._log.flush()
-        self._log.seek(0)
-        return self._log.read()
-
-    def stop(self):
-        if self.proc is not None:
-            harness._stop_process(self.proc)
-            self.proc = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-        if self.dir is not None:
-            shutil.rmtree(self.dir, ignore_errors=True)
-            self.dir = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
-
-    def api(self, path, params):
-        """GET /api/v1/<path>; returns the decoded JSON whatever the status (errors included)."""
-        url = f"http://127.0.0.1:{self.port}/api/v1/{path}?{urllib.parse.urlencode(params)}"
-        try:
-            with urllib.request.urlopen(url, timeout=10) as r:
-                return json.loads(r.read())
-        except urllib.error.HTTPError as e:
-            return json.loads(e.read() or b"{}")
-
-    def query(self, expr, at=None):
-        params = {"query": expr}
-        if at is not None:
-            params["time"] = f"{at:.3f}"
-        return self.api("query", params)
-
-    def query_range(self, expr, start, end, step="1s"):
-        return self.api("query_range", {"query": expr, "start": f"{start:.3f}",
-                                        "end": f"{end:.3f}", "step": step})
+@pytest.fixture(scope="module")
+def boards():
+    return load_dashboards()
 
 
-def load_dashboards():
-    """{file name: parsed JSON} for every dashboard shipped."""
-    out = {}
-    for name in sorted(os.listdir(DASHBOARD_DIR)):
-        if name.endswith(".json"):
-            with open(os.path.join(DASHBOARD_DIR, name)) as f:
-                out[name] = json.load(f)
-    return out
-
-
-def all_panels(board):
-    """Panels, including those nested in rows."""
-    for p in board.get("panels", []):
-        yield p
-        for inner in p.get("panels", []):
-            yield inner
-
-
-def substitute(expr, values):
-    """Replaces $var, ${var} and [[var]] with values[var] (Grafana's variable forms)."""
-    def repl(m):
-        name = m.group(1) or m.group(2) or m.group(3)
-        return values.get(name, m.group(0))
-    return re.sub(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]", repl, expr)
-
-
-def variable_selector(query):
-    """label_values(selector, label) -> selector (the PromQL part of a variable query)."""
-    m = re.match(r"^\s*label_values\((.*),\s*\w+\s*\)\s*$", query)
-    return m.group(1) if m else query
-
-
-def dashboard_queries(values):
-    """[(dashboard, panel title, PromQL with variables replaced)], variable queries included."""
-    merged = dict(BUILTIN_VARS)
-    merged.update(values)
-    out = []
-    for name, board in load_dashboards().items():
-        for p in all_panels(board):
-            for t in p.get("targets", []):
-                if t.get("expr"):
-                    out.append((name, p.get("title", "?"), substitute(t["expr"], merged)))
-        for v in board.get("templating", {}).get("list", []):
-            q = v.get("query")
-            q = q.get("query") if isinstance(q, dict) else q
-            if v.get("type") == "query" and q:
-                out.append((name, f"variable {v['name']}", substitute(variable_selector(q), merged)))
-    return out
-
-
-def main():
-    t = harness.TestCase("monitoring")
-
+def test_promtool_check_config():
     cp = subprocess.run(["promtool", "check", "config",
                          os.path.join(MONITORING, "prometheus", "prometheus.yml")],
                         capture_output=True, text=True, timeout=60)
-    t.check(cp.returncode == 0, f"promtool check config: {cp.stdout} {cp.stderr}")
+    assert cp.returncode == 0, f"promtool check config: {cp.stdout} {cp.stderr}"
 
+
+def test_docker_compose_config():
     compose = shutil.which("docker-compose")
-    t.check(compose is not None, "docker-compose is installed")
-    if compose:
-        cp = subprocess.run([compose, "-f", os.path.join(SOURCE_DIR, "docker-compose.yml"),
-                             "config", "-q"], capture_output=True, text=True, timeout=60,
-                            cwd=SOURCE_DIR)
-        t.check(cp.returncode == 0, f"docker-compose config -q: {cp.stdout} {cp.stderr}")
+    assert compose is not None, "docker-compose is installed"
+    cp = subprocess.run([compose, "-f", os.path.join(SOURCE_DIR, "docker-compose.yml"),
+                         "config", "-q"], capture_output=True, text=True, timeout=60,
+                        cwd=SOURCE_DIR)
+    assert cp.returncode == 0, f"docker-compose config -q: {cp.stdout} {cp.stderr}"
 
-    boards = load_dashboards()
-    t.equal(sorted(boards), ["hosts.json", "pelt.json"], "dashboards shipped")
-    for name, board in boards.items():
-        t.check(board.get("uid") and board.get("title"), f"{name}: uid and title")
-        panels = list(all_panels(board))
-        t.check(len(panels) >= 6, f"{name}: has panels")
-        for p in panels:
-            if p.get("type") == "row":
-                continue
-            title = p.get("title", "?")
-            t.check(bool(p.get("datasource")), f"{name}/{title}: panel has a datasource")
-            exprs = [x.get("expr") for x in p.get("targets", []) if x.get("expr")]
-            t.check(len(exprs) > 0, f"{name}/{title}: panel has a query")
-            for x in p.get("targets", []):
-                t.check(bool(x.get("datasource")) or bool(p.get("datasource")),
-                        f"{name}/{title}: target has a datasource")
-    pelt_vars = {v["name"] for v in boards.get("pelt.json", {}).get("templating", {}).get("list", [])}
-    t.check({"run_id", "scenario"} <= pelt_vars, f"pelt.json has run_id and scenario variables: {pelt_vars}")
-    adhoc = [v for v in boards.get("pelt.json", {}).get("templating", {}).get("list", [])
-             if v.get("type") == "adhoc"]
-    t.check(len(adhoc) == 1 and adhoc[0].get("datasource", {}).get("type") == "prometheus",
-            f"pelt.json has an ad hoc filter on the Prometheus data source for scenario tags: {adhoc}")
+
+def test_dashboards_shipped(boards):
+    assert sorted(boards) == DASHBOARDS
+
+
+@pytest.mark.parametrize("name", DASHBOARDS)
+def test_dashboard_panels(checks, boards, name):
+    """uid and title; every panel (rows aside) has a datasource and a query."""
+    assert name in boards, f"{name} is not shipped"
+    board = boards[name]
+    checks.check(board.get("uid") and board.get("title"), f"{name}: uid and title")
+    panels = list(all_panels(board))
+    checks.check(len(panels) >= 6, f"{name}: has panels")
+    for p in panels:
+        if p.get("type") == "row":
+            continue
+        title = p.get("title", "?")
+        checks.check(bool(p.get("datasource")), f"{name}/{title}: panel has a datasource")
+        exprs = [x.get("expr") for x in p.get("targets", []) if x.get("expr")]
+        checks.check(len(exprs) > 0, f"{name}/{title}: panel has a query")
+        for x in p.get("targets", []):
+            checks.check(bool(x.get("datasource")) or bool(p.get("datasource")),
+                         f"{name}/{title}: target has a datasource")
+
+
+def test_pelt_dashboard_variables(checks, boards):
+    variables = boards.get("pelt.json", {}).get("templating", {}).get("list", [])
+    pelt_vars = {v["name"] for v in variables}
+    checks.check({"run_id", "scenario"} <= pelt_vars,
+                 f"pelt.json has run_id and scenario variables: {pelt_vars}")
+    adhoc = [v for v in variables if v.get("type") == "adhoc"]
+    checks.check(len(adhoc) == 1 and adhoc[0].get("datasource", {}).get("type") == "prometheus",
+                 f"pelt.json has an ad hoc filter on the Prometheus data source for scenario tags: {adhoc}")
+
+
+def test_pelt_dashboard_queries_cover_metrics(checks):
     pelt_exprs = " ".join(e for b, _, e in dashboard_queries({}) if b == "pelt.json")
     for needed in ["pelt_vus", "pelt_http_requests_total", "histogram_quantile(0.99",
                    "histogram_quantile(0.95", "histogram_quantile(0.5", "pelt_send_lag_seconds",
                    "pelt_stage", "pelt_threshold_ok", "pelt_dropped_iterations_total",
                    "pelt_interrupted_iterations_total",
                    "pelt_data_sent_bytes_total", "by (le, name)"]:
-        t.check(needed in pelt_exprs, f"pelt.json queries mention {needed}")
+        checks.check(needed in pelt_exprs, f"pelt.json queries mention {needed}")
 
+
+def test_every_query_parses_in_prometheus(checks):
     queries = dashboard_queries({"run_id": "20240101T000000-1", "scenario": ".*",
                                  "instance": ".*"})
+    boards_seen = {board for board, _, _ in queries}
+    assert boards_seen == set(DASHBOARDS), f"queries found in every dashboard: {boards_seen}"
     with Prometheus() as prom:
         for board, title, expr in queries:
-            t.check("$" not in expr, f"{board}/{title}: every variable substituted in {expr}")
+            checks.check("$" not in expr, f"{board}/{title}: every variable substituted in {expr}")
             r = prom.query(expr)
-            t.check(r.get("status") == "success",
-                    f"{board}/{title}: {expr} -> {r.get('errorType')}: {r.get('error')}")
-    t.finish()
-
-
-if __name__ == "__main__":
-    main()
+            checks.check(r.get("status") == "success",
+                         f"{board}/{title}: {expr} -> {r.get('errorType')}: {r.get('error')}")

@@ -1,60 +1,72 @@
-"""pelt run: executors, thresholds and exit codes, shipped scenarios, bad files, JSON schema."""
+"""pelt run: executors, thresholds and exit codes, shipped scenarios, bad files, JSON schema.
+
+Every summary a run writes is validated against docs/summary.schema.json (python3-jsonschema).
+"""
 import glob
 import json
 import os
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 import urllib.request
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SOURCE_DIR, Target, TestCase, free_port, run_pelt  # noqa: E402
+import jsonschema
+import pytest
 
-try:
-    import jsonschema
-except ImportError:  # the suite installs python3-jsonschema; say so rather than skip silently
-    jsonschema = None
+from harness import SOURCE_DIR, free_port, read_json, run_pelt
 
-t = TestCase("scenarios")
-tmp = tempfile.mkdtemp(prefix="pelt-scen-")
-with open(os.path.join(SOURCE_DIR, "docs", "summary.schema.json")) as f:
-    SCHEMA = json.load(f)
+with open(os.path.join(SOURCE_DIR, "docs", "summary.schema.json")) as _f:
+    SCHEMA = json.load(_f)
+VALIDATOR = jsonschema.validators.validator_for(SCHEMA)(SCHEMA)
 
-
-def write(name, text):
-    path = os.path.join(tmp, name)
-    with open(path, "w") as f:
-        f.write(text)
-    return path
+SHIPPED_QUICK = sorted(p for p in glob.glob(os.path.join(SOURCE_DIR, "scenarios", "*.toml"))
+                       if p.endswith("-quick.toml"))
+BAD_FILES = sorted(glob.glob(os.path.join(SOURCE_DIR, "test", "data", "config", "bad-*.toml")))
 
 
-def run_file(path, target, extra=(), timeout=120):
-    out = os.path.join(tmp, "summary-%d.json" % time.monotonic_ns())
+def schema_violations(data):
+    """Messages for every way `data` breaks the summary schema (empty when it validates)."""
+    errors = sorted(VALIDATOR.iter_errors(data), key=lambda e: list(e.absolute_path))
+    return [f"{e.message} at /{'/'.join(str(p) for p in e.absolute_path)}" for e in errors]
+
+
+def validate_summary(data, label):
+    """Fails the test, listing the violations, when `data` does not validate."""
+    bad = schema_violations(data)
+    assert not bad, (f"{label}: summary JSON does not validate against docs/summary.schema.json:\n  "
+                     + "\n  ".join(bad[:20]))
+
+
+@pytest.fixture(scope="module")
+def url(target):
+    """pelt-target's base URL, no trailing slash."""
+    return "http://127.0.0.1:%d" % target.port
+
+
+def run_file(checks, tmp_path, path, target, extra=(), timeout=120):
+    """`pelt run` of `path` against `target` with --summary-json into tmp_path. The summary must
+    be written and validate against the schema, and its ledger must add up (a check).
+    Returns (cp, data)."""
+    out = str(tmp_path / ("summary-%d.json" % time.monotonic_ns()))
     cp = run_pelt(["run", path, "--target", target, "--summary-json", out, "--quiet", "--threads", "2"]
                   + list(extra), timeout=timeout)
-    data = None
-    if os.path.exists(out):
-        with open(out) as f:
-            data = json.load(f)
-        if t.check(jsonschema is not None, "python3-jsonschema is installed"):
-            try:
-                jsonschema.validate(data, SCHEMA)
-                t.check(True, "summary validates")
-            except jsonschema.ValidationError as e:
-                t.check(False, f"{path}: summary JSON does not validate: {e.message} at {list(e.path)}")
-        led = data["ledger"]
-        t.check(led["sent"] == led["completed"] + led["failed"] + led["timed_out"] + led["in_flight"],
-                f"{os.path.basename(path)}: ledger adds up {led}")
+    name = os.path.basename(path)
+    data = read_json(out, f"{name}: summary JSON (exit {cp.returncode}, stderr {cp.stderr.strip()[-300:]!r})")
+    validate_summary(data, name)
+    led = data["ledger"]
+    checks.check(led["sent"] == led["completed"] + led["failed"] + led["timed_out"] + led["in_flight"],
+                 f"{name}: ledger adds up {led}")
     return cp, data
 
 
-with Target(threads=1) as tg:
-    url = "http://127.0.0.1:%d" % tg.port
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
 
-    # constant-arrival-rate: the rate lands within 2%.
-    f = write("car.toml", """
+
+def test_constant_arrival_rate(checks, url, tmp_path):
+    """constant-arrival-rate: the rate lands within 2%."""
+    f = write(tmp_path, "car.toml", """
 [target]
 url = "http://127.0.0.1:1/"
 [scenarios.steady]
@@ -65,15 +77,16 @@ duration = "5s"
 pre_allocated_vus = 10
 max_vus = 50
 """)
-    cp, data = run_file(f, url)
-    t.equal(cp.returncode, 0, "constant-arrival-rate exit code")
-    if data:
-        n = data["metrics"]["iterations"]["count"]
-        t.check(abs(n - 2000) <= 40, f"constant-arrival-rate: 2000 iterations +-2%, got {n}")
-        t.equal(data["metrics"]["dropped_iterations"]["count"], 0, "no drops when the server keeps up")
+    cp, data = run_file(checks, tmp_path, f, url)
+    checks.equal(cp.returncode, 0, "constant-arrival-rate exit code")
+    n = data["metrics"]["iterations"]["count"]
+    checks.check(abs(n - 2000) <= 40, f"constant-arrival-rate: 2000 iterations +-2%, got {n}")
+    checks.equal(data["metrics"]["dropped_iterations"]["count"], 0, "no drops when the server keeps up")
 
-    # ramping-vus reaches each stage's target.
-    f = write("rv.toml", """
+
+def test_ramping_vus(checks, url, tmp_path):
+    """ramping-vus reaches each stage's target."""
+    f = write(tmp_path, "rv.toml", """
 [target]
 url = "http://127.0.0.1:1/"
 [scenarios.ramp]
@@ -81,23 +94,23 @@ executor = "ramping-vus"
 start_vus = 0
 stages = [ { duration = "1s", target = 4 }, { duration = "1s", target = 8 }, { duration = "1s", target = 8 }, { duration = "1s", target = 0 } ]
 """)
-    cp, data = run_file(f, url + "/delay/5")
-    t.equal(cp.returncode, 0, "ramping-vus exit code")
-    if data:
-        sc = data["scenarios"][0]
-        t.equal(sc["vus_max"], 8, "ramping-vus opened the peak number of VUs")
-        st = sc["stages"]
-        t.equal(len(st), 4, "four stages reported")
-        # with 5 ms per request, a stage at 8 VUs runs about twice the rate of one at 4 on average
-        t.check(st[2]["rps"] > st[0]["rps"] * 1.5, f"stage 3 (8 VUs) faster than stage 1 (0->4): {st[2]['rps']:.0f} vs {st[0]['rps']:.0f}")
-        t.check(all(s["requests"] > 0 for s in st[:3]), "every stage saw requests")
+    cp, data = run_file(checks, tmp_path, f, url + "/delay/5")
+    checks.equal(cp.returncode, 0, "ramping-vus exit code")
+    sc = data["scenarios"][0]
+    checks.equal(sc["vus_max"], 8, "ramping-vus opened the peak number of VUs")
+    st = sc["stages"]
+    assert len(st) == 4, f"four stages reported: {st}"
+    # with 5 ms per request, a stage at 8 VUs runs about twice the rate of one at 4 on average
+    checks.check(st[2]["rps"] > st[0]["rps"] * 1.5,
+                 f"stage 3 (8 VUs) faster than stage 1 (0->4): {st[2]['rps']:.0f} vs {st[0]['rps']:.0f}")
+    checks.check(all(s["requests"] > 0 for s in st[:3]), "every stage saw requests")
 
-    # graceful_ramp_down: a VU the ramp-down takes away may finish its iteration within the
-    # grace; past it the iteration is cut, counted as interrupted, its request as in flight.
-    # Each of the 4 VUs waits on one 5 s request; the last one leaves the plan at 2.5 s.
-    def ramp_down_toml(vus, down, grace):
-        """vus VUs for 1 s, then a linear ramp to 0 over `down`."""
-        return f"""
+
+# graceful_ramp_down: a VU the ramp-down takes away may finish its iteration within the grace;
+# past it the iteration is cut, counted as interrupted, its request as in flight.
+def ramp_down_toml(vus, down, grace):
+    """vus VUs for 1 s, then a linear ramp to 0 over `down`."""
+    return f"""
 [target]
 url = "http://127.0.0.1:1/"
 [scenarios.down]
@@ -107,31 +120,41 @@ stages = [ {{ duration = "1s", target = {vus} }}, {{ duration = "{down}", target
 graceful_ramp_down = "{grace}"
 graceful_stop = "10s"
 """
-    def cut_run(name, text, path):
-        """Runs a scenario whose iterations outlast a grace; returns (seconds, scenario, ledger)."""
-        start = time.monotonic()
-        cp, data = run_file(write(name, text), url + path)
-        t.equal(cp.returncode, 0, f"{name}: exit code")
-        t.check("interrupted_iterations" in cp.stdout, f"{name}: the summary shows interrupted_iterations")
-        if not data:
-            return None, None, None
-        return time.monotonic() - start, data["scenarios"][0], data["ledger"]
 
-    took, sc, led = cut_run("rampdown-cut.toml", ramp_down_toml(4, "2s", "300ms"), "/delay/5000")
-    if sc:
-        t.equal(sc["interrupted_iterations"], 4, "graceful_ramp_down cut: every VU's iteration interrupted")
-        t.equal((led["sent"], led["completed"], led["in_flight"]), (4, 0, 4),
-                f"graceful_ramp_down cut: the 4 unanswered requests are in flight ({led})")
-        t.check(took < 4.5, f"graceful_ramp_down cut: the run ended with the plan, not the 5 s requests ({took:.1f}s)")
-    # With a longer grace the same ramp-down lets every iteration finish (1.2 s requests).
-    took, sc, led = cut_run("rampdown-grace.toml", ramp_down_toml(4, "2s", "10s"), "/delay/1200")
-    if sc:
-        t.equal(sc["interrupted_iterations"], 0, "graceful_ramp_down grace: nothing interrupted")
-        t.equal((led["failed"], led["timed_out"], led["in_flight"]), (0, 0, 0),
-                f"graceful_ramp_down grace: every request answered ({led})")
-        t.check(led["completed"] >= 4, f"graceful_ramp_down grace: requests completed ({led})")
-    # graceful_stop: iterations still running that long after the end are cut the same way.
-    took, sc, led = cut_run("gracefulstop.toml", """
+
+def cut_run(checks, tmp_path, url, name, text, path):
+    """Runs a scenario whose iterations outlast a grace; returns (seconds, scenario, ledger)."""
+    start = time.monotonic()
+    cp, data = run_file(checks, tmp_path, write(tmp_path, name, text), url + path)
+    checks.equal(cp.returncode, 0, f"{name}: exit code")
+    checks.check("interrupted_iterations" in cp.stdout, f"{name}: the summary shows interrupted_iterations")
+    return time.monotonic() - start, data["scenarios"][0], data["ledger"]
+
+
+def test_graceful_ramp_down_cut(checks, url, tmp_path):
+    """Each of the 4 VUs waits on one 5 s request; the last one leaves the plan at 2.5 s."""
+    took, sc, led = cut_run(checks, tmp_path, url, "rampdown-cut.toml",
+                            ramp_down_toml(4, "2s", "300ms"), "/delay/5000")
+    checks.equal(sc["interrupted_iterations"], 4, "graceful_ramp_down cut: every VU's iteration interrupted")
+    checks.equal((led["sent"], led["completed"], led["in_flight"]), (4, 0, 4),
+                 f"graceful_ramp_down cut: the 4 unanswered requests are in flight ({led})")
+    checks.check(took < 4.5,
+                 f"graceful_ramp_down cut: the run ended with the plan, not the 5 s requests ({took:.1f}s)")
+
+
+def test_graceful_ramp_down_grace(checks, url, tmp_path):
+    """With a longer grace the same ramp-down lets every iteration finish (1.2 s requests)."""
+    took, sc, led = cut_run(checks, tmp_path, url, "rampdown-grace.toml",
+                            ramp_down_toml(4, "2s", "10s"), "/delay/1200")
+    checks.equal(sc["interrupted_iterations"], 0, "graceful_ramp_down grace: nothing interrupted")
+    checks.equal((led["failed"], led["timed_out"], led["in_flight"]), (0, 0, 0),
+                 f"graceful_ramp_down grace: every request answered ({led})")
+    checks.check(led["completed"] >= 4, f"graceful_ramp_down grace: requests completed ({led})")
+
+
+def test_graceful_stop(checks, url, tmp_path):
+    """graceful_stop: iterations still running that long after the end are cut the same way."""
+    took, sc, led = cut_run(checks, tmp_path, url, "gracefulstop.toml", """
 [target]
 url = "http://127.0.0.1:1/"
 [scenarios.stop]
@@ -140,19 +163,25 @@ vus = 2
 duration = "1s"
 graceful_stop = "500ms"
 """, "/delay/5000")
-    if sc:
-        t.equal(sc["interrupted_iterations"], 2, "graceful_stop: both iterations interrupted")
-        t.equal((led["sent"], led["in_flight"]), (2, 2), f"graceful_stop: requests in flight ({led})")
-        t.check(took < 4, f"graceful_stop: the run ended 0.5 s after the plan ({took:.1f}s)")
+    checks.equal(sc["interrupted_iterations"], 2, "graceful_stop: both iterations interrupted")
+    checks.equal((led["sent"], led["in_flight"]), (2, 2), f"graceful_stop: requests in flight ({led})")
+    checks.check(took < 4, f"graceful_stop: the run ended 0.5 s after the plan ({took:.1f}s)")
 
-    # pelt_vus counts a VU the ramp-down took away while it finishes its iteration: the one VU
-    # leaves the plan at 1 s and its 4 s request ends at 4 s. Scraped at 2.8 s (the served figures
-    # are up to about a second old) it still counts.
+
+def test_vus_count_a_ramped_down_vu_finishing(checks, url, tmp_path):
+    """pelt_vus counts a VU the ramp-down took away while it finishes its iteration: the one VU
+    leaves the plan at 1 s and its 4 s request ends at 4 s. Scraped at 2.8 s (the served figures
+    are up to about a second old) it still counts."""
     port = free_port()
     result = {}
+    path = write(tmp_path, "rampdown-vus.toml", ramp_down_toml(1, "4s", "30s"))
+
     def run_scraped():
-        result["cp"], result["data"] = run_file(write("rampdown-vus.toml", ramp_down_toml(1, "4s", "30s")),
-                                                url + "/delay/4000", extra=["--metrics", f"127.0.0.1:{port}"])
+        try:
+            result["run"] = run_file(checks, tmp_path, path, url + "/delay/4000",
+                                     extra=["--metrics", f"127.0.0.1:{port}"])
+        except Exception as e:  # re-raised in the test's own thread below
+            result["error"] = e
 
     th = threading.Thread(target=run_scraped)
     th.start()
@@ -164,13 +193,19 @@ graceful_stop = "500ms"
         text = f"scrape failed: {e}"
     th.join(30)
     vus = [line for line in text.splitlines() if line.startswith("pelt_vus{")]
-    t.check(len(vus) == 1 and vus[0].endswith(" 1"), f"pelt_vus counts the VU finishing after its ramp-down: {vus or text[:200]}")
-    if result.get("data"):
-        t.equal((result["data"]["ledger"]["completed"], result["data"]["scenarios"][0]["interrupted_iterations"]),
-                (1, 0), "the ramped-down VU finished its request within the default grace")
+    checks.check(len(vus) == 1 and vus[0].endswith(" 1"),
+                 f"pelt_vus counts the VU finishing after its ramp-down: {vus or text[:200]}")
+    if "error" in result:
+        raise result["error"]
+    assert "run" in result, "the run did not finish within 30 s of the scrape"
+    _, data = result["run"]
+    checks.equal((data["ledger"]["completed"], data["scenarios"][0]["interrupted_iterations"]),
+                 (1, 0), "the ramped-down VU finished its request within the default grace")
 
-    # dropped_iterations when max_vus is too small for a slow endpoint.
-    f = write("drop.toml", """
+
+def test_dropped_iterations(checks, url, tmp_path):
+    """dropped_iterations when max_vus is too small for a slow endpoint."""
+    f = write(tmp_path, "drop.toml", """
 [target]
 url = "http://127.0.0.1:1/"
 [scenarios.slow]
@@ -180,14 +215,14 @@ duration = "2s"
 pre_allocated_vus = 2
 max_vus = 4
 """)
-    cp, data = run_file(f, url + "/delay/200")
-    if data:
-        dropped = data["metrics"]["dropped_iterations"]["count"]
-        t.check(dropped > 100, f"dropped iterations counted ({dropped})")
-        t.equal(data["metrics"]["vus_max"]["value"], 4, "VUs grew to max_vus")
+    cp, data = run_file(checks, tmp_path, f, url + "/delay/200")
+    dropped = data["metrics"]["dropped_iterations"]["count"]
+    checks.check(dropped > 100, f"dropped iterations counted ({dropped})")
+    checks.equal(data["metrics"]["vus_max"]["value"], 4, "VUs grew to max_vus")
 
-    # thresholds: pass -> 0, fail -> 99; abort_on_fail stops early.
-    base = """
+
+# thresholds: pass -> 0, fail -> 99; abort_on_fail stops early.
+THRESHOLD_BASE = """
 [target]
 url = "http://127.0.0.1:1/"
 [scenarios.s]
@@ -197,19 +232,28 @@ duration = "%s"
 [thresholds]
 %s
 """
-    f = write("pass.toml", base % ("2s", 'http_req_duration = ["p(95)<2000"]\nhttp_req_failed = ["rate<0.01"]'))
-    cp, data = run_file(f, url + "/")
-    t.equal(cp.returncode, 0, "passing thresholds exit 0")
-    t.check("\u2713" in cp.stdout, "summary marks passing thresholds")
-    f = write("fail.toml", base % ("2s", 'http_req_duration = ["p(95)<1"]'))
-    cp, data = run_file(f, url + "/delay/20")
-    t.equal(cp.returncode, 99, "crossed threshold exits 99")
-    t.check("\u2717" in cp.stdout, "summary marks the crossed threshold")
-    if data:
-        t.equal(data["thresholds_ok"], False, "JSON says thresholds failed")
-        t.check(data["breaking_point"] is not None, "breaking stage reported")
-    # Thresholds filtered by the scenarios' own tags: the slow team crosses, the fast one holds.
-    f = write("tags.toml", """
+
+
+def test_thresholds_pass(checks, url, tmp_path):
+    f = write(tmp_path, "pass.toml",
+              THRESHOLD_BASE % ("2s", 'http_req_duration = ["p(95)<2000"]\nhttp_req_failed = ["rate<0.01"]'))
+    cp, data = run_file(checks, tmp_path, f, url + "/")
+    checks.equal(cp.returncode, 0, "passing thresholds exit 0")
+    checks.check("\u2713" in cp.stdout, "summary marks passing thresholds")
+
+
+def test_threshold_crossed(checks, url, tmp_path):
+    f = write(tmp_path, "fail.toml", THRESHOLD_BASE % ("2s", 'http_req_duration = ["p(95)<1"]'))
+    cp, data = run_file(checks, tmp_path, f, url + "/delay/20")
+    checks.equal(cp.returncode, 99, "crossed threshold exits 99")
+    checks.check("\u2717" in cp.stdout, "summary marks the crossed threshold")
+    checks.equal(data["thresholds_ok"], False, "JSON says thresholds failed")
+    checks.check(data["breaking_point"] is not None, "breaking stage reported")
+
+
+def test_thresholds_by_scenario_tag(checks, url, tmp_path):
+    """Thresholds filtered by the scenarios' own tags: the slow team crosses, the fast one holds."""
+    f = write(tmp_path, "tags.toml", """
 [target]
 url = "http://127.0.0.1:1/"
 [scenarios.slow]
@@ -228,47 +272,68 @@ tags = { team = "shop" }
 "http_req_duration{team:web}" = ["p(95)<25"]
 "http_req_duration{team:shop}" = ["p(95)<25"]
 """)
-    cp, data = run_file(f, url + "/")
-    t.equal(cp.returncode, 99, "a threshold on one team's tag is crossed: exit 99")
-    if data:
-        by_key = {th["key"]: th for th in data["thresholds"]}
-        web, shop = by_key.get("http_req_duration{team:web}"), by_key.get("http_req_duration{team:shop}")
-        t.check(web is not None and not web["ok"] and web["observed"] >= 30,
-                f"team:web takes the slow scenario's requests only: {web}")
-        t.check(shop is not None and shop["ok"] and shop["observed"] < 25,
-                f"team:shop takes the fast scenario's requests only: {shop}")
-        t.equal([sc.get("tags") for sc in data["scenarios"]], [{"team": "web"}, {"team": "shop"}],
-                "the summary lists each scenario's tags")
-    f = write("abort.toml", base % ("20s", '"http_req_duration" = [{ threshold = "p(95)<1", abort_on_fail = true, delay_abort_eval = "1s" }]'))
+    cp, data = run_file(checks, tmp_path, f, url + "/")
+    checks.equal(cp.returncode, 99, "a threshold on one team's tag is crossed: exit 99")
+    by_key = {th["key"]: th for th in data["thresholds"]}
+    web, shop = by_key.get("http_req_duration{team:web}"), by_key.get("http_req_duration{team:shop}")
+    checks.check(web is not None and not web["ok"] and web["observed"] >= 30,
+                 f"team:web takes the slow scenario's requests only: {web}")
+    checks.check(shop is not None and shop["ok"] and shop["observed"] < 25,
+                 f"team:shop takes the fast scenario's requests only: {shop}")
+    checks.equal([sc.get("tags") for sc in data["scenarios"]], [{"team": "web"}, {"team": "shop"}],
+                 "the summary lists each scenario's tags")
+
+
+def test_abort_on_fail(checks, url, tmp_path):
+    f = write(tmp_path, "abort.toml", THRESHOLD_BASE % (
+        "20s", '"http_req_duration" = [{ threshold = "p(95)<1", abort_on_fail = true, delay_abort_eval = "1s" }]'))
     start = time.time()
-    cp, data = run_file(f, url + "/delay/20")
-    t.equal(cp.returncode, 99, "abort_on_fail exits 99")
-    t.check(time.time() - start < 10, f"abort_on_fail stopped early ({time.time() - start:.1f}s)")
-    if data:
-        t.check(data["aborted"], "JSON says aborted")
+    cp, data = run_file(checks, tmp_path, f, url + "/delay/20")
+    took = time.time() - start
+    checks.equal(cp.returncode, 99, "abort_on_fail exits 99")
+    checks.check(took < 10, f"abort_on_fail stopped early ({took:.1f}s)")
+    checks.check(data["aborted"], "JSON says aborted")
 
-    # pelt run - reads standard input.
+
+def test_scenario_from_stdin(url):
+    """pelt run - reads standard input."""
     cp = run_pelt(["run", "-", "--target", url + "/", "--quiet", "--threads", "1"],
-                  input=base % ("1s", 'http_reqs = ["count>10"]'))
-    t.equal(cp.returncode, 0, "pelt run - reads the file from stdin")
+                  input=THRESHOLD_BASE % ("1s", 'http_reqs = ["count>10"]'))
+    assert cp.returncode == 0, f"pelt run - reads the file from stdin: {cp.stderr.strip()[-300:]}"
 
-    # Every shipped scenario parses, and each quick variant runs.
-    for path in sorted(glob.glob(os.path.join(SOURCE_DIR, "scenarios", "*.toml"))):
-        name = os.path.basename(path)
-        if name.endswith("-quick.toml"):
-            tg.reset()
-            cp, data = run_file(path, url, extra=["-e", "AUTH_TOKEN=test-token", "-e", "BOOTH_ID=7"], timeout=180)
-            t.equal(cp.returncode, 0, f"{name} runs and passes its thresholds: {cp.stderr.strip()[-300:]} {cp.stdout[-600:] if cp.returncode else ''}")
-            if data:
-                t.check(data["ledger"]["completed"] > 0, f"{name}: requests completed")
 
-    # Bad files: file:line:col, exit 2, no load sent.
-    for path in sorted(glob.glob(os.path.join(SOURCE_DIR, "test", "data", "config", "bad-*.toml"))):
-        tg.reset()
-        cp = run_pelt(["run", path, "--target", url + "/", "--quiet"], timeout=30)
-        name = os.path.basename(path)
-        t.equal(cp.returncode, 2, f"{name}: exit code")
-        t.check(f"{name}:" in cp.stderr, f"{name}: message names the file: {cp.stderr.strip()}")
-        t.equal(tg.stats()["requests"], 0, f"{name}: no load sent")
+@pytest.mark.parametrize("path", SHIPPED_QUICK, ids=[os.path.basename(p) for p in SHIPPED_QUICK])
+def test_shipped_quick_scenario(checks, target, url, path, tmp_path):
+    """Each quick variant of a shipped scenario runs and passes its thresholds."""
+    name = os.path.basename(path)
+    target.reset()
+    cp, data = run_file(checks, tmp_path, path, url,
+                        extra=["-e", "AUTH_TOKEN=test-token", "-e", "BOOTH_ID=7"], timeout=180)
+    checks.equal(cp.returncode, 0,
+                 f"{name} runs and passes its thresholds: {cp.stderr.strip()[-300:]} "
+                 f"{cp.stdout[-600:] if cp.returncode else ''}")
+    checks.check(data["ledger"]["completed"] > 0, f"{name}: requests completed")
 
-t.finish()
+
+@pytest.mark.parametrize("path", BAD_FILES, ids=[os.path.basename(p) for p in BAD_FILES])
+def test_bad_config_file(checks, target, url, path):
+    """Bad files: file:line:col, exit 2, no load sent."""
+    target.reset()
+    cp = run_pelt(["run", path, "--target", url + "/", "--quiet"], timeout=30)
+    name = os.path.basename(path)
+    checks.equal(cp.returncode, 2, f"{name}: exit code")
+    checks.check(f"{name}:" in cp.stderr, f"{name}: message names the file: {cp.stderr.strip()}")
+    checks.equal(target.stats()["requests"], 0, f"{name}: no load sent")
+
+
+def test_schema_catches_a_broken_summary(checks, url, tmp_path):
+    """The schema check can fail: a real summary validates, the same summary with a required
+    field missing or a count of the wrong type does not."""
+    f = write(tmp_path, "short.toml", THRESHOLD_BASE % ("300ms", ""))
+    _, data = run_file(checks, tmp_path, f, url + "/")
+    missing = dict(data)
+    del missing["ledger"]
+    assert schema_violations(missing), "a summary without `ledger` must not validate"
+    wrong = json.loads(json.dumps(data))
+    wrong["ledger"]["sent"] = "many"
+    assert schema_violations(wrong), "a summary with a string count must not validate"

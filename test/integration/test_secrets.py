@@ -9,16 +9,14 @@ import pty
 import select
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BIN, Nginx, Target, TestCase, free_port, run_pelt_json, wait_for_port  # noqa: E402
+import pytest
 
-t = TestCase("secrets")
-tmp = tempfile.mkdtemp(prefix="pelt-secrets-")
+from harness import BIN, Nginx, Target, free_port, read_json, run_pelt_json, wait_for_port
+
 RUN_LIMIT_S = 60  # seconds before a pelt run counts as hung
 
 # Distinctive values: none of them can appear in output by accident.
@@ -101,9 +99,9 @@ def run_watched(args, metrics_port=None):
             "\n".join(scrapes))
 
 
-def no_secrets(label, where, text, secrets=ALL):
+def no_secrets(checks, label, where, text, secrets=ALL):
     for s in secrets:
-        t.check(s not in text, f"{label}: secret {s!r} appears in {where}")
+        checks.check(s not in text, f"{label}: secret {s!r} appears in {where}")
 
 
 def read_text(path):
@@ -114,6 +112,13 @@ def read_text(path):
         return ""
 
 
+def json_text(path, what):
+    """The text of the JSON document at `path`; fails the test when it is missing or unparsable
+    (a missing file would hide any secret in it)."""
+    read_json(path, what)
+    return read_text(path)
+
+
 class QuietServer(http.server.ThreadingHTTPServer):
     """Ignores clients that hang up mid-response (pelt closes its connections at the end)."""
 
@@ -122,37 +127,58 @@ class QuietServer(http.server.ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-server = QuietServer(("127.0.0.1", 0), Recorder)
-server.daemon_threads = True
-threading.Thread(target=server.serve_forever, daemon=True).start()
-port = server.server_address[1]
-try:
-    # 1. Quick mode: -H credentials, -e secrets, a password in the URL.
+@pytest.fixture(scope="module")
+def recorder_server():
+    """The Recorder behind a threading HTTP server on 127.0.0.1 with a free port."""
+    server = QuietServer(("127.0.0.1", 0), Recorder)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def port(recorder_server):
+    """The Recorder's port, with the credentials seen so far forgotten."""
+    with Recorder.lock:
+        Recorder.seen.clear()
+    return recorder_server.server_address[1]
+
+
+def seen_credentials():
+    with Recorder.lock:
+        return set(Recorder.seen)
+
+
+def test_quick_mode(checks, port, tmp_path):
+    """-H credentials, -e secrets, a password in the URL."""
     mport = free_port()
-    json_path = os.path.join(tmp, "quick.json")
+    json_path = str(tmp_path / "quick.json")
     args = ["-t1", "-c2", "-d2s", "--timeout", "2s",
             "-H", f"Authorization: Bearer {AUTH}", "-H", f"Cookie: session={COOKIE}",
             "-H", f"Proxy-Authorization: Basic {PROXY}"] + ENV_ARGS + [
             "--json", json_path, "--metrics", f"127.0.0.1:{mport}", "--metrics-linger", "3s",
             f"http://user:{URL_PASSWORD}@127.0.0.1:{port}/"]
     rc, out, term, metrics = run_watched(args, mport)
-    t.equal(rc, 0, "quick: exit code")
-    t.check("requests in" in out, f"quick: summary printed: {out[:300]!r}")
-    t.check("req/s" in term or "[1s" in term, f"quick: progress drawn on the terminal: {term[:200]!r}")
-    t.check("pelt_http_requests_total" in metrics, "quick: /metrics scraped during the run and linger")
-    with Recorder.lock:
-        seen = set(Recorder.seen)
-    t.check(f"Bearer {AUTH}" in seen and f"session={COOKIE}" in seen and f"Basic {PROXY}" in seen,
-            f"quick: the credential headers were really sent: {sorted(seen)}")
-    no_secrets("quick", "stdout", out)
-    no_secrets("quick", "stderr/progress", term)
-    no_secrets("quick", "--json", read_text(json_path))
-    no_secrets("quick", "/metrics", metrics)
-    t.check(read_text(json_path) != "", "quick: JSON written")
+    checks.equal(rc, 0, "quick: exit code")
+    checks.check("requests in" in out, f"quick: summary printed: {out[:300]!r}")
+    checks.check("req/s" in term or "[1s" in term, f"quick: progress drawn on the terminal: {term[:200]!r}")
+    checks.check("pelt_http_requests_total" in metrics, "quick: /metrics scraped during the run and linger")
+    seen = seen_credentials()
+    checks.check(f"Bearer {AUTH}" in seen and f"session={COOKIE}" in seen and f"Basic {PROXY}" in seen,
+                 f"quick: the credential headers were really sent: {sorted(seen)}")
+    no_secrets(checks, "quick", "stdout", out)
+    no_secrets(checks, "quick", "stderr/progress", term)
+    no_secrets(checks, "quick", "/metrics", metrics)
+    no_secrets(checks, "quick", "--json", json_text(json_path, "quick: --json document"))
 
-    # 2. Scenario mode: the same credentials from TOML headers filled from -e variables.
-    Recorder.seen.clear()
-    toml = os.path.join(tmp, "secrets.toml")
+
+def test_scenario_mode(checks, port, tmp_path):
+    """The same credentials from TOML headers filled from -e variables."""
+    toml = str(tmp_path / "secrets.toml")
     with open(toml, "w") as f:
         f.write(f"""[target]
 url = "http://127.0.0.1:{port}"
@@ -173,26 +199,26 @@ duration = "2s"
 http_req_failed = ["rate<0.5"]
 """)
     mport = free_port()
-    summary_path = os.path.join(tmp, "scenario.json")
+    summary_path = str(tmp_path / "scenario.json")
     args = ["run", toml] + ENV_ARGS + ["--summary-json", summary_path,
                                        "--metrics", str(mport), "--metrics-linger", "3s"]
     rc, out, term, metrics = run_watched(args, mport)
-    t.equal(rc, 0, f"scenario: exit code (output {out[-300:]!r} {term[-300:]!r})")
-    t.check("pelt_http_requests_total" in metrics, "scenario: /metrics scraped")
-    with Recorder.lock:
-        seen = set(Recorder.seen)
-    t.check(f"Bearer {ENV_TOKEN}" in seen and f"sid={ENV_SECRET}" in seen
-            and f"Basic {ENV_PASSWORD}" in seen,
-            f"scenario: the credential headers were really sent: {sorted(seen)}")
-    no_secrets("scenario", "stdout", out)
-    no_secrets("scenario", "stderr/progress", term)
-    no_secrets("scenario", "--summary-json", read_text(summary_path))
-    no_secrets("scenario", "/metrics", metrics)
-    t.check(read_text(summary_path) != "", "scenario: summary JSON written")
+    checks.equal(rc, 0, f"scenario: exit code (output {out[-300:]!r} {term[-300:]!r})")
+    checks.check("pelt_http_requests_total" in metrics, "scenario: /metrics scraped")
+    seen = seen_credentials()
+    checks.check(f"Bearer {ENV_TOKEN}" in seen and f"sid={ENV_SECRET}" in seen
+                 and f"Basic {ENV_PASSWORD}" in seen,
+                 f"scenario: the credential headers were really sent: {sorted(seen)}")
+    no_secrets(checks, "scenario", "stdout", out)
+    no_secrets(checks, "scenario", "stderr/progress", term)
+    no_secrets(checks, "scenario", "/metrics", metrics)
+    no_secrets(checks, "scenario", "--summary-json", json_text(summary_path, "scenario: summary JSON"))
 
-    # 3. A script that (unwisely) puts a -e secret into a request name and a check name. /metrics
-    # redacts label values; the summary must not print them either.
-    script = os.path.join(tmp, "named.lua")
+
+def test_secret_in_names(checks, port, tmp_path):
+    """A script that (unwisely) puts a -e secret into a request name and a check name. /metrics
+    redacts label values; the summary must not print them either."""
+    script = str(tmp_path / "named.lua")
     with open(script, "w") as f:
         f.write("local token = pelt.env.API_TOKEN\n"
                 "wrk.headers['Authorization'] = 'Bearer ' .. token\n"
@@ -204,29 +230,27 @@ http_req_failed = ["rate<0.5"]
                 "  pelt.check('status ok for ' .. token, status == 200)\n"
                 "end\n")
     mport = free_port()
-    json_path = os.path.join(tmp, "named.json")
+    json_path = str(tmp_path / "named.json")
     args = ["-t1", "-c1", "-d1s", "-s", script] + ENV_ARGS + [
         "--json", json_path, "--metrics", f"127.0.0.1:{mport}", "--metrics-linger", "2s",
         f"http://127.0.0.1:{port}/"]
     rc, out, term, metrics = run_watched(args, mport)
-    t.equal(rc, 0, "named: exit code")
-    t.check("[redacted]" in metrics, "named: /metrics shows the name redacted")
-    no_secrets("named", "/metrics", metrics, [ENV_TOKEN])
-    no_secrets("named", "stdout", out, [ENV_TOKEN])
-    no_secrets("named", "stderr/progress", term, [ENV_TOKEN])
-    no_secrets("named", "--json", read_text(json_path), [ENV_TOKEN])
-finally:
-    server.shutdown()
-    server.server_close()
+    checks.equal(rc, 0, "named: exit code")
+    checks.check("[redacted]" in metrics, "named: /metrics shows the name redacted")
+    no_secrets(checks, "named", "/metrics", metrics, [ENV_TOKEN])
+    no_secrets(checks, "named", "stdout", out, [ENV_TOKEN])
+    no_secrets(checks, "named", "stderr/progress", term, [ENV_TOKEN])
+    no_secrets(checks, "named", "--json", json_text(json_path, "named: --json document"), [ENV_TOKEN])
 
-# 4. `--metrics PORT` binds the loopback address only.
-with Target() as tg:
+
+def test_metrics_port_binds_loopback(checks, target):
+    """`--metrics PORT` binds the loopback address only."""
     mport = free_port()
     proc = subprocess.Popen([BIN, "-t1", "-c1", "-d1s", "--metrics", str(mport), "--metrics-linger",
-                             "3s", "--quiet", tg.url("/")],
+                             "3s", "--quiet", target.url("/")],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        t.check(wait_for_port(mport, 10), "--metrics PORT: 127.0.0.1 accepts connections")
+        checks.check(wait_for_port(mport, 10), "--metrics PORT: 127.0.0.1 accepts connections")
         local = []
         for table in ("/proc/net/tcp", "/proc/net/tcp6"):
             for line in read_text(table).splitlines()[1:]:
@@ -234,20 +258,26 @@ with Target() as tg:
                 addr, state = fields[1], fields[3]
                 if state == "0A" and int(addr.rsplit(":", 1)[1], 16) == mport:
                     local.append(addr.rsplit(":", 1)[0])
-        t.check(local != [], f"--metrics PORT: a listening socket on {mport}")
-        t.check(all(a == "0100007F" for a in local),
-                f"--metrics PORT: listens only on 127.0.0.1, found {local}")
+        checks.check(local != [], f"--metrics PORT: a listening socket on {mport}")
+        checks.check(all(a == "0100007F" for a in local),
+                     f"--metrics PORT: listens only on 127.0.0.1, found {local}")
     finally:
         proc.kill()
         proc.wait(timeout=10)
 
-# 5. TLS verification is on by default: a self-signed certificate is refused.
-with Nginx(tls=True) as ng:
-    cp, data = run_pelt_json(["-t1", "-c1", "-d1s", "--quiet", ng.url("/")], timeout=RUN_LIMIT_S)
+
+@pytest.fixture
+def tls_nginx():
+    with Nginx(tls=True) as ng:
+        yield ng
+
+
+def test_tls_verified_by_default(tls_nginx):
+    """A self-signed certificate is refused: either the run counts only TLS errors, or pelt
+    stops with a message about the certificate (then without a JSON document)."""
+    cp, data = run_pelt_json(["-t1", "-c1", "-d1s", "--quiet", tls_nginx.url("/")], timeout=RUN_LIMIT_S)
     ok = data is not None and data["ledger"]["completed"] == 0 and any(
         k.startswith("tls:") for k in data["error_reasons"])
-    t.check(ok or (cp.returncode != 0 and "certificate" in cp.stderr),
-            f"TLS: self-signed certificate refused by default ({cp.returncode}, {cp.stderr[-200:]!r}, "
-            f"{data and data['error_reasons']})")
-
-t.finish()
+    assert ok or (cp.returncode != 0 and "certificate" in cp.stderr), (
+        f"TLS: self-signed certificate refused by default ({cp.returncode}, {cp.stderr[-200:]!r}, "
+        f"{data and data['error_reasons']})")
