@@ -52,13 +52,13 @@ class Recorder(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def run_watched(args, metrics_port=None):
+def run_watched(args, metrics_port=None, env=None):
     """Runs pelt with stderr on a pseudo-terminal (so the progress line is drawn) and scrapes
-    http://127.0.0.1:metrics_port/metrics every 0.3 s while it runs and lingers.
-    Returns (exit code, stdout, terminal text, all scraped metrics text)."""
+    http://127.0.0.1:metrics_port/metrics every 0.3 s while it runs and lingers. `env`: extra
+    environment variables. Returns (exit code, stdout, terminal text, all scraped metrics text)."""
     master, slave = pty.openpty()
     proc = subprocess.Popen([BIN] + args, stdout=subprocess.PIPE, stderr=slave,
-                            stdin=subprocess.DEVNULL)
+                            stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})})
     os.close(slave)
     term = bytearray()
     out = bytearray()
@@ -215,32 +215,50 @@ http_req_failed = ["rate<0.5"]
     no_secrets(checks, "scenario", "--summary-json", json_text(summary_path, "scenario: summary JSON"))
 
 
-def test_secret_in_names(checks, port, tmp_path):
-    """A script that (unwisely) puts a -e secret into a request name and a check name. /metrics
-    redacts label values; the summary must not print them either."""
+# How a secret reaches the script: a -e value, or a variable of the environment, under names the
+# one redaction policy knows (API_KEY once escaped every output but /metrics).
+SECRET_SOURCES = [
+    ("e-token", "API_TOKEN", ENV_TOKEN, False),
+    ("env-api-key", "API_KEY", "pelt-sekrit-apikey-5b3c9e", True),
+    ("env-credential", "SERVICE_CREDENTIALS", "pelt-sekrit-cred-2d8f1a", True),
+]
+
+
+@pytest.mark.parametrize("label,var,secret,from_environment", SECRET_SOURCES,
+                         ids=[c[0] for c in SECRET_SOURCES])
+def test_secret_in_names(checks, port, tmp_path, label, var, secret, from_environment):
+    """A script that (unwisely) puts a secret into a request name, a check name and an error
+    (a failing script line). Neither /metrics nor the console nor the JSON may show it."""
     script = str(tmp_path / "named.lua")
     with open(script, "w") as f:
-        f.write("local token = pelt.env.API_TOKEN\n"
+        f.write(f"local token = pelt.env.{var}\n"
                 "wrk.headers['Authorization'] = 'Bearer ' .. token\n"
+                "local n = 0\n"
                 "request = function()\n"
                 "  pelt.name('/users/' .. token)\n"
                 "  return wrk.format('GET', '/')\n"
                 "end\n"
                 "response = function(status)\n"
                 "  pelt.check('status ok for ' .. token, status == 200)\n"
+                "  n = n + 1\n"
+                "  if n == 3 then error('lost ' .. token) end\n"
                 "end\n")
     mport = free_port()
     json_path = str(tmp_path / "named.json")
-    args = ["-t1", "-c1", "-d1s", "-s", script] + ENV_ARGS + [
+    env_args = [] if from_environment else ["-e", f"{var}={secret}"]
+    args = ["-t1", "-c1", "-d1s", "-s", script] + env_args + [
         "--json", json_path, "--metrics", f"127.0.0.1:{mport}", "--metrics-linger", "2s",
         f"http://127.0.0.1:{port}/"]
-    rc, out, term, metrics = run_watched(args, mport)
-    checks.equal(rc, 0, "named: exit code")
-    checks.check("[redacted]" in metrics, "named: /metrics shows the name redacted")
-    no_secrets(checks, "named", "/metrics", metrics, [ENV_TOKEN])
-    no_secrets(checks, "named", "stdout", out, [ENV_TOKEN])
-    no_secrets(checks, "named", "stderr/progress", term, [ENV_TOKEN])
-    no_secrets(checks, "named", "--json", json_text(json_path, "named: --json document"), [ENV_TOKEN])
+    rc, out, term, metrics = run_watched(args, mport, env={var: secret} if from_environment else None)
+    checks.equal(rc, 0, f"{label}: exit code")
+    checks.check("[redacted]" in metrics, f"{label}: /metrics shows the name redacted")
+    checks.check("[redacted]" in out, f"{label}: the summary shows the name redacted")
+    no_secrets(checks, label, "/metrics", metrics, [secret])
+    no_secrets(checks, label, "stdout", out, [secret])
+    no_secrets(checks, label, "stderr/progress", term, [secret])
+    document = json_text(json_path, f"{label}: --json document")
+    checks.check("[redacted]" in document, f"{label}: the JSON shows the name redacted")
+    no_secrets(checks, label, "--json", document, [secret])
 
 
 def test_metrics_port_binds_loopback(checks, target):
