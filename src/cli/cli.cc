@@ -127,6 +127,7 @@ std::string usage_text() {
       "  -e KEY=VALUE             value for pelt.env and ${KEY} in scenario files (repeatable)\n"
       "      --json FILE          write the results as JSON\n"
       "      --summary-json FILE  same document as --json\n"
+      "      --timeseries FILE    the per-second series as CSV (JSON lines for FILE.jsonl)\n"
       "      --insecure           do not verify TLS certificates\n"
       "      --cacert FILE        trust this CA (PEM) in addition to the system's\n"
       "      --source A[,B...]    local addresses to connect from (more connections per target)\n"
@@ -270,6 +271,8 @@ CliResult parse_command_line(const std::vector<std::string>& args) {
       ok = need(o.json_path);
     } else if (name == "--summary-json") {
       ok = need(o.summary_json_path);
+    } else if (name == "--timeseries") {
+      ok = need(o.timeseries_path);
     } else if (name == "--insecure" || name == "-k") {
       insecure = true;
     } else if (name == "--cacert") {

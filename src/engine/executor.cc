@@ -55,7 +55,7 @@ Vu& Executor::open_vu() {
 }
 
 void Executor::count_cut(const Vu& vu) {
-  env_.recorder.record_interrupted(scenario_.stats(), vu.outstanding());
+  env_.recorder.record_interrupted(scenario_.index(), vu.outstanding(), env_.clock.now_ns());
 }
 
 void Executor::check_timeouts(uint64_t now_ns, uint64_t timeout_ns) {
@@ -157,7 +157,8 @@ OpenLoopExecutor::OpenLoopExecutor(VuEnv& env, ScenarioContext& scenario, const 
 }
 
 void OpenLoopExecutor::control(uint64_t now_ns, std::chrono::microseconds t) {
-  scenario_.stats().target = plan_.target_rate(t);
+  // This worker's part of the rate (it takes every count-th arrival).
+  scenario_.stats().target = plan_.target_rate(t) / segment_.count;
   if (vus_.empty()) {
     const uint32_t initial = std::min(segment_.share32(plan_.initial_vus()), max_vus_);
     for (uint32_t i = 0; i < initial; ++i) open_warm_vu();
@@ -205,7 +206,7 @@ void OpenLoopExecutor::dispatch(uint64_t intended_ns) {
     queue_.push_back(intended_ns);
     return;
   }
-  env_.recorder.record_dropped(scenario_.stats(), 1);
+  env_.recorder.record_dropped(scenario_.index(), 1, intended_ns);
 }
 
 Vu& OpenLoopExecutor::open_warm_vu() {
@@ -235,7 +236,7 @@ void OpenLoopExecutor::on_vu_free(Vu& vu) {
 
 void OpenLoopExecutor::drop_queued() {
   // Arrivals still waiting for a VU were never sent: they count as dropped.
-  env_.recorder.record_dropped(scenario_.stats(), queue_.size());
+  env_.recorder.record_dropped(scenario_.index(), queue_.size(), env_.clock.now_ns());
   queue_.clear();
 }
 

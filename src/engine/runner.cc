@@ -133,6 +133,8 @@ class Run {
  private:
   // Merged, redacted snapshot of the workers' figures.
   WorkerStats merged_snapshot();
+  // Moves the seconds the workers closed into the time series (request names redacted).
+  void collect_seconds();
   // Once a second: thresholds (abort_on_fail) and the live outputs.
   void tick(double elapsed);
 
@@ -145,6 +147,7 @@ class Run {
   PreparedRun prepared_;                    // Lua states and per-worker setups
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::unique_ptr<Sink>> sinks_;  // every output, in the order they run
+  TimeSeries timeseries_;                   // the run second by second
   uint64_t t0_ns_ = 0;                      // the run's start, monotonic ns
   std::atomic<uint64_t> start_ns_{0};       // t0_ns_, for the workers (read after `go`)
   bool interrupted_ = false;                // stopped by a signal
@@ -223,6 +226,7 @@ int Run::prepare() {
   for (const std::string& path : {opt_.json_path, opt_.summary_json_path}) {
     if (!path.empty()) sinks_.push_back(make_json_file_sink(path));
   }
+  if (!opt_.timeseries_path.empty()) sinks_.push_back(make_timeseries_file_sink(opt_.timeseries_path));
   sinks_.push_back(make_done_hooks_sink(prepared_.scenarios));
   const std::string listen = !opt_.metrics_listen.empty() ? opt_.metrics_listen : cfg.metrics.listen;
   if (!listen.empty()) {
@@ -281,7 +285,19 @@ WorkerStats Run::merged_snapshot() {
   return m;
 }
 
+void Run::collect_seconds() {
+  for (auto& w : workers_) {
+    for (ClosedSecond& second : w->take_seconds()) {
+      for (auto& [key, point] : second.series) {
+        if (!key.name.empty()) key.name = redactor_.clean(key.name);
+      }
+      timeseries_.add(std::move(second));
+    }
+  }
+}
+
 void Run::tick(double elapsed) {
+  collect_seconds();
   const WorkerStats m = merged_snapshot();
   const std::vector<ThresholdOutcome> thresholds = evaluate_thresholds(info_, m, elapsed);
   bool abort_now = false;
@@ -298,6 +314,7 @@ void Run::tick(double elapsed) {
   snap.stats = &m;
   snap.elapsed_seconds = elapsed;
   snap.thresholds = &thresholds;
+  snap.timeseries = &timeseries_;
   for (auto& sink : sinks_) sink->on_tick(snap);
   if (abort_now) {
     console_.notice("pelt: stopping early: threshold " + abort_reason_);
@@ -338,6 +355,8 @@ int Run::finish() {
     report.stats.merge(w->final_stats());
   }
   redactor_.clean_stats(report.stats);
+  collect_seconds();
+  report.timeseries = std::move(timeseries_);
   report.info = info_;
   report.index_scenarios();
   report.thresholds = evaluate_thresholds(report.info, report.stats, report.elapsed_seconds);

@@ -37,6 +37,7 @@ struct RunOptions {
   std::map<std::string, std::string> env;    // -e KEY=VALUE (overrides the environment)
   std::string json_path;                     // --json FILE
   std::string summary_json_path;             // --summary-json FILE
+  std::string timeseries_path;               // --timeseries FILE (CSV, or JSON lines for .jsonl)
   std::vector<std::string> sources;          // --source local addresses
   std::string metrics_listen;                // --metrics ADDR (overrides [metrics] listen)
   std::chrono::milliseconds metrics_linger{-1};  // --metrics-linger (-1 = from config)

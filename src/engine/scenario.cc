@@ -15,6 +15,17 @@ bool ScenarioContext::stop_requested() const {
   return setup_.handle && setup_.handle->stop.load(std::memory_order_relaxed);
 }
 
+SeriesSlot* ScenarioContext::series_slot(const NameStats* name, Recorder& recorder) {
+  auto it = series_.find(name);
+  if (it != series_.end()) return it->second;
+  SeriesSlot* slot = nullptr;
+  for (const auto& [key, stats] : stats_.names) {
+    if (&stats == name) slot = recorder.series_slot(index_, key, stats.method);
+  }
+  if (slot) series_.emplace(name, slot);  // (none before the series started)
+  return slot;
+}
+
 NameStats* ScenarioContext::name_stats(std::string_view name, std::string_view method) {
   if (cached_name_stats_ && cached_name_ == name) return cached_name_stats_;
   auto& names = stats_.names;

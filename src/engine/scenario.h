@@ -6,10 +6,12 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "config/config.h"
 #include "lua/script.h"
+#include "results/recorder.h"
 #include "results/stats.h"
 
 namespace pelt {
@@ -44,6 +46,8 @@ class ScenarioContext {
   // The figures of requests named `name` (method: of the first request with that name). Past
   // WorkerStats::kMaxNames names, new ones fold into "other".
   NameStats* name_stats(std::string_view name, std::string_view method);
+  // The time series slot of a name name_stats() returned.
+  SeriesSlot* series_slot(const NameStats* name, Recorder& recorder);
 
  private:
   uint32_t index_;                       // scenario index (WorkerStats::scenarios)
@@ -55,6 +59,7 @@ class ScenarioContext {
   NameStats* default_name_ = nullptr;    // figures of requests with the default name
   std::string cached_name_;              // last request name looked up
   NameStats* cached_name_stats_ = nullptr;  // its figures
+  std::unordered_map<const NameStats*, SeriesSlot*> series_;  // time series slot by name
 };
 
 }  // namespace pelt

@@ -19,12 +19,16 @@ const sockaddr* target_address(const ScenarioContext& scenario) {
 
 Vu::Vu(VuEnv& env, ScenarioContext& scenario, Executor& executor, uint32_t index)
     : env_(env), scenario_(scenario), executor_(executor), index_(index),
-      scope_(&scenario.stats()),
+      scope_(scenario.index(), &scenario.stats()),
       connection_(*this, env.transports, env.recorder, target_address(scenario),
                   env.run.bind_address(index)),
       timer_(env.clock.make_timer(&Vu::on_timer, this)) {
-  scope_.set_name(scenario.default_name());
+  set_name(scenario.default_name());
   connection_.set_capture(scenario.capture());
+}
+
+void Vu::set_name(NameStats* name) {
+  if (scope_.set_name(name)) scope_.set_series(scenario_.series_slot(name, env_.recorder));
 }
 
 Vu::~Vu() = default;
@@ -101,17 +105,17 @@ void Vu::send_request() {
       batch_done_ = true;
       thinking_ = true;
       ++iterations_;
-      env_.recorder.record_iteration(scenario_.stats());
+      env_.recorder.record_iteration(scenario_.index(), env_.clock.now_ns());
       timer_->start(kScriptErrorPauseNs);
       return;
     }
     std::string_view name = script.request_name();
     if (name.empty()) {
-      scope_.set_name(scenario_.default_name());
+      set_name(scenario_.default_name());
     } else {
       // The method of a new name comes from the request line itself.
       const size_t sp = bytes.find(' ');
-      scope_.set_name(scenario_.name_stats(
+      set_name(scenario_.name_stats(
           name, sp == std::string_view::npos ? std::string_view(setup.default_method)
                                              : bytes.substr(0, sp)));
     }
@@ -124,7 +128,8 @@ void Vu::send_request() {
   sent_ns_ = connection_.now_ns();
   if (intended_ns_ == 0) intended_ns_ = sent_ns_;
   const uint64_t lag_us = intended_ns_ < sent_ns_ ? (sent_ns_ - intended_ns_) / 1000 : 0;
-  env_.recorder.record_sent(static_cast<uint32_t>(setup.batch_heads.size()), bytes.size(), lag_us);
+  env_.recorder.record_sent(scope_, static_cast<uint32_t>(setup.batch_heads.size()), bytes.size(),
+                            lag_us, sent_ns_);
   connection_.submit(bytes, setup.batch_heads);
 }
 
@@ -142,7 +147,8 @@ void Vu::on_first_byte() {
 
 void Vu::on_response(const ParsedResponse& r) {
   const uint64_t now = connection_.now_ns();
-  env_.recorder.record_response(scope_, r.status, (now - intended_ns_) / 1000, (now - sent_ns_) / 1000);
+  env_.recorder.record_response(scope_, r.status, (now - intended_ns_) / 1000,
+                                (now - sent_ns_) / 1000, now);
   if (scenario_.capture() && !scenario_.script()->response(r.status, r.headers, r.body)) {
     env_.recorder.record_script_error(scenario_.script()->last_error());
   }
@@ -157,7 +163,7 @@ void Vu::on_input_done() {
 
 void Vu::on_connection_failed(ErrorKind kind, const std::string& reason, const std::string& detail,
                               uint64_t unanswered, bool while_connecting) {
-  env_.recorder.record_failure(unanswered > 0 ? &scope_ : nullptr, kind, reason, detail, unanswered);
+  env_.recorder.record_failure(scope_, kind, reason, detail, unanswered, connection_.now_ns());
   // Failed before it was ready: the iteration still waits for a connection (want_send_ stays).
   if (while_connecting) return;
   if (busy_ && unanswered > 0 && !thinking_) {
@@ -172,7 +178,7 @@ bool Vu::wants_connection() const {
 
 void Vu::finish_iteration() {
   ++iterations_;
-  env_.recorder.record_iteration(scenario_.stats());
+  env_.recorder.record_iteration(scenario_.index(), connection_.now_ns());
   intended_ns_ = 0;
   const ThinkTime& think = scenario_.config().think_time;
   if (think.max.count() > 0 && env_.run.running()) {
@@ -197,7 +203,7 @@ void Vu::next_step() {
 void Vu::check_timeouts(uint64_t now_ns, uint64_t timeout_ns) {
   const uint64_t waiting = connection_.outstanding();
   if (waiting > 0 && now_ns - sent_ns_ > timeout_ns) {
-    env_.recorder.record_timeout(&scope_, waiting);
+    env_.recorder.record_timeout(scope_, waiting, now_ns);
     connection_.drop_and_reopen();
     want_send_ = false;
     if (!thinking_) {

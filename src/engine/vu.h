@@ -89,6 +89,7 @@ class Vu : private ConnectionUser {
   void send_request();
   void finish_iteration();
   void next_step();  // free: the executor decides what comes next
+  void set_name(NameStats* name);  // the current request's name (figures and series)
 
   VuEnv& env_;
   ScenarioContext& scenario_;

@@ -47,6 +47,11 @@ WorkerStats Worker::snapshot() {
   return published_;
 }
 
+std::vector<ClosedSecond> Worker::take_seconds() {
+  std::lock_guard<std::mutex> lock(publish_mutex_);
+  return std::move(published_seconds_);
+}
+
 double Worker::random_unit() {
   return static_cast<double>(rng_() >> 11) * (1.0 / 9007199254740992.0);
 }
@@ -149,6 +154,7 @@ void Worker::run(std::latch& ready, std::latch& go, const std::atomic<uint64_t>&
 void Worker::begin(uint64_t start_ns) {
   running_ = true;
   last_sample_ns_ = clock_->now_ns();
+  recorder_.series().start(start_ns, executors_.size());
   for (auto& e : executors_) e->start(start_ns);
   uv_timer_start(&control_timer_, &Worker::on_control, 0, kControlMs);
   uv_timer_start(&sample_timer_, &Worker::on_sample, kSampleMs, kSampleMs);
@@ -217,6 +223,13 @@ void Worker::sample() {
   last_sample_ns_ = now;
   last_sample_count_ = done;
   for (auto& e : executors_) e->check_timeouts(now, timeout_ns_);
+  // The time series: this tick's gauges, and the second closed even when nothing happened.
+  for (auto& e : executors_) {
+    const ScenarioStats& st = e->scenario().stats();
+    recorder_.series().set_gauges(e->scenario().index(), e->live_vus(), st.vus_max, st.target,
+                                  e->plan().arrival_rate());
+  }
+  recorder_.series().roll(now);
   if (++sample_ticks_ % kPublishEveryTicks == 0) publish();
 }
 
@@ -235,8 +248,10 @@ void Worker::publish() {
     waiting += e->outstanding();
   }
   collect_checks();
+  std::vector<ClosedSecond> seconds = recorder_.series().take_closed();
   std::lock_guard<std::mutex> lock(publish_mutex_);
   published_ = stats_;
+  for (ClosedSecond& s : seconds) published_seconds_.push_back(std::move(s));
   if (running_) {
     // A live snapshot: what is in flight right now.
     published_.ledger.in_flight += waiting;
@@ -267,6 +282,7 @@ void Worker::end_run() {
   }
   running_ = false;
   for (auto& e : executors_) e->finish();
+  recorder_.series().finish(clock_->now_ns());
   collect_checks();
   for (auto& s : scenarios_) {
     if (s->script() && s->script()->has_teardown()) {

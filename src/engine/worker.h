@@ -57,6 +57,8 @@ class Worker : private RunControl {
   WorkerStats snapshot();
   // After join(): the final figures, in_flight filled in.
   WorkerStats& final_stats() { return stats_; }
+  // The seconds of the time series closed since the last call (thread-safe).
+  std::vector<ClosedSecond> take_seconds();
   const std::string& fatal_error() const { return fatal_error_; }
 
   static constexpr size_t kReadBufferBytes = 64 * 1024;
@@ -107,6 +109,7 @@ class Worker : private RunControl {
   uv_async_t stop_async_;           // stop() from another thread
   std::mutex publish_mutex_;        // guards published_
   WorkerStats published_;           // last snapshot for the main thread
+  std::vector<ClosedSecond> published_seconds_;  // closed seconds the main thread has not taken
   std::atomic<bool> stop_requested_{false};
   std::mutex stop_mutex_;           // guards async_open_
   bool async_open_ = false;         // stop_async_ may be signalled

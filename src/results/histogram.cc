@@ -1,5 +1,7 @@
 #include "results/histogram.h"
 
+#include "results/h1_format.h"
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -7,47 +9,11 @@
 namespace pelt {
 namespace {
 
-using U128 = unsigned __int128;
-
-// Appends the decimal digits of a 128-bit value.
-void append_u128(std::string& out, U128 v) {
-  char buf[40];
-  int n = 0;
-  do {
-    buf[n++] = static_cast<char>('0' + static_cast<int>(v % 10));
-    v /= 10;
-  } while (v != 0);
-  while (n > 0) out.push_back(buf[--n]);
-}
-
-// Parses a decimal 128-bit value that must fill `s`; false on garbage or overflow.
-bool parse_u128(std::string_view s, U128& out) {
-  if (s.empty()) return false;
-  U128 v = 0;
-  const U128 limit = ~U128{0} / 10;
-  for (char c : s) {
-    if (c < '0' || c > '9' || v > limit) return false;
-    U128 next = v * 10 + static_cast<unsigned>(c - '0');
-    if (next < v) return false;
-    v = next;
-  }
-  out = v;
-  return true;
-}
-
-bool parse_u64(std::string_view s, uint64_t& out) {
-  if (s.empty()) return false;
-  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc() && ptr == s.data() + s.size();
-}
-
-// Splits off the next space-separated field of `s`.
-std::string_view next_field(std::string_view& s) {
-  size_t sp = s.find(' ');
-  std::string_view field = s.substr(0, sp);
-  s = sp == std::string_view::npos ? std::string_view() : s.substr(sp + 1);
-  return field;
-}
+using h1::append_u128;
+using h1::next_field;
+using h1::parse_u128;
+using h1::parse_u64;
+using h1::U128;
 
 }  // namespace
 

@@ -1,14 +1,16 @@
 // The Recorder: every figure a worker measures goes through one of its named calls, so the
-// ledger, the error buckets, the per-name and per-stage figures and the histograms are updated
-// in one place and cannot drift apart. One Recorder per worker thread, owning nothing shared:
-// no lock, no atomic, no allocation on the request path (a new request name or error reason
-// allocates once).
+// ledger, the error buckets, the per-name and per-stage figures, the histograms and the
+// per-second time series are updated in one place and cannot drift apart. One Recorder per
+// worker thread, owning nothing shared: no lock, no atomic, no allocation on the request path
+// (a new request name or error reason allocates once). Calls that end requests take the time
+// they happened at, which files them in the right second of the time series.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <string_view>
 
+#include "results/series_recorder.h"
 #include "results/stats.h"
 
 namespace pelt {
@@ -18,16 +20,24 @@ namespace pelt {
 // so a run of equal codes costs no map lookup.
 class RequestScope {
  public:
-  explicit RequestScope(ScenarioStats* scenario = nullptr) : scenario_(scenario) {}
+  RequestScope() = default;
+  RequestScope(uint32_t scenario_index, ScenarioStats* scenario)
+      : index_(scenario_index), scenario_(scenario) {}
 
+  uint32_t scenario_index() const { return index_; }
   ScenarioStats* scenario() const { return scenario_; }
   NameStats* name() const { return name_; }
-  void set_name(NameStats* name) {
-    if (name == name_) return;
+  SeriesSlot* series() const { return series_; }
+  // The current request name's figures; true when the name changed (then set_series()).
+  bool set_name(NameStats* name) {
+    if (name == name_) return false;
     name_ = name;
     status_code_ = -1;
     status_count_ = nullptr;
+    return true;
   }
+  // The current request name's open second in the time series.
+  void set_series(SeriesSlot* series) { series_ = series; }
   // The counter of responses with this status code under the current name.
   uint64_t& status_counter(int code) {
     if (code != status_code_) {
@@ -39,8 +49,10 @@ class RequestScope {
   StageStats& stage() const { return scenario_->stages[scenario_->stage]; }
 
  private:
+  uint32_t index_ = 0;                 // the scenario's index
   ScenarioStats* scenario_ = nullptr;  // the VU's scenario (stage = scenario_->stage)
   NameStats* name_ = nullptr;          // figures of the current request name
+  SeriesSlot* series_ = nullptr;       // its open second in the time series
   int status_code_ = -1;               // code whose counter status_count_ points at
   uint64_t* status_count_ = nullptr;   // cached counter inside name_->status (map nodes never move)
 };
@@ -52,20 +64,31 @@ class Recorder {
   Recorder& operator=(const Recorder&) = delete;
 
   WorkerStats& stats() { return stats_; }
+  SeriesRecorder& series() { return series_; }
 
   // --- requests ---
-  // `requests` requests (a pipelined batch) of `bytes` bytes were written; the first was due
-  // `lag_us` earlier (0 in closed loop).
-  void record_sent(uint32_t requests, uint64_t bytes, uint64_t lag_us) {
+  // `requests` requests (a pipelined batch) of `bytes` bytes were written at now_ns; the first
+  // was due `lag_us` earlier (0 in closed loop).
+  void record_sent(RequestScope& scope, uint32_t requests, uint64_t bytes, uint64_t lag_us,
+                   uint64_t now_ns) {
+    series_.roll(now_ns);
     stats_.ledger.sent += requests;
     stats_.bytes_written += bytes;
     stats_.send_lag.record(lag_us);
+    series_.run_extra().point.bytes_sent += bytes;
+    series_.run_extra().used = true;
+    if (SeriesSlot* s = scope.series()) {
+      s->lag.record(lag_us);
+      s->used = true;
+    }
   }
   // The first byte of a response arrived `waiting_us` after its request was sent.
   void record_first_byte(uint64_t waiting_us) { stats_.waiting.record(waiting_us); }
-  // A complete response. latency_us: from the intended send (open loop) or the send;
-  // service_us: from the actual send.
-  void record_response(RequestScope& scope, int status, uint64_t latency_us, uint64_t service_us) {
+  // A complete response at now_ns. latency_us: from the intended send (open loop) or the
+  // send; service_us: from the actual send.
+  void record_response(RequestScope& scope, int status, uint64_t latency_us, uint64_t service_us,
+                       uint64_t now_ns) {
+    series_.roll(now_ns);
     ++stats_.ledger.completed;
     if (status >= 0 && static_cast<size_t>(status) < stats_.status.size()) ++stats_.status[status];
     stats_.latency.record(latency_us);
@@ -77,18 +100,28 @@ class Recorder {
     StageStats& stage = scope.stage();
     ++stage.requests.responses;
     stage.latency.record(latency_us);
-    if (status >= 400) {
+    const bool failed = status >= 400;
+    if (failed) {
       ++stats_.errors.status;
       ++name.requests.failed_responses;
       ++stage.requests.failed_responses;
     }
+    if (SeriesSlot* s = scope.series()) {
+      s->used = true;
+      ++s->point.requests;
+      s->point.failed += failed ? 1 : 0;
+      s->point.errors[static_cast<size_t>(ErrorKind::kStatus)] += failed ? 1 : 0;
+      ++s->point.status_class[status_class(status)];
+      s->count_code(status, 1);
+      s->latency.record(latency_us);
+    }
   }
-  // A connection failed: counts one error of `kind` under `reason` (with `detail` as a sample)
-  // and `requests` requests that will get no response (scope may be null when there are none).
-  void record_failure(RequestScope* scope, ErrorKind kind, const std::string& reason,
-                      const std::string& detail, uint64_t requests);
-  // `requests` requests got no response within the timeout.
-  void record_timeout(RequestScope* scope, uint64_t requests);
+  // A connection failed at now_ns: counts one error of `kind` under `reason` (with `detail`
+  // as a sample) and `requests` requests that will get no response.
+  void record_failure(RequestScope& scope, ErrorKind kind, const std::string& reason,
+                      const std::string& detail, uint64_t requests, uint64_t now_ns);
+  // `requests` requests got no response within the timeout (noticed at now_ns).
+  void record_timeout(RequestScope& scope, uint64_t requests, uint64_t now_ns);
 
   // --- connections ---
   void record_connect(uint64_t connect_us) {
@@ -100,25 +133,40 @@ class Recorder {
     ++stats_.tls_handshakes;
     if (resumed) ++stats_.tls_resumed;
   }
-  void record_bytes_read(uint64_t bytes) { stats_.bytes_read += bytes; }
+  void record_bytes_read(uint64_t bytes, uint64_t now_ns) {
+    series_.roll(now_ns);
+    stats_.bytes_read += bytes;
+    series_.run_extra().point.bytes_received += bytes;
+    series_.run_extra().used = true;
+  }
   // The connection closed (server's keep-alive timeout, Connection: close) and is reopened.
   void record_reconnect() { ++stats_.reconnects; }
 
-  // --- iterations ---
-  void record_iteration(ScenarioStats& scenario) { ++scenario.iterations; }
+  // --- iterations (scenario: its index) ---
+  void record_iteration(uint32_t scenario, uint64_t now_ns);
   // `n` arrivals of an arrival-rate scenario were never started (no VU free in time).
-  void record_dropped(ScenarioStats& scenario, uint64_t n);
+  void record_dropped(uint32_t scenario, uint64_t n, uint64_t now_ns);
   // An iteration was cut unfinished; its `unanswered` requests stay in flight in the ledger.
-  void record_interrupted(ScenarioStats& scenario, uint64_t unanswered);
+  void record_interrupted(uint32_t scenario, uint64_t unanswered, uint64_t now_ns);
   void record_script_error(const std::string& message) { stats_.add_script_error(message); }
   // wrk's Req/Sec: one sample of this thread's completed requests per second.
   void record_rate_sample(uint64_t per_second) { stats_.req_per_sec.record(per_second); }
 
- private:
-  // Marks `requests` requests of `scope` as failed without a response, under `reason`.
-  void count_unanswered(RequestScope* scope, std::string_view reason, uint64_t requests);
+  // The time series slot of a request name (for RequestScope::set_name).
+  SeriesSlot* series_slot(uint32_t scenario, const std::string& name, const std::string& method) {
+    return series_.started() ? &series_.name(scenario, name, method) : nullptr;
+  }
 
-  WorkerStats& stats_;  // the worker's figures
+ private:
+  // 0..4 for 1xx..5xx, 5 for anything else.
+  static size_t status_class(int status) {
+    return status >= 100 && status < 600 ? static_cast<size_t>(status / 100 - 1) : 5;
+  }
+  // Marks `requests` requests of `scope` as ended without a response, under `reason`.
+  void count_unanswered(RequestScope& scope, std::string_view reason, uint64_t requests);
+
+  WorkerStats& stats_;      // the worker's figures
+  SeriesRecorder series_;   // the open second of the time series
 };
 
 }  // namespace pelt

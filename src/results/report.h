@@ -12,6 +12,7 @@
 
 #include "config/config.h"
 #include "results/catalogue.h"
+#include "results/series.h"
 #include "results/stats.h"
 #include "results/thresholds.h"
 
@@ -76,6 +77,7 @@ struct Snapshot {
   const WorkerStats* stats = nullptr;             // merged, redacted
   double elapsed_seconds = 0;                     // run time so far
   const std::vector<ThresholdOutcome>* thresholds = nullptr;  // evaluated on these figures
+  const TimeSeries* timeseries = nullptr;         // the seconds so far (names redacted)
 };
 
 // The end of the run.
@@ -90,6 +92,7 @@ struct RunReport {
   bool aborted = false;                      // stopped by an abort_on_fail threshold
   std::string abort_reason;                  // which threshold stopped it
   BreakingPoint breaking_point;              // first stage that crossed a threshold
+  TimeSeries timeseries;                     // the run second by second (names redacted)
   std::vector<std::string> scenario_names;   // info.scenarios' names, by index
   std::vector<std::map<std::string, std::string>> scenario_tags;  // and their tags
 

@@ -54,5 +54,7 @@ std::unique_ptr<Sink> make_progress_sink(Console& console, bool quick);
 std::unique_ptr<Sink> make_text_summary_sink(std::FILE* out);
 // The JSON document (docs/OUTPUT.md) written to `path`.
 std::unique_ptr<Sink> make_json_file_sink(const std::string& path);
+// The time series written to `path`: JSON lines when it ends in .jsonl, else CSV.
+std::unique_ptr<Sink> make_timeseries_file_sink(const std::string& path);
 
 }  // namespace pelt

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "results/sink.h"
+#include "results/series_json.h"
 #include "results/summary.h"
 #include "util/units.h"
 
@@ -120,7 +121,23 @@ class JsonFileSink : public Sink {
   std::string path_;  // where the document goes
 };
 
+class TimeSeriesFileSink : public Sink {
+ public:
+  explicit TimeSeriesFileSink(std::string path) : path_(std::move(path)) {}
+  bool on_final(const RunReport& report, std::string& error) override {
+    const bool json_lines = path_.size() >= 6 && path_.compare(path_.size() - 6, 6, ".jsonl") == 0;
+    return write_file_atomically(path_, timeseries_file_text(report.timeseries, report.info, json_lines), error);
+  }
+
+ private:
+  std::string path_;  // where the rows go
+};
+
 }  // namespace
+
+std::unique_ptr<Sink> make_timeseries_file_sink(const std::string& path) {
+  return std::make_unique<TimeSeriesFileSink>(path);
+}
 
 std::unique_ptr<Sink> make_progress_sink(Console& console, bool quick) {
   return std::make_unique<ProgressSink>(console, quick);

@@ -9,6 +9,7 @@
 #include <ctime>
 #include <filesystem>
 
+#include "results/series_json.h"
 #include "results/summary.h"
 
 namespace pelt {
@@ -226,6 +227,10 @@ json build_summary_json(const RunReport& r) {
                            {"at_seconds", seconds(sc.start_time + sc.stages[bp.stage].start)}};
   } else {
     j["breaking_point"] = nullptr;
+  }
+  if (!r.timeseries.buckets().empty()) {
+    j["timeseries"] = timeseries_json(r.timeseries, info);
+    j["timeseries"].erase("from");
   }
   return j;
 }

@@ -145,8 +145,8 @@ bool PlainTransport::read_socket(bool until_would_block) {
   for (int i = 0; i < kMaxReadsPerWakeup; ++i) {
     const ssize_t n = raw_recv(fd_, settings_.read_buffer, settings_.read_buffer_bytes);
     if (n > 0) {
-      settings_.recorder->record_bytes_read(static_cast<uint64_t>(n));
       read_ns_ = clock_.now_ns();
+      settings_.recorder->record_bytes_read(static_cast<uint64_t>(n), read_ns_);
       in_read_ = true;
       on_socket_bytes(settings_.read_buffer, static_cast<size_t>(n));
       in_read_ = false;
