@@ -155,7 +155,8 @@ struct DashboardServer::Impl {
   void refuse(Client* c, const char* status, const char* message, const char* extra = "") {
     respond(c, status, "text/plain; charset=utf-8", text(std::string(message) + "\n"), false, false,
             extra);
-    http_parser_pause(&c->parser, 1);
+    // Stop reading requests on this connection (pausing is only allowed in a healthy state).
+    if (HTTP_PARSER_ERRNO(&c->parser) == HPE_OK) http_parser_pause(&c->parser, 1);
   }
 
   Text current_summary() {
