@@ -30,7 +30,7 @@ function renderHeader(doc) {
   const pill = document.getElementById("status");
   pill.textContent = status.text;
   pill.className = "pill " + status.cls;
-  const bits = [doc.target, doc.started_at ? fmtTimestamp(doc.started_at) : null,
+  const bits = [name === doc.target ? null : doc.target, doc.started_at ? fmtTimestamp(doc.started_at) : null,
     isNum(doc.duration_seconds) ? fmtDuration(doc.duration_seconds) : null].filter(Boolean);
   document.getElementById("subtitle").textContent = bits.join(" \u00b7 ");
 }
