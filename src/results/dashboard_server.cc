@@ -195,7 +195,7 @@ struct DashboardServer::Impl {
     const bool head = method == HTTP_HEAD;
     const bool keep_alive = http_should_keep_alive(&c->parser) != 0;
     const std::string path = c->url.substr(0, c->url.find('?'));
-    if (path == "/" || path == "/index.html") {
+    if (path == "/") {
       respond(c, "200 OK", "text/html; charset=utf-8", page, head, keep_alive);
     } else if (path == "/api/summary") {
       respond(c, "200 OK", "application/json", current_summary(), head, keep_alive);
