@@ -7,10 +7,12 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential cmake pkg-config ca-certificates \
       libuv1-dev libluajit2-5.1-dev libssl-dev prometheus-cpp-dev libtomlplusplus-dev \
-      libcli11-dev libfmt-dev nlohmann-json3-dev libhttp-parser-dev \
+      libcli11-dev libfmt-dev nlohmann-json3-dev libhttp-parser-dev nodejs npm \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
+# The chart library the HTML report and dashboard embed (pinned by web/package-lock.json).
+RUN cd web && npm ci --omit=dev --no-audit --no-fund
 RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DPELT_BUILD_TESTS=OFF \
       -DCMAKE_INSTALL_PREFIX=/usr/local \
  && cmake --build /build -j 2 \

@@ -9,16 +9,20 @@ SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PACKAGES := build-essential cmake pkg-config python3 python3-jsonschema python3-pytest ca-certificates openssl curl \
   libuv1-dev libluajit2-5.1-dev libssl-dev prometheus-cpp-dev libtomlplusplus-dev catch2 \
   libfmt-dev nlohmann-json3-dev libhttp-parser-dev \
-  nginx-light prometheus wrk docker-compose clang libclang-rt-14-dev strace
+  nginx-light prometheus wrk docker-compose clang libclang-rt-14-dev strace \
+  nodejs npm chromium libxml2-utils
 
-.PHONY: all deps build test demo bench install clean test-asan fuzz
+.PHONY: all deps build test demo bench install clean test-asan fuzz report-screenshot
 
 all: build
 
-# Installs every package the build, the tests and the demo need. Safe to run again.
+# Installs every package the build, the tests and the demo need, then the chart library the
+# HTML report embeds (web/package-lock.json pins it). Safe to run again.
 deps:
+	@# A nodejs package that bundles npm (NodeSource's) provides npm without the Debian package.
 	@missing=""; for p in $(DEB_PACKAGES); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || \
+	  { [ "$$p" = npm ] && command -v npm >/dev/null; } || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
@@ -27,6 +31,13 @@ deps:
 	else echo "all build and test packages present"; fi
 	@# nginx and prometheus are started by the tests on free ports; keep the system services off.
 	@-$(SUDO) systemctl disable --now nginx prometheus >/dev/null 2>&1 || true
+	@# npm ci runs again only when the lock file changed; playwright-core never fetches a browser.
+	@if cmp -s web/package-lock.json web/node_modules/.pelt-installed-lock.json; then \
+	  echo "web/node_modules matches web/package-lock.json"; \
+	else \
+	  cd web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund && \
+	  cp package-lock.json node_modules/.pelt-installed-lock.json; \
+	fi
 
 $(BUILD_DIR)/CMakeCache.txt:
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_EXTRA)
@@ -54,6 +65,15 @@ test-asan:
 # Every libFuzzer target for FUZZ_SECONDS each (default 60); crashes land in fuzz/crashes/.
 fuzz: deps
 	bash fuzz/run.sh
+
+# docs/report.png: the HTML report of a sample document at laptop size, in headless chromium.
+report-screenshot: deps build
+	@mkdir -p $(BUILD_DIR)/report-screenshot
+	python3 test/data/make_summary.py -o $(BUILD_DIR)/report-screenshot/summary.json
+	$(BUILD_DIR)/pelt report $(BUILD_DIR)/report-screenshot/summary.json \
+	  -o $(BUILD_DIR)/report-screenshot/report.html
+	node web/tools/screenshot.mjs $(BUILD_DIR)/report-screenshot/report.html docs/report.png \
+	  --width 1440 --height 900
 
 clean:
 	rm -rf $(BUILD_DIR) build-asan build-fuzz
