@@ -16,19 +16,19 @@
 #include <string_view>
 #include <vector>
 
+#include "target/serve_loop.h"
 #include "target/state.h"
 #include "target/text.h"
-#include "target/worker.h"
 
 namespace pelt::target {
 namespace {
 
 constexpr int kMaxThreads = 256;  // upper bound of --threads
 
-struct Options {
+struct ServeOptions {
   std::string host = "127.0.0.1";  // address to listen on (IPv4 or IPv6 literal)
   int port = 8080;                 // TCP port, 0 for any free port
-  int threads = 1;                 // worker threads, each with its own loop and listener
+  int threads = 1;                 // serve loops, one thread, event loop and listener each
   bool quiet = false;              // print nothing but the listening line
 };
 
@@ -37,11 +37,11 @@ void usage(FILE* out) {
              "usage: pelt-target [--listen ADDR:PORT] [--threads N] [--quiet]\n"
              "  --listen ADDR:PORT  address to serve on (default 127.0.0.1:8080; port 0 = any "
              "free port; IPv6 as [::1]:PORT)\n"
-             "  --threads N         worker threads, one event loop each (default 1)\n"
+             "  --threads N         serve loops, one thread and event loop each (default 1)\n"
              "  --quiet             print only the listening line\n");
 }
 
-bool parse_listen(std::string_view spec, Options& o) {
+bool parse_listen(std::string_view spec, ServeOptions& o) {
   size_t colon = spec.rfind(':');
   if (colon == std::string_view::npos) return false;
   std::string_view host = spec.substr(0, colon);
@@ -56,7 +56,7 @@ bool parse_listen(std::string_view spec, Options& o) {
 }
 
 // Returns 0 to run, otherwise the exit code (help: 0 printed via `exit_now`).
-int parse_args(int argc, char** argv, Options& o, bool& exit_now) {
+int parse_args(int argc, char** argv, ServeOptions& o, bool& exit_now) {
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     std::string_view value;
@@ -97,7 +97,7 @@ void raise_fd_limit(bool quiet) {
 }
 
 int run(int argc, char** argv) {
-  Options opt;
+  ServeOptions opt;
   bool exit_now = false;
   if (int rc = parse_args(argc, argv, opt, exit_now); rc != 0 || exit_now) return rc;
   raise_fd_limit(opt.quiet);
@@ -111,10 +111,10 @@ int run(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   SharedState state(opt.threads);
-  std::vector<std::unique_ptr<Worker>> workers;
+  std::vector<std::unique_ptr<ServeLoop>> loops;
   int port = opt.port;
   for (int i = 0; i < opt.threads; ++i) {
-    auto w = std::make_unique<Worker>();
+    auto w = std::make_unique<ServeLoop>();
     w->index = i;
     w->state = &state;
     w->counters = &state.counters(i);
@@ -124,11 +124,11 @@ int run(int argc, char** argv) {
                  std::strerror(-w->listen_fd));
       return 1;
     }
-    workers.push_back(std::move(w));
+    loops.push_back(std::move(w));
   }
-  for (auto& w : workers) {
-    if (!start_worker(*w)) {
-      fmt::print(stderr, "pelt-target: worker {} failed to start\n", w->index);
+  for (auto& w : loops) {
+    if (!start_serve_loop(*w)) {
+      fmt::print(stderr, "pelt-target: serve loop {} failed to start\n", w->index);
       return 1;
     }
   }
@@ -141,7 +141,7 @@ int run(int argc, char** argv) {
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
-  for (auto& w : workers) stop_worker(*w);
+  for (auto& w : loops) stop_serve_loop(*w);
   if (!opt.quiet) {
     std::string stats;
     state.stats_json(stats);

@@ -4,14 +4,14 @@
 
 #include <iterator>
 
-#include "target/connection.h"
+#include "target/peer.h"
+#include "target/serve_loop.h"
 #include "target/text.h"
-#include "target/worker.h"
 
 namespace pelt::target {
 namespace {
 
-using Stream = Connection::Stream;
+using BodyKind = Peer::BodyKind;
 
 constexpr std::string_view kText = "text/plain";
 constexpr std::string_view kJson = "application/json";
@@ -23,7 +23,7 @@ constexpr int kPhaseAfterStall = 1;                  // called again when a stal
 constexpr int kPhaseAfterDelay = 2;                  // called again when /delay's wait ended
 
 // Replies 405 unless the method is allowed. GET also admits HEAD.
-bool allow(Connection& c, http_method m) {
+bool allow(Peer& c, http_method m) {
   http_method got = c.method();
   if (got == m || (m == HTTP_GET && got == HTTP_HEAD)) return true;
   std::string_view allowed = m == HTTP_GET ? "Allow: GET, HEAD\r\n" : "Allow: POST\r\n";
@@ -31,19 +31,19 @@ bool allow(Connection& c, http_method m) {
   return false;
 }
 
-void json_error(Connection& c, int status, std::string_view error) {
-  std::string& s = c.worker().scratch;
+void json_error(Peer& c, int status, std::string_view error) {
+  std::string& s = c.loop().scratch;
   s.clear();
   fmt::format_to(std::back_inserter(s), "{{\"error\":\"{}\"}}\n", error);
   c.reply(status, kJson, s);
 }
 
-void not_found(Connection& c) {
+void not_found(Peer& c) {
   c.reply(404, kText, "not found\n");
 }
 
-void echo(Connection& c) {
-  std::string& s = c.worker().scratch;
+void echo(Peer& c) {
+  std::string& s = c.loop().scratch;
   s.assign("{\"method\":\"");
   s.append(http_method_str(c.method()));
   s.append("\",\"path\":\"");
@@ -73,10 +73,10 @@ void echo(Connection& c) {
   c.reply(200, kJson, s);
 }
 
-void books(Connection& c) {
+void books(Peer& c) {
   if (!allow(c, HTTP_GET)) return;
-  const SharedState& state = *c.worker().state;
-  std::string& h = c.worker().scratch;
+  const SharedState& state = *c.loop().state;
+  std::string& h = c.loop().scratch;
   h.clear();
   fmt::format_to(std::back_inserter(h), "ETag: {}\r\nCache-Control: max-age=60\r\n",
                  state.books_etag());
@@ -88,7 +88,7 @@ void books(Connection& c) {
   }
 }
 
-void coupons(Connection& c, std::string_view tail) {
+void coupons(Peer& c, std::string_view tail) {
   size_t slash = tail.find('/');
   if (slash == std::string_view::npos || tail.substr(slash + 1) != "issue-async") {
     return not_found(c);
@@ -99,17 +99,17 @@ void coupons(Connection& c, std::string_view tail) {
   auto coupon_text = query_param(c.query(), "couponId");
   auto coupon = coupon_text ? parse_uint(*coupon_text) : std::nullopt;
   if (!coupon) return json_error(c, 400, "couponId must be a number");
-  if (!c.worker().state->issue_coupon(*user, *coupon)) {
+  if (!c.loop().state->issue_coupon(*user, *coupon)) {
     return c.reply(200, kJson, "{\"status\":\"already_issued\"}\n");
   }
-  std::string& s = c.worker().scratch;
+  std::string& s = c.loop().scratch;
   s.clear();
   fmt::format_to(std::back_inserter(s), "{{\"userId\":{},\"couponId\":{},\"status\":\"queued\"}}\n",
                  *user, *coupon);
   c.reply(201, kJson, s);
 }
 
-void inventory(Connection& c, std::string_view tail) {
+void inventory(Peer& c, std::string_view tail) {
   if (tail != "decrease") return not_found(c);
   if (!allow(c, HTTP_POST)) return;
   auto product_field = json_member(c.body(), "productId");
@@ -121,21 +121,21 @@ void inventory(Connection& c, std::string_view tail) {
     return json_error(c, 400, "expected {\\\"productId\\\":N,\\\"quantity\\\":Q} with Q > 0");
   }
   uint64_t remaining = 0;
-  bool ok = c.worker().state->decrease_stock(*product, *quantity, remaining);
-  std::string& s = c.worker().scratch;
+  bool ok = c.loop().state->decrease_stock(*product, *quantity, remaining);
+  std::string& s = c.loop().scratch;
   s.clear();
   fmt::format_to(std::back_inserter(s), "{{{}\"productId\":{},\"remaining\":{}}}\n",
                  ok ? "" : "\"error\":\"out_of_stock\",", *product, remaining);
   c.reply(ok ? 200 : 409, kJson, s);
 }
 
-void enqueue(Connection& c, std::string_view tail) {
+void enqueue(Peer& c, std::string_view tail) {
   if (tail != "enqueue") return not_found(c);
   if (!allow(c, HTTP_POST)) return;
   auto auth = c.header("Authorization");
   if (!auth || auth->size() <= 7 || !iequals(auth->substr(0, 7), "Bearer ") ||
       auth->find_first_not_of(' ', 7) == std::string_view::npos) {
-    std::string& s = c.worker().scratch;
+    std::string& s = c.loop().scratch;
     s.assign("{\"error\":\"unauthorized\"}\n");
     return c.reply(401, kJson, s, "WWW-Authenticate: Bearer\r\n");
   }
@@ -145,10 +145,10 @@ void enqueue(Connection& c, std::string_view tail) {
   } else {
     booth = json_member(c.body(), "boothId");
   }
-  std::string& s = c.worker().scratch;
+  std::string& s = c.loop().scratch;
   s.clear();
   fmt::format_to(std::back_inserter(s),
-                 "{{\"position\":{},\"boothId\":", c.worker().state->next_queue_position());
+                 "{{\"position\":{},\"boothId\":", c.loop().state->next_queue_position());
   if (!booth) {
     s.append("null");
   } else if (booth->is_string) {
@@ -162,10 +162,10 @@ void enqueue(Connection& c, std::string_view tail) {
   c.reply(200, kJson, s);
 }
 
-void admin(Connection& c, std::string_view tail) {
+void admin(Peer& c, std::string_view tail) {
   if (tail != "reset" && tail != "stall") return not_found(c);
   if (!allow(c, HTTP_POST)) return;
-  SharedState& state = *c.worker().state;
+  SharedState& state = *c.loop().state;
   if (tail == "reset") {
     state.reset_counters();
     return c.reply(200, kJson, "{\"status\":\"reset\"}\n");
@@ -174,14 +174,14 @@ void admin(Connection& c, std::string_view tail) {
   auto ms = ms_text ? parse_uint(*ms_text) : std::nullopt;
   if (!ms || *ms > kMaxWaitMs) return json_error(c, 400, "ms must be a number up to 600000");
   state.stall_for_ms(*ms, uv_hrtime());
-  std::string& s = c.worker().scratch;
+  std::string& s = c.loop().scratch;
   s.clear();
   fmt::format_to(std::back_inserter(s), "{{\"stall_ms\":{}}}\n", *ms);
   c.reply(200, kJson, s);
 }
 
-void huge_headers(Connection& c) {
-  std::string& s = c.worker().scratch;
+void huge_headers(Peer& c) {
+  std::string& s = c.loop().scratch;
   s.assign("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n");
   std::string_view value(
       "0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0123456789");
@@ -194,7 +194,7 @@ void huge_headers(Connection& c) {
   c.write_raw(s);
 }
 
-void fault(Connection& c, std::string_view name) {
+void fault(Peer& c, std::string_view name) {
   if (name == "reset") {
     c.write_raw(
         "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\npartial");
@@ -207,7 +207,7 @@ void fault(Connection& c, std::string_view name) {
   }
   if (name == "huge-headers") return huge_headers(c);
   if (name == "endless-chunked")
-    return c.reply_stream(200, kOctets, Stream::kEndlessChunked, 0, 10);
+    return c.reply_stream(200, kOctets, BodyKind::kEndlessChunked, 0, 10);
   if (name == "bad-chunk") {
     c.write_raw(
         "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -238,7 +238,7 @@ void fault(Connection& c, std::string_view name) {
     if (!bytes || *bytes == 0 || *bytes > 100'000 || !ms || *ms == 0 || *ms > 60'000) {
       return json_error(c, 400, "bytes must be 1..100000 and ms 1..60000");
     }
-    return c.reply_stream(200, kText, Stream::kDrip, *bytes, *ms);
+    return c.reply_stream(200, kText, BodyKind::kDrip, *bytes, *ms);
   }
   if (name == "hang") return c.hang();
   if (name == "http10") {
@@ -249,7 +249,7 @@ void fault(Connection& c, std::string_view name) {
 }
 
 // Parses the numeric tail of /bytes/N, /delay/MS, ...; replies 400 and returns nullopt if bad.
-std::optional<uint64_t> number_tail(Connection& c, std::string_view tail, uint64_t max) {
+std::optional<uint64_t> number_tail(Peer& c, std::string_view tail, uint64_t max) {
   auto n = parse_uint(tail);
   if (!n || *n > max) {
     json_error(c, 400, fmt::format("expected a number from 0 to {}", max));
@@ -260,8 +260,8 @@ std::optional<uint64_t> number_tail(Connection& c, std::string_view tail, uint64
 
 }  // namespace
 
-void handle_request(Connection& c, int phase) {
-  Worker& w = c.worker();
+void handle_request(Peer& c, int phase) {
+  ServeLoop& w = c.loop();
   std::string_view path = c.path();
   if (path.empty() || path[0] != '/') {
     if (phase == kPhaseFresh) w.counters->by_route[size_t(Route::kOther)].fetch_add(1);
@@ -292,7 +292,7 @@ void handle_request(Connection& c, int phase) {
     case Route::kBytes:
       if (!allow(c, HTTP_GET)) return;
       if (auto n = number_tail(c, tail, kMaxGeneratedBytes)) {
-        c.reply_stream(200, kOctets, Stream::kFixed, *n);
+        c.reply_stream(200, kOctets, BodyKind::kFixed, *n);
       }
       return;
     case Route::kDelay:
@@ -317,7 +317,7 @@ void handle_request(Connection& c, int phase) {
     case Route::kChunked:
       if (!allow(c, HTTP_GET)) return;
       if (auto n = number_tail(c, tail, kMaxGeneratedBytes)) {
-        c.reply_stream(200, kOctets, Stream::kChunked, *n);
+        c.reply_stream(200, kOctets, BodyKind::kChunked, *n);
       }
       return;
     case Route::kClose:

@@ -3,10 +3,10 @@
 
 namespace pelt::target {
 
-class Connection;
+class Peer;
 
 // Answers the connection's current request. `phase` is 0 for a fresh request; a handler that
-// waits (Connection::wait_then) is called again with the phase it asked for.
-void handle_request(Connection& c, int phase);
+// waits (Peer::wait_then) is called again with the phase it asked for.
+void handle_request(Peer& c, int phase);
 
 }  // namespace pelt::target

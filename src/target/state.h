@@ -44,7 +44,7 @@ std::string_view route_label(Route route);
 // Maps the first path segment (without the leading '/', e.g. "delay") to its route.
 Route route_for_segment(std::string_view segment);
 
-// Counters owned by one worker thread; other threads only read them (for /stats) or zero them
+// Counters owned by one serve loop thread; other threads only read them (for /stats) or zero them
 // (for /admin/reset). One cache line apart so threads never share a line.
 struct alignas(64) ThreadCounters {
   std::atomic<uint64_t> requests{0};           // requests answered, /stats excluded
@@ -65,12 +65,12 @@ struct Sharded {
   std::array<Shard, kShards> shards;  // shard i holds the keys whose hash % kShards == i
 };
 
-// Everything pelt-target threads share. Created once before the workers start.
+// Everything pelt-target threads share. Created once before the serve loops start.
 class SharedState {
  public:
   explicit SharedState(int threads);
 
-  // Counters of worker `index` (0 <= index < threads).
+  // Counters of serve loop `index` (0 <= index < threads).
   ThreadCounters& counters(int index) { return *counters_[index]; }
 
   // Writes the /stats JSON document (totals over all threads) into `out`.
@@ -114,7 +114,7 @@ class SharedState {
   using CouponSet = std::unordered_set<std::pair<uint64_t, uint64_t>, PairHash>;
   using StockMap = std::unordered_map<uint64_t, uint64_t>;
 
-  std::vector<std::unique_ptr<ThreadCounters>> counters_;  // one per worker thread
+  std::vector<std::unique_ptr<ThreadCounters>> counters_;  // one per serve loop thread
   std::atomic<uint64_t> stall_until_ns_{0};  // uv_hrtime() at which the current stall ends
   std::atomic<uint64_t> queue_next_{0};      // queue positions handed out so far
   Sharded<CouponSet> coupons_;               // (user id, coupon id) pairs already issued

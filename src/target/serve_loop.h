@@ -1,4 +1,4 @@
-// One pelt-target worker: a thread running its own libuv loop with its own SO_REUSEPORT
+// One pelt-target serve loop: a thread running its own libuv loop with its own SO_REUSEPORT
 // listener, so the kernel spreads connections across threads and nothing on the request path
 // is shared between them.
 #pragma once
@@ -14,22 +14,22 @@
 
 namespace pelt::target {
 
-class Connection;
+class Peer;
 
 // Deadlines (uv_hrtime ns) of the connections waiting on /delay or a stall, earliest first.
-using WaitQueue = std::multimap<uint64_t, Connection*>;
+using WaitQueue = std::multimap<uint64_t, Peer*>;
 
 inline constexpr size_t kReadBufferBytes = 64 * 1024;  // size of the per-thread read buffer
 
-struct Worker {
-  int index = 0;                       // 0-based worker number
-  int listen_fd = -1;                  // bound (not yet listening) socket this worker accepts on
+struct ServeLoop {
+  int index = 0;                       // 0-based serve loop number
+  int listen_fd = -1;                  // bound (not yet listening) socket this loop accepts on
   SharedState* state = nullptr;        // process-wide state (counters, stores, stall switch)
-  ThreadCounters* counters = nullptr;  // this worker's counters inside `state`
-  uv_loop_t loop{};                    // the worker's event loop
+  ThreadCounters* counters = nullptr;  // this loop's counters inside `state`
+  uv_loop_t uv{};                      // this thread's libuv event loop
   uv_tcp_t listener{};                 // listening handle wrapping listen_fd
   uv_async_t stop_async{};             // wakes the loop to stop it
-  std::thread thread;                  // thread running `loop`
+  std::thread thread;                  // thread running `uv`
   std::string scratch;                 // reusable buffer for building response bodies
   // Waits run on a timerfd with absolute nanosecond deadlines: libuv timers count whole
   // milliseconds from a cached loop time, which makes /delay/20 last 20.0-21.0 ms.
@@ -44,15 +44,15 @@ struct Worker {
 // or a negative errno value; `bound_port` receives the port actually bound (useful for 0).
 int bind_reuseport(const std::string& host, int port, int& bound_port);
 
-// Starts the worker's thread (loop, listener, accept). Returns false when it failed to start.
-bool start_worker(Worker& w);
+// Starts the serve loop's thread (loop, listener, accept). Returns false when it failed to start.
+bool start_serve_loop(ServeLoop& w);
 
-// Queues `c` to be woken (Connection::end_wait) at due_ns; the returned position cancels it.
-WaitQueue::iterator add_wait(Worker& w, uint64_t due_ns, Connection* c);
+// Queues `c` to be woken (Peer::end_wait) at due_ns; the returned position cancels it.
+WaitQueue::iterator add_wait(ServeLoop& w, uint64_t due_ns, Peer* c);
 // Removes a queued wait that has not fired.
-void cancel_wait(Worker& w, WaitQueue::iterator it);
+void cancel_wait(ServeLoop& w, WaitQueue::iterator it);
 
-// Asks the worker's loop to stop (thread-safe) and joins its thread.
-void stop_worker(Worker& w);
+// Asks the serve loop to stop (thread-safe) and joins its thread.
+void stop_serve_loop(ServeLoop& w);
 
 }  // namespace pelt::target

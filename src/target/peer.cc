@@ -1,4 +1,4 @@
-#include "target/connection.h"
+#include "target/peer.h"
 
 #include <fmt/format.h>
 #include <sys/socket.h>
@@ -8,8 +8,8 @@
 #include <new>
 
 #include "target/routes.h"
+#include "target/serve_loop.h"
 #include "target/text.h"
-#include "target/worker.h"
 
 namespace pelt::target {
 namespace {
@@ -45,8 +45,8 @@ std::string_view reason_phrase(int status) {
   return s[0] == '<' ? std::string_view("Status") : std::string_view(s);
 }
 
-Connection* from(http_parser* p) {
-  return static_cast<Connection*>(p->data);
+Peer* from(http_parser* p) {
+  return static_cast<Peer*>(p->data);
 }
 
 // Runs a parser callback body; an exception (only bad_alloc is possible) becomes a parse error.
@@ -61,31 +61,31 @@ int guarded(F&& f) {
 
 }  // namespace
 
-const http_parser_settings Connection::kParserSettings = [] {
+const http_parser_settings Peer::kParserSettings = [] {
   http_parser_settings s;
   http_parser_settings_init(&s);
-  s.on_message_begin = &Connection::on_message_begin;
-  s.on_url = &Connection::on_url;
-  s.on_header_field = &Connection::on_header_field;
-  s.on_header_value = &Connection::on_header_value;
-  s.on_body = &Connection::on_body;
-  s.on_message_complete = &Connection::on_message_complete;
+  s.on_message_begin = &Peer::on_message_begin;
+  s.on_url = &Peer::on_url;
+  s.on_header_field = &Peer::on_header_field;
+  s.on_header_value = &Peer::on_header_value;
+  s.on_body = &Peer::on_body;
+  s.on_message_complete = &Peer::on_message_complete;
   return s;
 }();
 
-Connection::Connection(Worker& worker) : worker_(&worker) {
-  uv_tcp_init(&worker.loop, &tcp_);
-  uv_timer_init(&worker.loop, &timer_);
+Peer::Peer(ServeLoop& loop) : loop_(&loop) {
+  uv_tcp_init(&loop.uv, &tcp_);
+  uv_timer_init(&loop.uv, &timer_);
   tcp_.data = this;
   timer_.data = this;
   http_parser_init(&parser_, HTTP_REQUEST);
   parser_.data = this;
 }
 
-void Connection::on_new_connection(uv_stream_t* server, int status) {
+void Peer::on_new_connection(uv_stream_t* server, int status) {
   if (status < 0) return;
-  auto* w = static_cast<Worker*>(server->data);
-  auto* c = new (std::nothrow) Connection(*w);
+  auto* w = static_cast<ServeLoop*>(server->data);
+  auto* c = new (std::nothrow) Peer(*w);
   if (c == nullptr) return;
   w->counters->connections_open.fetch_add(1, std::memory_order_relaxed);
   w->counters->connections_total.fetch_add(1, std::memory_order_relaxed);
@@ -97,7 +97,7 @@ void Connection::on_new_connection(uv_stream_t* server, int status) {
   if (uv_read_start(c->stream(), on_alloc, on_read) != 0) c->close_now();
 }
 
-std::optional<std::string_view> Connection::header(std::string_view name) const {
+std::optional<std::string_view> Peer::header(std::string_view name) const {
   for (size_t i = 0; i < header_count_; ++i) {
     if (iequals(headers_[i].name, name)) return std::string_view(headers_[i].value);
   }
@@ -106,8 +106,8 @@ std::optional<std::string_view> Connection::header(std::string_view name) const 
 
 // ---------------------------------------------------------------- responding
 
-void Connection::reply(int status, std::string_view content_type, std::string_view body,
-                       std::string_view extra_headers) {
+void Peer::reply(int status, std::string_view content_type, std::string_view body,
+                 std::string_view extra_headers) {
   auto out = std::back_inserter(out_);
   fmt::format_to(out, "HTTP/1.1 {} {}\r\n", status, reason_phrase(status));
   bool no_body = status == 204 || status == 304 || (status >= 100 && status < 200);
@@ -125,12 +125,12 @@ void Connection::reply(int status, std::string_view content_type, std::string_vi
   if (!no_body && method() != HTTP_HEAD) out_.append(body);
 }
 
-void Connection::reply_stream(int status, std::string_view content_type, Stream kind,
-                              uint64_t bytes, uint64_t interval_ms) {
+void Peer::reply_stream(int status, std::string_view content_type, BodyKind kind, uint64_t bytes,
+                        uint64_t interval_ms) {
   auto out = std::back_inserter(out_);
   fmt::format_to(out, "HTTP/1.1 {} {}\r\nContent-Type: {}\r\n", status, reason_phrase(status),
                  content_type);
-  bool chunked = kind == Stream::kChunked || kind == Stream::kEndlessChunked;
+  bool chunked = kind == BodyKind::kChunked || kind == BodyKind::kEndlessChunked;
   if (chunked) {
     out_.append("Transfer-Encoding: chunked\r\n");
   } else {
@@ -149,63 +149,63 @@ void Connection::reply_stream(int status, std::string_view content_type, Stream 
   stream_sent_ = 0;
   stream_chunk_ = std::clamp<uint64_t>((bytes + 3) / 4, 1, 16 * 1024);
   busy_ = true;
-  if (kind == Stream::kEndlessChunked || kind == Stream::kDrip) {
+  if (kind == BodyKind::kEndlessChunked || kind == BodyKind::kDrip) {
     uv_timer_start(&timer_, on_stream_timer, interval_ms, interval_ms);
   } else {
     pump();  // the first part goes out with the headers, small bodies entirely
   }
 }
 
-void Connection::write_raw(std::string_view bytes) {
+void Peer::write_raw(std::string_view bytes) {
   out_.append(bytes);
 }
 
-void Connection::close_after_flush() {
+void Peer::close_after_flush() {
   close_after_flush_ = true;
 }
 
-void Connection::reset_after_flush() {
+void Peer::reset_after_flush() {
   reset_ = true;
   close_after_flush_ = true;
 }
 
-void Connection::wait_then(uint64_t ns, int phase) {
+void Peer::wait_then(uint64_t ns, int phase) {
   busy_ = true;
   wait_phase_ = phase;
   stop_waiting();
-  wait_it_ = add_wait(*worker_, uv_hrtime() + ns, this);
+  wait_it_ = add_wait(*loop_, uv_hrtime() + ns, this);
   waiting_ = true;
 }
 
-void Connection::stop_waiting() {
+void Peer::stop_waiting() {
   if (!waiting_) return;
-  cancel_wait(*worker_, wait_it_);
+  cancel_wait(*loop_, wait_it_);
   waiting_ = false;
 }
 
-void Connection::hang() {
+void Peer::hang() {
   busy_ = true;
   hanging_ = true;
 }
 
-void Connection::close_now() {
+void Peer::close_now() {
   if (closing_) return;
   closing_ = true;
   stop_waiting();
-  worker_->counters->connections_open.fetch_sub(1, std::memory_order_relaxed);
+  loop_->counters->connections_open.fetch_sub(1, std::memory_order_relaxed);
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), on_close);
 }
 
 // ---------------------------------------------------------------- input
 
-void Connection::on_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
-  auto* c = static_cast<Connection*>(handle->data);
-  *buf = uv_buf_init(c->worker_->read_buffer, kReadBufferBytes);
+void Peer::on_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
+  auto* c = static_cast<Peer*>(handle->data);
+  *buf = uv_buf_init(c->loop_->read_buffer, kReadBufferBytes);
 }
 
-void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
-  auto* c = static_cast<Connection*>(stream->data);
+void Peer::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  auto* c = static_cast<Peer*>(stream->data);
   try {
     c->handle_read(nread, buf);
   } catch (...) {
@@ -213,11 +213,11 @@ void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf
   }
 }
 
-void Connection::handle_read(ssize_t nread, const uv_buf_t* buf) {
+void Peer::handle_read(ssize_t nread, const uv_buf_t* buf) {
   if (closing_ || nread == 0) return;
   if (nread < 0) {
-    if (nread != UV_EOF || draining_ || hanging_ || stream_ == Stream::kEndlessChunked ||
-        stream_ == Stream::kDrip) {
+    if (nread != UV_EOF || draining_ || hanging_ || stream_ == BodyKind::kEndlessChunked ||
+        stream_ == BodyKind::kDrip) {
       close_now();
       return;
     }
@@ -241,11 +241,11 @@ void Connection::handle_read(ssize_t nread, const uv_buf_t* buf) {
   drive();
 }
 
-bool Connection::can_parse() const {
+bool Peer::can_parse() const {
   return !busy_ && !close_after_flush_ && !closing_ && out_.size() < kOutHighWater;
 }
 
-size_t Connection::feed(const char* data, size_t len) {
+size_t Peer::feed(const char* data, size_t len) {
   size_t off = 0;
   while (off < len && can_parse()) {
     size_t n = http_parser_execute(&parser_, &kParserSettings, data + off, len - off);
@@ -268,16 +268,16 @@ size_t Connection::feed(const char* data, size_t len) {
   return (close_after_flush_ || closing_) ? len : off;
 }
 
-void Connection::bad_request() {
-  worker_->counters->bad_requests.fetch_add(1, std::memory_order_relaxed);
+void Peer::bad_request() {
+  loop_->counters->bad_requests.fetch_add(1, std::memory_order_relaxed);
   out_.append(
       "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n"
       "Connection: close\r\n\r\nbad request\n");
   close_after_flush_ = true;
 }
 
-int Connection::on_message_begin(http_parser* p) {
-  Connection* c = from(p);
+int Peer::on_message_begin(http_parser* p) {
+  Peer* c = from(p);
   c->url_.clear();
   c->header_count_ = 0;
   c->header_bytes_ = 0;
@@ -287,8 +287,8 @@ int Connection::on_message_begin(http_parser* p) {
   return 0;
 }
 
-int Connection::on_url(http_parser* p, const char* at, size_t len) {
-  Connection* c = from(p);
+int Peer::on_url(http_parser* p, const char* at, size_t len) {
+  Peer* c = from(p);
   if (c->url_.size() + len > kMaxUrlBytes) return -1;
   return guarded([&] {
     c->url_.append(at, len);
@@ -296,15 +296,15 @@ int Connection::on_url(http_parser* p, const char* at, size_t len) {
   });
 }
 
-int Connection::on_header_field(http_parser* p, const char* at, size_t len) {
-  Connection* c = from(p);
+int Peer::on_header_field(http_parser* p, const char* at, size_t len) {
+  Peer* c = from(p);
   c->header_bytes_ += len;
   if (c->header_bytes_ > kMaxHeaderBytes) return -1;
   return guarded([&] {
     if (c->header_count_ == 0 || c->last_was_value_) {
       if (c->header_count_ == kMaxHeaders) return -1;
       if (c->headers_.size() == c->header_count_) c->headers_.emplace_back();
-      Header& h = c->headers_[c->header_count_++];
+      HeaderField& h = c->headers_[c->header_count_++];
       h.name.assign(at, len);
       h.value.clear();
       c->last_was_value_ = false;
@@ -315,8 +315,8 @@ int Connection::on_header_field(http_parser* p, const char* at, size_t len) {
   });
 }
 
-int Connection::on_header_value(http_parser* p, const char* at, size_t len) {
-  Connection* c = from(p);
+int Peer::on_header_value(http_parser* p, const char* at, size_t len) {
+  Peer* c = from(p);
   c->header_bytes_ += len;
   if (c->header_bytes_ > kMaxHeaderBytes || c->header_count_ == 0) return -1;
   c->last_was_value_ = true;
@@ -326,8 +326,8 @@ int Connection::on_header_value(http_parser* p, const char* at, size_t len) {
   });
 }
 
-int Connection::on_body(http_parser* p, const char* at, size_t len) {
-  Connection* c = from(p);
+int Peer::on_body(http_parser* p, const char* at, size_t len) {
+  Peer* c = from(p);
   if (c->body_.size() + len > kMaxBodyBytes) return -1;
   return guarded([&] {
     c->body_.append(at, len);
@@ -335,11 +335,11 @@ int Connection::on_body(http_parser* p, const char* at, size_t len) {
   });
 }
 
-int Connection::on_message_complete(http_parser* p) {
+int Peer::on_message_complete(http_parser* p) {
   return guarded([&] { return from(p)->message_complete(); });
 }
 
-int Connection::message_complete() {
+int Peer::message_complete() {
   keep_alive_ = http_should_keep_alive(&parser_) != 0;
   split_target();
   handle_request(*this, 0);
@@ -347,7 +347,7 @@ int Connection::message_complete() {
   return 0;
 }
 
-void Connection::split_target() {
+void Peer::split_target() {
   std::string_view url = url_;
   if (!url.empty() && url[0] != '/') {
     // Absolute form ("http://host/path?q"): keep the path and query parts.
@@ -369,7 +369,7 @@ void Connection::split_target() {
 
 // ---------------------------------------------------------------- output
 
-void Connection::drive() {
+void Peer::drive() {
   for (int round = 0; !closing_; ++round) {
     if (!pending_.empty() && can_parse()) {
       size_t used = feed(pending_.data(), pending_.size());
@@ -381,7 +381,7 @@ void Connection::drive() {
       if (!write_out(round < kSyncRounds)) return;
       continue;
     }
-    if (stream_ == Stream::kFixed || stream_ == Stream::kChunked) {
+    if (stream_ == BodyKind::kFixed || stream_ == BodyKind::kChunked) {
       pump();
       continue;
     }
@@ -406,7 +406,7 @@ void Connection::drive() {
   if (pending_.empty() && pending_.capacity() > kShrinkBytes) std::string().swap(pending_);
 }
 
-bool Connection::write_out(bool allow_sync) {
+bool Peer::write_out(bool allow_sync) {
   size_t done = 0;
   if (allow_sync) {
     uv_buf_t buf = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
@@ -436,8 +436,8 @@ bool Connection::write_out(bool allow_sync) {
   return false;
 }
 
-void Connection::on_write(uv_write_t* req, int status) {
-  auto* c = static_cast<Connection*>(req->handle->data);
+void Peer::on_write(uv_write_t* req, int status) {
+  auto* c = static_cast<Peer*>(req->handle->data);
   c->writing_ = false;
   c->inflight_.clear();
   if (c->closing_) return;
@@ -452,9 +452,9 @@ void Connection::on_write(uv_write_t* req, int status) {
   }
 }
 
-void Connection::pump() {
+void Peer::pump() {
   auto out = std::back_inserter(out_);
-  if (stream_ == Stream::kFixed) {
+  if (stream_ == BodyKind::kFixed) {
     size_t n = static_cast<size_t>(std::min<uint64_t>(stream_left_, kStreamStepBytes));
     out_.append(filler(stream_sent_, n));
     stream_sent_ += n;
@@ -477,8 +477,8 @@ void Connection::pump() {
   }
 }
 
-void Connection::on_stream_timer(uv_timer_t* timer) {
-  auto* c = static_cast<Connection*>(timer->data);
+void Peer::on_stream_timer(uv_timer_t* timer) {
+  auto* c = static_cast<Peer*>(timer->data);
   try {
     c->stream_tick();
   } catch (...) {
@@ -486,15 +486,15 @@ void Connection::on_stream_timer(uv_timer_t* timer) {
   }
 }
 
-void Connection::stream_tick() {
+void Peer::stream_tick() {
   if (closing_) return;
-  if (stream_ == Stream::kEndlessChunked) {
+  if (stream_ == BodyKind::kEndlessChunked) {
     if (writing_ || out_.size() >= kOutHighWater) return;  // the client is not keeping up
     fmt::format_to(std::back_inserter(out_), "{:x}\r\n", kEndlessChunkBytes);
     out_.append(filler(stream_sent_, kEndlessChunkBytes));
     out_.append("\r\n");
     stream_sent_ += kEndlessChunkBytes;
-  } else if (stream_ == Stream::kDrip) {
+  } else if (stream_ == BodyKind::kDrip) {
     out_.append(filler(stream_sent_, 1));
     ++stream_sent_;
     if (--stream_left_ == 0) end_stream();
@@ -502,13 +502,13 @@ void Connection::stream_tick() {
   drive();
 }
 
-void Connection::end_stream() {
-  if (stream_ == Stream::kEndlessChunked || stream_ == Stream::kDrip) uv_timer_stop(&timer_);
-  stream_ = Stream::kNone;
+void Peer::end_stream() {
+  if (stream_ == BodyKind::kEndlessChunked || stream_ == BodyKind::kDrip) uv_timer_stop(&timer_);
+  stream_ = BodyKind::kNone;
   busy_ = false;
 }
 
-void Connection::end_wait() {
+void Peer::end_wait() {
   waiting_ = false;
   if (closing_ || draining_) return;
   try {
@@ -522,7 +522,7 @@ void Connection::end_wait() {
 
 // ---------------------------------------------------------------- closing
 
-void Connection::finish_close() {
+void Peer::finish_close() {
   if (draining_ || closing_) return;
   draining_ = true;
   uv_timer_stop(&timer_);
@@ -540,13 +540,13 @@ void Connection::finish_close() {
   uv_timer_start(&timer_, on_close_timer, kDrainTimeoutMs, 0);
 }
 
-void Connection::on_shutdown(uv_shutdown_t* req, int status) {
-  auto* c = static_cast<Connection*>(req->handle->data);
+void Peer::on_shutdown(uv_shutdown_t* req, int status) {
+  auto* c = static_cast<Peer*>(req->handle->data);
   if (status < 0) c->close_now();
 }
 
-void Connection::on_close_timer(uv_timer_t* timer) {
-  auto* c = static_cast<Connection*>(timer->data);
+void Peer::on_close_timer(uv_timer_t* timer) {
+  auto* c = static_cast<Peer*>(timer->data);
   if (c->reset_) {
     uv_os_fd_t fd;
     if (uv_fileno(reinterpret_cast<uv_handle_t*>(&c->tcp_), &fd) == 0) {
@@ -557,8 +557,8 @@ void Connection::on_close_timer(uv_timer_t* timer) {
   c->close_now();
 }
 
-void Connection::on_close(uv_handle_t* handle) {
-  auto* c = static_cast<Connection*>(handle->data);
+void Peer::on_close(uv_handle_t* handle) {
+  auto* c = static_cast<Peer*>(handle->data);
   if (--c->open_handles_ == 0) delete c;
 }
 
