@@ -9,7 +9,9 @@
 #include <cerrno>
 #include <cstring>
 
+#include "target/exchange.h"
 #include "target/peer.h"
+#include "target/pool.h"
 
 namespace pelt::target {
 namespace {
@@ -45,11 +47,30 @@ void on_waits_due(uv_poll_t* poll, int, int) {
   w->wait_armed_ns = 0;  // fired (or disarmed): arm_waits sets it again
   const uint64_t now = uv_hrtime();
   while (!w->waits.empty() && w->waits.begin()->first <= now) {
-    Peer* c = w->waits.begin()->second;
+    Exchange* x = w->waits.begin()->second;
     w->waits.erase(w->waits.begin());
-    c->end_wait();  // may queue new waits
+    x->end_wait();  // may queue new waits or cancel others
   }
   arm_waits(*w);
+}
+
+void on_grants(uv_async_t* async) {
+  auto* w = static_cast<ServeLoop*>(async->data);
+  std::vector<std::pair<uint64_t, uint64_t>> grants;
+  {
+    std::lock_guard lock(w->grant_mu);
+    grants.swap(w->grants);
+  }
+  for (auto [ticket, free_ns] : grants) {
+    auto it = w->pool_tickets.find(ticket);
+    if (it == w->pool_tickets.end()) {
+      w->state->pool()->release(free_ns);  // its request went away meanwhile: pass it on
+      continue;
+    }
+    Exchange* x = it->second;
+    w->pool_tickets.erase(it);
+    x->pool_slot_granted(free_ns);
+  }
 }
 
 }  // namespace
@@ -89,8 +110,8 @@ int bind_reuseport(const std::string& host, int port, int& bound_port) {
   return fd;
 }
 
-WaitQueue::iterator add_wait(ServeLoop& w, uint64_t due_ns, Peer* c) {
-  auto it = w.waits.emplace(due_ns, c);
+WaitQueue::iterator add_wait(ServeLoop& w, uint64_t due_ns, Exchange* x) {
+  auto it = w.waits.emplace(due_ns, x);
   arm_waits(w);
   return it;
 }
@@ -116,8 +137,18 @@ bool start_serve_loop(ServeLoop& w) {
     return false;
   }
   if (uv_async_init(&w.uv, &w.stop_async, on_stop) != 0) return false;
+  if (uv_async_init(&w.uv, &w.grant_async, on_grants) != 0) return false;
+  w.grant_async.data = &w;
   w.thread = std::thread(run, &w);
   return true;
+}
+
+void post_pool_grant(ServeLoop& w, uint64_t ticket, uint64_t free_ns) {
+  {
+    std::lock_guard lock(w.grant_mu);
+    w.grants.emplace_back(ticket, free_ns);
+  }
+  uv_async_send(&w.grant_async);
 }
 
 void stop_serve_loop(ServeLoop& w) {
