@@ -6,9 +6,9 @@ PREFIX      ?= /usr/local
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-DEB_PACKAGES := build-essential cmake pkg-config python3 python3-jsonschema python3-pytest ca-certificates openssl curl \
+DEB_PACKAGES := build-essential cmake pkg-config python3 python3-jsonschema python3-pytest python3-h2 ca-certificates openssl curl \
   libuv1-dev libluajit2-5.1-dev libssl-dev prometheus-cpp-dev libtomlplusplus-dev catch2 \
-  libfmt-dev nlohmann-json3-dev libhttp-parser-dev \
+  libfmt-dev nlohmann-json3-dev libhttp-parser-dev libnghttp2-dev nghttp2-client \
   nginx-light prometheus wrk docker-compose clang libclang-rt-14-dev strace \
   nodejs npm chromium libxml2-utils
 

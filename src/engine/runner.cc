@@ -17,8 +17,10 @@
 #include "engine/done_sink.h"
 #include "engine/executors.h"
 #include "engine/prepare.h"
+#include "engine/signals.h"
 #include "engine/worker.h"
 #include "results/metrics.h"
+#include "results/dashboard_server.h"
 #include "results/redact.h"
 #include "results/report.h"
 #include "results/sink.h"
@@ -29,28 +31,6 @@
 
 namespace pelt {
 namespace {
-
-std::atomic<int> g_signals{0};
-
-void on_signal(int sig) {
-  const int n = g_signals.fetch_add(1) + 1;
-  if (n >= 2) {
-    // A second Ctrl-C: leave at once.
-    const char msg[] = "\npelt: interrupted again, exiting without a summary\n";
-    ssize_t ignored = write(STDERR_FILENO, msg, sizeof(msg) - 1);
-    (void)ignored;
-    _exit(sig == SIGINT ? 130 : 143);
-  }
-}
-
-void install_signal_handlers() {
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-}
 
 std::string make_run_id() {
   char buf[64];
@@ -120,10 +100,17 @@ double seconds_since(uint64_t t0_ns) {
   return static_cast<double>(uv_hrtime() - t0_ns) / 1e9;
 }
 
+// Outputs must be written this long after a stop, whatever state the workers are in.
+constexpr double kStopGraceSeconds = 2.0;
+
 class Run {
  public:
-  explicit Run(RunOptions& options)
-      : opt_(options), redactor_(Redactor::for_run(options.config, options.env)), console_(stderr) {}
+  Run(RunOptions& options, SignalWatcher& signals)
+      : opt_(options), signals_(signals), redactor_(Redactor::for_run(options.config, options.env)),
+        console_(stderr) {}
+  // A worker did not stop in time: its thread still runs, so the process must end without
+  // waiting for it (after every output is written).
+  bool abandoned_workers() const { return abandoned_; }
 
   int prepare();
   void start();
@@ -139,6 +126,7 @@ class Run {
   void tick(double elapsed);
 
   RunOptions& opt_;
+  SignalWatcher& signals_;                  // SIGINT and SIGTERM
   Redactor redactor_;                       // the one redaction policy of every output
   Console console_;                         // stderr: progress line and notices
   RunInfo info_;                            // what the report says was asked for
@@ -151,6 +139,8 @@ class Run {
   uint64_t t0_ns_ = 0;                      // the run's start, monotonic ns
   std::atomic<uint64_t> start_ns_{0};       // t0_ns_, for the workers (read after `go`)
   bool interrupted_ = false;                // stopped by a signal
+  double stop_deadline_ = 0;                // run time by which the outputs must be written
+  bool abandoned_ = false;                  // a worker was left running
   bool aborted_ = false;                    // stopped by an abort_on_fail threshold
   std::string abort_reason_;                // which threshold
 };
@@ -269,7 +259,6 @@ int Run::prepare() {
 void Run::start() {
   info_.started_at = std::chrono::system_clock::now();
   for (auto& sink : sinks_) sink->on_start(info_);
-  install_signal_handlers();
   std::latch ready(static_cast<std::ptrdiff_t>(workers_.size())), go(1);
   for (auto& w : workers_) w->start(ready, go, start_ns_);
   ready.wait();
@@ -298,7 +287,7 @@ void Run::collect_seconds() {
 
 void Run::tick(double elapsed) {
   collect_seconds();
-  const WorkerStats m = merged_snapshot();
+  WorkerStats m = merged_snapshot();
   const std::vector<ThresholdOutcome> thresholds = evaluate_thresholds(info_, m, elapsed);
   bool abort_now = false;
   for (const ThresholdOutcome& o : thresholds) {
@@ -309,13 +298,22 @@ void Run::tick(double elapsed) {
       abort_reason_ = th.key + " " + th.expression + " crossed (" + o.result.text + ")";
     }
   }
-  Snapshot snap;
-  snap.info = &info_;
-  snap.stats = &m;
-  snap.elapsed_seconds = elapsed;
-  snap.thresholds = &thresholds;
-  snap.timeseries = &timeseries_;
-  for (auto& sink : sinks_) sink->on_tick(snap);
+  RunReport live;
+  live.live = true;
+  live.info = info_;
+  live.index_scenarios();
+  live.stats = std::move(m);
+  live.elapsed_seconds = elapsed;
+  live.ended_at = std::chrono::system_clock::now();
+  // (the outcomes point into info_'s thresholds, which outlive the live report)
+  live.thresholds = thresholds;
+  for (const ThresholdOutcome& o : live.thresholds) live.thresholds_ok = live.thresholds_ok && o.result.ok;
+  live.interrupted = interrupted_;
+  live.aborted = aborted_;
+  live.abort_reason = abort_reason_;
+  live.timeseries = &timeseries_;
+  live.breaking_point = find_breaking_point(live);
+  for (auto& sink : sinks_) sink->on_tick(live);
   if (abort_now) {
     console_.notice("pelt: stopping early: threshold " + abort_reason_);
     for (auto& w : workers_) w->stop();
@@ -330,11 +328,14 @@ void Run::monitor() {
     for (auto& w : workers_) all = all && w->finished();
     if (all) break;
     const double elapsed = seconds_since(t0_ns_);
-    if (g_signals.load() > 0 && !interrupted_) {
+    if (signals_.stops() > 0 && !interrupted_) {
       interrupted_ = true;
+      stop_deadline_ = elapsed + kStopGraceSeconds;
       console_.notice("pelt: interrupted, stopping (Ctrl-C again to quit at once)");
       for (auto& w : workers_) w->stop();
     }
+    // Workers that do not stop in time (a script stuck in a loop) do not hold up the outputs.
+    if (interrupted_ && elapsed >= stop_deadline_) break;
     if (elapsed >= next_tick) {
       next_tick += 1.0;
       tick(elapsed);
@@ -346,17 +347,24 @@ int Run::finish() {
   RunReport report;
   report.elapsed_seconds = seconds_since(t0_ns_);
   report.ended_at = std::chrono::system_clock::now();
-  for (auto& w : workers_) w->join();
   for (auto& w : workers_) {
+    if (!w->finished()) {
+      // Still running past the stop's grace: its last published figures stand for it.
+      abandoned_ = true;
+      report.stats.merge(w->snapshot());
+      continue;
+    }
+    w->join();
     if (!w->fatal_error().empty()) {
       console_.notice("pelt: worker " + w->fatal_error());
       return kExitRunFailed;
     }
     report.stats.merge(w->final_stats());
   }
+  if (abandoned_) console_.notice("pelt: a worker did not stop in time; its last figures are reported");
   redactor_.clean_stats(report.stats);
   collect_seconds();
-  report.timeseries = std::move(timeseries_);
+  report.timeseries = &timeseries_;
   report.info = info_;
   report.index_scenarios();
   report.thresholds = evaluate_thresholds(report.info, report.stats, report.elapsed_seconds);
@@ -375,9 +383,14 @@ int Run::finish() {
     }
   }
   std::fflush(stdout);
-  std::atomic<bool> stop{false};
-  for (auto& sink : sinks_) sink->linger(stop);
+  if (!abandoned_) {
+    // Ctrl-C (or SIGTERM) ends a linger at once: the outputs are written already.
+    const uint64_t stops_before = signals_.stops();
+    const std::function<bool()> stopped = [&] { return signals_.stops() > stops_before; };
+    for (auto& sink : sinks_) sink->linger(stopped);
+  }
   sinks_.clear();
+  if (abandoned_) return code != kExitOk ? code : (report.thresholds_ok ? kExitOk : kExitThresholds);
   workers_.clear();
   if (code != kExitOk) return code;
   return report.thresholds_ok ? kExitOk : kExitThresholds;
@@ -386,11 +399,20 @@ int Run::finish() {
 }  // namespace
 
 int run(RunOptions& options) {
-  Run r(options);
+  // Before any thread starts (workers, the metrics and dashboard servers), so that every
+  // thread inherits the blocked signals and one watcher takes each signal once.
+  SignalWatcher signals;
+  Run r(options, signals);
   if (const int code = r.prepare(); code != kExitOk) return code;
   r.start();
   r.monitor();
-  return r.finish();
+  const int code = r.finish();
+  if (r.abandoned_workers()) {
+    // A worker thread still runs (it would be joined forever): leave now, outputs written.
+    std::fflush(nullptr);
+    _exit(code);
+  }
+  return code;
 }
 
 }  // namespace pelt

@@ -540,14 +540,14 @@ void MetricsServer::update(const WorkerStats& merged,
 }
 
 int MetricsServer::linger(std::chrono::milliseconds linger, int scrapes,
-                          const std::atomic<bool>& stop) {
+                          const std::function<bool()>& stopped) {
   SnapshotCollectable& c = *impl_->collectable;
   const auto deadline = std::chrono::steady_clock::now() + linger;
   std::unique_lock<std::mutex> lock(c.mutex_);
   const uint64_t start = c.scrapes_;
   const auto wanted = static_cast<uint64_t>(std::max(scrapes, 0));
   // Woken by every scrape; a stop request is noticed within kStopPoll.
-  while (c.scrapes_ - start < wanted && !stop.load() && std::chrono::steady_clock::now() < deadline) {
+  while (c.scrapes_ - start < wanted && !stopped() && std::chrono::steady_clock::now() < deadline) {
     c.cv_.wait_until(lock, std::min(deadline, std::chrono::steady_clock::now() + kStopPoll));
   }
   const int seen = static_cast<int>(c.scrapes_ - start);
@@ -564,20 +564,20 @@ class MetricsSink : public Sink {
   MetricsSink(std::unique_ptr<MetricsServer> server, std::chrono::milliseconds linger, Console& console)
       : server_(std::move(server)), linger_(linger), console_(console) {}
 
-  void on_tick(const Snapshot& snap) override { server_->update(*snap.stats, states(*snap.thresholds)); }
+  void on_tick(const RunReport& live) override { server_->update(live.stats, states(live.thresholds)); }
 
   bool on_final(const RunReport& report, std::string&) override {
     server_->update(report.stats, states(report.thresholds));
     return true;
   }
 
-  void linger(const std::atomic<bool>& stop) override {
+  void linger(const std::function<bool()>& stopped) override {
     if (linger_.count() <= 0) return;
     console_.notice("pelt: run finished; serving final metrics on http://" + server_->address() +
                     "/metrics for up to " +
                     format_duration_short(std::chrono::duration_cast<std::chrono::microseconds>(linger_)) +
                     " (until scraped twice)");
-    const int seen = server_->linger(linger_, 2, stop);
+    const int seen = server_->linger(linger_, 2, stopped);
     console_.notice("pelt: final metrics scraped " + std::to_string(seen) + " time" + (seen == 1 ? "" : "s"));
   }
 

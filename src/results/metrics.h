@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -61,8 +62,8 @@ class MetricsServer {
   void update(const WorkerStats& merged, const std::vector<ThresholdState>& thresholds);
 
   // After the final update(): blocks until `scrapes` scrapes have happened after
-  // this call, `linger` has passed, or `stop` turned true; returns the scrapes seen.
-  int linger(std::chrono::milliseconds linger, int scrapes, const std::atomic<bool>& stop);
+  // this call, `linger` has passed, or `stopped()` turned true; returns the scrapes seen.
+  int linger(std::chrono::milliseconds linger, int scrapes, const std::function<bool()>& stopped);
 
   uint64_t scrape_count() const;  // scrapes served since start
 

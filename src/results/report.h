@@ -1,5 +1,5 @@
 // The run report: everything the outputs show about one run, built once from the merged and
-// redacted statistics at the end (and, for live outputs, a Snapshot each second). It carries
+// redacted statistics at the end (and, for live outputs, rebuilt each second). It carries
 // what the run was (RunInfo, copied from the options, with no pointer back to them) and what
 // happened (figures, thresholds, the breaking point); each output formats it.
 #pragma once
@@ -71,17 +71,9 @@ struct BreakingPoint {
   std::string description;  // e.g. "p(95)=2310.00ms crossed p(95)<2000"
 };
 
-// The figures at one moment: what live outputs get each second.
-struct Snapshot {
-  const RunInfo* info = nullptr;                  // the run
-  const WorkerStats* stats = nullptr;             // merged, redacted
-  double elapsed_seconds = 0;                     // run time so far
-  const std::vector<ThresholdOutcome>* thresholds = nullptr;  // evaluated on these figures
-  const TimeSeries* timeseries = nullptr;         // the seconds so far (names redacted)
-};
-
-// The end of the run.
+// The run at its end — or, for live outputs, as it stands (`live`), rebuilt once a second.
 struct RunReport {
+  bool live = false;                         // the run is still going
   RunInfo info;                              // what was asked for
   WorkerStats stats;                         // merged, redacted figures
   double elapsed_seconds = 0;                // run time
@@ -92,7 +84,7 @@ struct RunReport {
   bool aborted = false;                      // stopped by an abort_on_fail threshold
   std::string abort_reason;                  // which threshold stopped it
   BreakingPoint breaking_point;              // first stage that crossed a threshold
-  TimeSeries timeseries;                     // the run second by second (names redacted)
+  const TimeSeries* timeseries = nullptr;    // the run second by second (names redacted)
   std::vector<std::string> scenario_names;   // info.scenarios' names, by index
   std::vector<std::map<std::string, std::string>> scenario_tags;  // and their tags
 

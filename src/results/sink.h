@@ -1,11 +1,13 @@
 // Outputs behind one interface. The runner hands every sink the run's description when it
-// starts, a Snapshot of the merged, redacted figures once a second, and the RunReport at the
-// end (also after Ctrl-C or SIGTERM); a new output is a new Sink, added to the list in
-// engine/runner.cc, and nothing else changes.
+// starts, a live RunReport of the merged, redacted figures once a second, and the final
+// RunReport at the end (also after Ctrl-C or SIGTERM); a new output is a new Sink, added to the
+// list in engine/runner.cc, and nothing else changes.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -18,13 +20,13 @@ class Sink {
   virtual ~Sink() = default;
   // The run is about to start.
   virtual void on_start(const RunInfo& /*info*/) {}
-  // Once a second while the run goes.
-  virtual void on_tick(const Snapshot& /*snapshot*/) {}
+  // Once a second while the run goes (report.live is true).
+  virtual void on_tick(const RunReport& /*report*/) {}
   // The run is over. False with `error` set when the output could not be written.
   virtual bool on_final(const RunReport& /*report*/, std::string& /*error*/) { return true; }
   // After every sink's on_final: an output that keeps serving the final figures (metrics
-  // linger) waits here; it returns early once `stop` turns true.
-  virtual void linger(const std::atomic<bool>& /*stop*/) {}
+  // linger) waits here; it returns early once `stopped()` turns true (Ctrl-C).
+  virtual void linger(const std::function<bool()>& /*stopped*/) {}
 };
 
 // The terminal's stderr, shared by the progress line and the runner's notices: a notice first
@@ -56,5 +58,15 @@ std::unique_ptr<Sink> make_text_summary_sink(std::FILE* out);
 std::unique_ptr<Sink> make_json_file_sink(const std::string& path);
 // The time series written to `path`: JSON lines when it ends in .jsonl, else CSV.
 std::unique_ptr<Sink> make_timeseries_file_sink(const std::string& path);
+// The self-contained HTML report (docs/REPORT.md) written to `path`.
+std::unique_ptr<Sink> make_html_report_sink(const std::string& path);
+// JUnit XML (one test case per threshold and per check) written to `path`.
+std::unique_ptr<Sink> make_junit_sink(const std::string& path);
+
+class DashboardServer;
+// The live dashboard: the summary so far pushed to `server` once a second, the final one at
+// the end, then served for up to `linger` (Ctrl-C ends it), saying so on the console.
+std::unique_ptr<Sink> make_dashboard_sink(std::unique_ptr<DashboardServer> server,
+                                          std::chrono::milliseconds linger, Console& console);
 
 }  // namespace pelt

@@ -6,6 +6,7 @@
 #include "results/sink.h"
 #include "results/series_json.h"
 #include "results/summary.h"
+#include "util/atomic_file.h"
 #include "util/units.h"
 
 namespace pelt {
@@ -44,19 +45,19 @@ class ProgressSink : public Sink {
     next_ = every_;
   }
 
-  void on_tick(const Snapshot& snap) override {
+  void on_tick(const RunReport& snap) override {
     if (!enabled_ || snap.elapsed_seconds < next_) return;
     next_ += every_;
-    const WorkerStats& now = *snap.stats;
+    const WorkerStats& now = snap.stats;
     const double interval = snap.elapsed_seconds - last_at_;
     const double rps = interval > 0 ? static_cast<double>(now.ledger.completed - last_completed_) / interval : 0;
     last_completed_ = now.ledger.completed;
     last_at_ = snap.elapsed_seconds;
     uint32_t vus = 0, vus_max = 0;
     std::string where;
-    for (size_t i = 0; i < now.scenarios.size() && i < snap.info->scenarios.size(); ++i) {
+    for (size_t i = 0; i < now.scenarios.size() && i < snap.info.scenarios.size(); ++i) {
       const ScenarioStats& s = now.scenarios[i];
-      const ScenarioInfo& info = snap.info->scenarios[i];
+      const ScenarioInfo& info = snap.info.scenarios[i];
       vus += s.vus;
       vus_max += s.vus_max;
       if (!where.empty()) where += ", ";
@@ -70,7 +71,7 @@ class ProgressSink : public Sink {
     char line[512];
     std::snprintf(line, sizeof(line), "[%s / %s] %s | vus %u/%u | %.1f req/s | p95 %s | errors %.2f%%",
                   format_duration_short(std::chrono::seconds(std::llround(snap.elapsed_seconds))).c_str(),
-                  format_duration_short(std::chrono::seconds(std::llround(snap.info->planned_seconds))).c_str(),
+                  format_duration_short(std::chrono::seconds(std::llround(snap.info.planned_seconds))).c_str(),
                   where.c_str(), vus, vus_max, rps,
                   format_time_us(static_cast<double>(now.latency.percentile(95))).c_str(), err_pct);
     console_.progress(line);
@@ -126,7 +127,9 @@ class TimeSeriesFileSink : public Sink {
   explicit TimeSeriesFileSink(std::string path) : path_(std::move(path)) {}
   bool on_final(const RunReport& report, std::string& error) override {
     const bool json_lines = path_.size() >= 6 && path_.compare(path_.size() - 6, 6, ".jsonl") == 0;
-    return write_file_atomically(path_, timeseries_file_text(report.timeseries, report.info, json_lines), error);
+    static const TimeSeries kNone;
+    return write_file_atomic(path_, timeseries_file_text(report.timeseries ? *report.timeseries : kNone,
+                                                         report.info, json_lines), error);
   }
 
  private:

@@ -26,7 +26,5 @@ nlohmann::json build_summary_json(const RunReport& report);
 // Writes the JSON document to `path` atomically (a temporary file in the same folder, then
 // renamed), so no reader ever sees half a document.
 bool write_summary_json(const std::string& path, const RunReport& report, std::string& error);
-// Writes `text` to `path` atomically (as above).
-bool write_file_atomically(const std::string& path, const std::string& text, std::string& error);
 
 }  // namespace pelt

@@ -1,16 +1,11 @@
 // The JSON document (docs/OUTPUT.md, docs/summary.schema.json).
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cmath>
-#include <cstring>
 #include <ctime>
-#include <filesystem>
 
 #include "results/series_json.h"
 #include "results/summary.h"
+#include "util/atomic_file.h"
 
 namespace pelt {
 namespace {
@@ -131,6 +126,7 @@ json build_summary_json(const RunReport& r) {
   j["connections"] = info.connections;
   j["rate"] = info.rate;
   j["duration_seconds"] = r.elapsed_seconds;
+  if (r.live) j["elapsed_seconds"] = r.elapsed_seconds;
   j["planned_seconds"] = info.planned_seconds;
   j["interrupted"] = r.interrupted;
   j["aborted"] = r.aborted;
@@ -228,46 +224,15 @@ json build_summary_json(const RunReport& r) {
   } else {
     j["breaking_point"] = nullptr;
   }
-  if (!r.timeseries.buckets().empty()) {
-    j["timeseries"] = timeseries_json(r.timeseries, info);
+  if (r.timeseries && !r.timeseries->buckets().empty()) {
+    j["timeseries"] = timeseries_json(*r.timeseries, info);
     j["timeseries"].erase("from");
   }
   return j;
 }
 
-bool write_file_atomically(const std::string& path, const std::string& text, std::string& error) {
-  namespace fs = std::filesystem;
-  const fs::path target(path);
-  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-  std::string tmpl = (dir / ("." + target.filename().string() + ".XXXXXX")).string();
-  const int fd = mkstemp(tmpl.data());
-  if (fd < 0) {
-    error = "cannot write " + path + ": " + std::strerror(errno);
-    return false;
-  }
-  fchmod(fd, 0644);
-  size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      error = "cannot write " + path + ": " + std::strerror(errno);
-      ::close(fd);
-      ::unlink(tmpl.c_str());
-      return false;
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::close(fd) != 0 || std::rename(tmpl.c_str(), path.c_str()) != 0) {
-    error = "cannot write " + path + ": " + std::strerror(errno);
-    ::unlink(tmpl.c_str());
-    return false;
-  }
-  return true;
-}
-
 bool write_summary_json(const std::string& path, const RunReport& report, std::string& error) {
-  return write_file_atomically(path, build_summary_json(report).dump(2) + "\n", error);
+  return write_file_atomic(path, build_summary_json(report).dump(2) + "\n", error);
 }
 
 }  // namespace pelt

@@ -1,6 +1,7 @@
-// pelt-target: the small, fast HTTP/1.1 server pelt's tests, demo and benchmarks run against.
+// pelt-target: the small, fast HTTP server pelt's tests, demo and benchmarks run against
+// (HTTP/1.1 and HTTP/2, plain or TLS).
 //
-//   pelt-target [--listen ADDR:PORT] [--threads N] [--quiet]
+//   pelt-target [--listen ADDR:PORT] [--threads N] [--quiet] [--tls ...] (see --help)
 //
 // Prints "pelt-target listening on ADDR:PORT" as its first stdout line once every thread
 // listens, and exits 0 on SIGINT or SIGTERM.
@@ -16,75 +17,13 @@
 #include <string_view>
 #include <vector>
 
+#include "target/options.h"
+#include "target/serve_loop.h"
 #include "target/state.h"
-#include "target/text.h"
-#include "target/worker.h"
+#include "target/tls.h"
 
 namespace pelt::target {
 namespace {
-
-constexpr int kMaxThreads = 256;  // upper bound of --threads
-
-struct Options {
-  std::string host = "127.0.0.1";  // address to listen on (IPv4 or IPv6 literal)
-  int port = 8080;                 // TCP port, 0 for any free port
-  int threads = 1;                 // worker threads, each with its own loop and listener
-  bool quiet = false;              // print nothing but the listening line
-};
-
-void usage(FILE* out) {
-  fmt::print(out,
-             "usage: pelt-target [--listen ADDR:PORT] [--threads N] [--quiet]\n"
-             "  --listen ADDR:PORT  address to serve on (default 127.0.0.1:8080; port 0 = any "
-             "free port; IPv6 as [::1]:PORT)\n"
-             "  --threads N         worker threads, one event loop each (default 1)\n"
-             "  --quiet             print only the listening line\n");
-}
-
-bool parse_listen(std::string_view spec, Options& o) {
-  size_t colon = spec.rfind(':');
-  if (colon == std::string_view::npos) return false;
-  std::string_view host = spec.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  auto port = parse_uint(spec.substr(colon + 1));
-  if (host.empty() || !port || *port > 65535) return false;
-  o.host = host == "localhost" ? "127.0.0.1" : std::string(host);
-  o.port = static_cast<int>(*port);
-  return true;
-}
-
-// Returns 0 to run, otherwise the exit code (help: 0 printed via `exit_now`).
-int parse_args(int argc, char** argv, Options& o, bool& exit_now) {
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    std::string_view value;
-    size_t eq = arg.find('=');
-    if (arg.starts_with("--") && eq != std::string_view::npos) {
-      value = arg.substr(eq + 1);
-      arg = arg.substr(0, eq);
-    } else if ((arg == "--listen" || arg == "--threads") && i + 1 < argc) {
-      value = argv[++i];
-    }
-    if (arg == "--help" || arg == "-h") {
-      usage(stdout);
-      exit_now = true;
-      return 0;
-    } else if (arg == "--quiet" || arg == "-q") {
-      o.quiet = true;
-    } else if (arg == "--listen" && parse_listen(value, o)) {
-    } else if (arg == "--threads" && parse_uint(value) && *parse_uint(value) >= 1 &&
-               *parse_uint(value) <= kMaxThreads) {
-      o.threads = static_cast<int>(*parse_uint(value));
-    } else {
-      fmt::print(stderr, "pelt-target: bad argument '{}'\n", argv[i]);
-      usage(stderr);
-      return 2;
-    }
-  }
-  return 0;
-}
 
 void raise_fd_limit(bool quiet) {
   rlimit lim{};
@@ -97,9 +36,17 @@ void raise_fd_limit(bool quiet) {
 }
 
 int run(int argc, char** argv) {
-  Options opt;
-  bool exit_now = false;
-  if (int rc = parse_args(argc, argv, opt, exit_now); rc != 0 || exit_now) return rc;
+  ServeOptions opt;
+  if (int rc = parse_args(argc, argv, opt); rc >= 0) return rc;
+  SSL_CTX* tls = nullptr;
+  if (opt.tls) {
+    std::string error;
+    tls = make_tls_context(opt, error);
+    if (tls == nullptr) {
+      fmt::print(stderr, "pelt-target: {}\n", error);
+      return 2;
+    }
+  }
   raise_fd_limit(opt.quiet);
   signal(SIGPIPE, SIG_IGN);
 
@@ -111,11 +58,14 @@ int run(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   SharedState state(opt.threads);
-  std::vector<std::unique_ptr<Worker>> workers;
+  if (opt.pool_slots > 0) state.enable_pool(opt.pool_slots, opt.pool_hold_ms * 1'000'000);
+  std::vector<std::unique_ptr<ServeLoop>> loops;
   int port = opt.port;
   for (int i = 0; i < opt.threads; ++i) {
-    auto w = std::make_unique<Worker>();
+    auto w = std::make_unique<ServeLoop>();
     w->index = i;
+    w->options = &opt;
+    w->tls = tls;
     w->state = &state;
     w->counters = &state.counters(i);
     w->listen_fd = bind_reuseport(opt.host, port, port);  // later threads reuse the first port
@@ -124,11 +74,11 @@ int run(int argc, char** argv) {
                  std::strerror(-w->listen_fd));
       return 1;
     }
-    workers.push_back(std::move(w));
+    loops.push_back(std::move(w));
   }
-  for (auto& w : workers) {
-    if (!start_worker(*w)) {
-      fmt::print(stderr, "pelt-target: worker {} failed to start\n", w->index);
+  for (auto& w : loops) {
+    if (!start_serve_loop(*w)) {
+      fmt::print(stderr, "pelt-target: serve loop {} failed to start\n", w->index);
       return 1;
     }
   }
@@ -136,12 +86,13 @@ int run(int argc, char** argv) {
   fmt::print("pelt-target listening on {}{}{}:{}\n", v6 ? "[" : "", opt.host, v6 ? "]" : "", port);
   std::fflush(stdout);
   if (!opt.quiet) {
-    fmt::print(stderr, "pelt-target: {} thread(s); Ctrl-C to stop\n", opt.threads);
+    fmt::print(stderr, "pelt-target: {} thread(s){}; Ctrl-C to stop\n", opt.threads,
+               opt.tls ? ", TLS" : "");
   }
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
-  for (auto& w : workers) stop_worker(*w);
+  for (auto& w : loops) stop_serve_loop(*w);
   if (!opt.quiet) {
     std::string stats;
     state.stats_json(stats);

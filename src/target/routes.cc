@@ -4,26 +4,21 @@
 
 #include <iterator>
 
-#include "target/connection.h"
+#include "target/exchange.h"
+#include "target/serve_loop.h"
 #include "target/text.h"
-#include "target/worker.h"
 
 namespace pelt::target {
 namespace {
-
-using Stream = Connection::Stream;
 
 constexpr std::string_view kText = "text/plain";
 constexpr std::string_view kJson = "application/json";
 constexpr std::string_view kOctets = "application/octet-stream";
 constexpr uint64_t kMaxGeneratedBytes = 1ULL << 30;  // largest /bytes and /chunked body
 constexpr uint64_t kMaxWaitMs = 600'000;             // longest /delay and /admin/stall
-constexpr int kPhaseFresh = 0;                       // first call for a request
-constexpr int kPhaseAfterStall = 1;                  // called again when a stall ended
-constexpr int kPhaseAfterDelay = 2;                  // called again when /delay's wait ended
 
 // Replies 405 unless the method is allowed. GET also admits HEAD.
-bool allow(Connection& c, http_method m) {
+bool allow(Exchange& c, http_method m) {
   http_method got = c.method();
   if (got == m || (m == HTTP_GET && got == HTTP_HEAD)) return true;
   std::string_view allowed = m == HTTP_GET ? "Allow: GET, HEAD\r\n" : "Allow: POST\r\n";
@@ -31,19 +26,19 @@ bool allow(Connection& c, http_method m) {
   return false;
 }
 
-void json_error(Connection& c, int status, std::string_view error) {
-  std::string& s = c.worker().scratch;
+void json_error(Exchange& c, int status, std::string_view error) {
+  std::string& s = c.loop().scratch;
   s.clear();
   fmt::format_to(std::back_inserter(s), "{{\"error\":\"{}\"}}\n", error);
   c.reply(status, kJson, s);
 }
 
-void not_found(Connection& c) {
+void not_found(Exchange& c) {
   c.reply(404, kText, "not found\n");
 }
 
-void echo(Connection& c) {
-  std::string& s = c.worker().scratch;
+void echo(Exchange& c) {
+  std::string& s = c.loop().scratch;
   s.assign("{\"method\":\"");
   s.append(http_method_str(c.method()));
   s.append("\",\"path\":\"");
@@ -73,10 +68,10 @@ void echo(Connection& c) {
   c.reply(200, kJson, s);
 }
 
-void books(Connection& c) {
+void books(Exchange& c) {
   if (!allow(c, HTTP_GET)) return;
-  const SharedState& state = *c.worker().state;
-  std::string& h = c.worker().scratch;
+  const SharedState& state = *c.loop().state;
+  std::string& h = c.loop().scratch;
   h.clear();
   fmt::format_to(std::back_inserter(h), "ETag: {}\r\nCache-Control: max-age=60\r\n",
                  state.books_etag());
@@ -88,7 +83,7 @@ void books(Connection& c) {
   }
 }
 
-void coupons(Connection& c, std::string_view tail) {
+void coupons(Exchange& c, std::string_view tail) {
   size_t slash = tail.find('/');
   if (slash == std::string_view::npos || tail.substr(slash + 1) != "issue-async") {
     return not_found(c);
@@ -99,17 +94,17 @@ void coupons(Connection& c, std::string_view tail) {
   auto coupon_text = query_param(c.query(), "couponId");
   auto coupon = coupon_text ? parse_uint(*coupon_text) : std::nullopt;
   if (!coupon) return json_error(c, 400, "couponId must be a number");
-  if (!c.worker().state->issue_coupon(*user, *coupon)) {
+  if (!c.loop().state->issue_coupon(*user, *coupon)) {
     return c.reply(200, kJson, "{\"status\":\"already_issued\"}\n");
   }
-  std::string& s = c.worker().scratch;
+  std::string& s = c.loop().scratch;
   s.clear();
   fmt::format_to(std::back_inserter(s), "{{\"userId\":{},\"couponId\":{},\"status\":\"queued\"}}\n",
                  *user, *coupon);
   c.reply(201, kJson, s);
 }
 
-void inventory(Connection& c, std::string_view tail) {
+void inventory(Exchange& c, std::string_view tail) {
   if (tail != "decrease") return not_found(c);
   if (!allow(c, HTTP_POST)) return;
   auto product_field = json_member(c.body(), "productId");
@@ -121,21 +116,21 @@ void inventory(Connection& c, std::string_view tail) {
     return json_error(c, 400, "expected {\\\"productId\\\":N,\\\"quantity\\\":Q} with Q > 0");
   }
   uint64_t remaining = 0;
-  bool ok = c.worker().state->decrease_stock(*product, *quantity, remaining);
-  std::string& s = c.worker().scratch;
+  bool ok = c.loop().state->decrease_stock(*product, *quantity, remaining);
+  std::string& s = c.loop().scratch;
   s.clear();
   fmt::format_to(std::back_inserter(s), "{{{}\"productId\":{},\"remaining\":{}}}\n",
                  ok ? "" : "\"error\":\"out_of_stock\",", *product, remaining);
   c.reply(ok ? 200 : 409, kJson, s);
 }
 
-void enqueue(Connection& c, std::string_view tail) {
+void enqueue(Exchange& c, std::string_view tail) {
   if (tail != "enqueue") return not_found(c);
   if (!allow(c, HTTP_POST)) return;
   auto auth = c.header("Authorization");
   if (!auth || auth->size() <= 7 || !iequals(auth->substr(0, 7), "Bearer ") ||
       auth->find_first_not_of(' ', 7) == std::string_view::npos) {
-    std::string& s = c.worker().scratch;
+    std::string& s = c.loop().scratch;
     s.assign("{\"error\":\"unauthorized\"}\n");
     return c.reply(401, kJson, s, "WWW-Authenticate: Bearer\r\n");
   }
@@ -145,10 +140,10 @@ void enqueue(Connection& c, std::string_view tail) {
   } else {
     booth = json_member(c.body(), "boothId");
   }
-  std::string& s = c.worker().scratch;
+  std::string& s = c.loop().scratch;
   s.clear();
   fmt::format_to(std::back_inserter(s),
-                 "{{\"position\":{},\"boothId\":", c.worker().state->next_queue_position());
+                 "{{\"position\":{},\"boothId\":", c.loop().state->next_queue_position());
   if (!booth) {
     s.append("null");
   } else if (booth->is_string) {
@@ -162,10 +157,10 @@ void enqueue(Connection& c, std::string_view tail) {
   c.reply(200, kJson, s);
 }
 
-void admin(Connection& c, std::string_view tail) {
+void admin(Exchange& c, std::string_view tail) {
   if (tail != "reset" && tail != "stall") return not_found(c);
   if (!allow(c, HTTP_POST)) return;
-  SharedState& state = *c.worker().state;
+  SharedState& state = *c.loop().state;
   if (tail == "reset") {
     state.reset_counters();
     return c.reply(200, kJson, "{\"status\":\"reset\"}\n");
@@ -174,63 +169,17 @@ void admin(Connection& c, std::string_view tail) {
   auto ms = ms_text ? parse_uint(*ms_text) : std::nullopt;
   if (!ms || *ms > kMaxWaitMs) return json_error(c, 400, "ms must be a number up to 600000");
   state.stall_for_ms(*ms, uv_hrtime());
-  std::string& s = c.worker().scratch;
+  std::string& s = c.loop().scratch;
   s.clear();
   fmt::format_to(std::back_inserter(s), "{{\"stall_ms\":{}}}\n", *ms);
   c.reply(200, kJson, s);
 }
 
-void huge_headers(Connection& c) {
-  std::string& s = c.worker().scratch;
-  s.assign("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n");
-  std::string_view value(
-      "0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0123456789");
-  for (int i = 0; i < 1024; ++i) {
-    fmt::format_to(std::back_inserter(s), "X-Filler-{:04}: ", i);
-    for (int k = 0; k < 12; ++k) s.append(value);
-    s.append("\r\n");
-  }
-  s.append("Content-Length: 3\r\n\r\nok\n");
-  c.write_raw(s);
-}
-
-void fault(Connection& c, std::string_view name) {
-  if (name == "reset") {
-    c.write_raw(
-        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\npartial");
-    return c.reset_after_flush();
-  }
-  if (name == "close-before-headers") return c.close_after_flush();
-  if (name == "garbage") {
-    c.write_raw("HTXP/1.x two-hundred OKAY\r\n\x01\x02\x03 garbage \xff\r\n\r\n");
-    return c.close_after_flush();
-  }
-  if (name == "huge-headers") return huge_headers(c);
-  if (name == "endless-chunked")
-    return c.reply_stream(200, kOctets, Stream::kEndlessChunked, 0, 10);
-  if (name == "bad-chunk") {
-    c.write_raw(
-        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
-        "5\r\nhello\r\nZZ-not-hex\r\nbad chunk\r\n");
-    return c.close_after_flush();
-  }
-  if (name == "long-body") {
-    c.write_raw(
-        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\n"
-        "hello, and many more bytes than Content-Length announced\n");
-    return c.close_after_flush();
-  }
-  if (name == "short-body") {
-    c.write_raw(
-        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\n"
-        "only 20 bytes here\r\n");
-    return c.close_after_flush();
-  }
-  if (name == "two-lengths") {
-    c.write_raw(
-        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n"
-        "Content-Length: 9\r\n\r\nhello1234");
-    return c.close_after_flush();
+// /fault/NAME: the faults every protocol has the same way; the rest is the protocol's own.
+void fault(Exchange& c, std::string_view name, int phase) {
+  if (phase == kPhaseAfterRenegotiate) return c.reply(200, kText, "renegotiated\n");
+  if (name == "endless-chunked") {
+    return c.reply_stream(200, kOctets, BodyKind::kEndlessChunked, 0, 10);
   }
   if (name == "drip") {
     auto bytes = parse_uint(query_param(c.query(), "bytes").value_or("10"));
@@ -238,18 +187,29 @@ void fault(Connection& c, std::string_view name) {
     if (!bytes || *bytes == 0 || *bytes > 100'000 || !ms || *ms == 0 || *ms > 60'000) {
       return json_error(c, 400, "bytes must be 1..100000 and ms 1..60000");
     }
-    return c.reply_stream(200, kText, Stream::kDrip, *bytes, *ms);
+    return c.reply_stream(200, kText, BodyKind::kDrip, *bytes, *ms);
   }
   if (name == "hang") return c.hang();
-  if (name == "http10") {
-    c.write_raw("HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nclose-delimited body\n");
-    return c.close_after_flush();
+  if (!c.misbehave(name)) not_found(c);
+}
+
+// /status/CODE: any code from 100 to 999; a 1xx is sent as an informational response ahead of
+// a final 200 (101 would switch protocols, so it is refused).
+void status(Exchange& c, std::string_view tail) {
+  auto code = parse_uint(tail);
+  if (!code || *code < 100 || *code > 999 || *code == 101) {
+    return json_error(c, 400, "status must be from 100 to 999, not 101");
   }
-  not_found(c);
+  std::string& s = c.loop().scratch;
+  s.clear();
+  fmt::format_to(std::back_inserter(s), "status {}\n", *code);
+  if (*code >= 200) return c.reply(static_cast<int>(*code), kText, s);
+  c.interim(static_cast<int>(*code));
+  c.reply(200, kText, s);
 }
 
 // Parses the numeric tail of /bytes/N, /delay/MS, ...; replies 400 and returns nullopt if bad.
-std::optional<uint64_t> number_tail(Connection& c, std::string_view tail, uint64_t max) {
+std::optional<uint64_t> number_tail(Exchange& c, std::string_view tail, uint64_t max) {
   auto n = parse_uint(tail);
   if (!n || *n > max) {
     json_error(c, 400, fmt::format("expected a number from 0 to {}", max));
@@ -260,8 +220,8 @@ std::optional<uint64_t> number_tail(Connection& c, std::string_view tail, uint64
 
 }  // namespace
 
-void handle_request(Connection& c, int phase) {
-  Worker& w = c.worker();
+void handle_request(Exchange& c, int phase) {
+  ServeLoop& w = c.loop();
   std::string_view path = c.path();
   if (path.empty() || path[0] != '/') {
     if (phase == kPhaseFresh) w.counters->by_route[size_t(Route::kOther)].fetch_add(1);
@@ -277,6 +237,8 @@ void handle_request(Connection& c, int phase) {
   if (phase == kPhaseFresh && route != Route::kStats) {
     w.counters->requests.fetch_add(1, std::memory_order_relaxed);
     w.counters->by_route[static_cast<size_t>(route)].fetch_add(1, std::memory_order_relaxed);
+    w.counters->by_protocol[static_cast<size_t>(c.protocol())].fetch_add(1,
+                                                                         std::memory_order_relaxed);
   }
   if (phase == kPhaseFresh && w.state->stall_armed() && route != Route::kStats &&
       route != Route::kAdmin) {
@@ -292,7 +254,7 @@ void handle_request(Connection& c, int phase) {
     case Route::kBytes:
       if (!allow(c, HTTP_GET)) return;
       if (auto n = number_tail(c, tail, kMaxGeneratedBytes)) {
-        c.reply_stream(200, kOctets, Stream::kFixed, *n);
+        c.reply_stream(200, kOctets, BodyKind::kFixed, *n);
       }
       return;
     case Route::kDelay:
@@ -307,17 +269,11 @@ void handle_request(Connection& c, int phase) {
       }
       return;
     case Route::kStatus:
-      if (auto code = number_tail(c, tail, 599)) {
-        if (*code < 200) return json_error(c, 400, "status must be from 200 to 599");
-        w.scratch.clear();
-        fmt::format_to(std::back_inserter(w.scratch), "status {}\n", *code);
-        c.reply(static_cast<int>(*code), kText, w.scratch);
-      }
-      return;
+      return status(c, tail);
     case Route::kChunked:
       if (!allow(c, HTTP_GET)) return;
       if (auto n = number_tail(c, tail, kMaxGeneratedBytes)) {
-        c.reply_stream(200, kOctets, Stream::kChunked, *n);
+        c.reply_stream(200, kOctets, BodyKind::kChunked, *n);
       }
       return;
     case Route::kClose:
@@ -343,7 +299,17 @@ void handle_request(Connection& c, int phase) {
     case Route::kAdmin:
       return admin(c, tail);
     case Route::kFault:
-      return fault(c, tail);
+      return fault(c, tail, phase);
+    case Route::kSink:
+      if (has_tail) return not_found(c);
+      w.scratch.clear();
+      fmt::format_to(std::back_inserter(w.scratch), "{{\"bytes\":{}}}\n", c.sunk_bytes());
+      return c.reply(200, kJson, w.scratch);
+    case Route::kPool:
+      if (has_tail || w.state->pool() == nullptr) return not_found(c);
+      if (phase != kPhaseAfterPool) return c.take_pool_slot();
+      c.release_pool_slot();
+      return c.reply(200, kText, "pooled\n");
     default:
       return not_found(c);
   }

@@ -3,10 +3,10 @@
 
 namespace pelt::target {
 
-class Connection;
+class Exchange;
 
-// Answers the connection's current request. `phase` is 0 for a fresh request; a handler that
-// waits (Connection::wait_then) is called again with the phase it asked for.
-void handle_request(Connection& c, int phase);
+// Answers the exchange's request. `phase` is kPhaseFresh for a fresh request; a handler that
+// waits (Exchange::wait_then) is called again with the phase it asked for.
+void handle_request(Exchange& c, int phase);
 
 }  // namespace pelt::target

@@ -8,8 +8,9 @@ namespace pelt::target {
 namespace {
 
 constexpr std::array<std::string_view, kRouteCount> kRouteLabels = {
-    "/",      "/bytes",   "/delay",     "/status", "/chunked", "/close", "/echo",  "/health",
-    "/books", "/coupons", "/inventory", "/queue",  "/stats",   "/admin", "/fault", "other",
+    "/",      "/bytes",  "/delay", "/status",  "/chunked",   "/close",
+    "/echo",  "/health", "/books", "/coupons", "/inventory", "/queue",
+    "/stats", "/admin",  "/fault", "/sink",    "/pool",      "other",
 };
 
 struct Book {
@@ -90,7 +91,11 @@ void SharedState::stats_json(std::string& out) const {
   uint64_t requests = 0, total = 0, bad = 0;
   int64_t open = 0;
   std::array<uint64_t, kRouteCount> by_route{};
+  std::array<uint64_t, 2> by_protocol{};
   for (const auto& c : counters_) {
+    for (size_t i = 0; i < by_protocol.size(); ++i) {
+      by_protocol[i] += c->by_protocol[i].load(std::memory_order_relaxed);
+    }
     requests += c->requests.load(std::memory_order_relaxed);
     open += c->connections_open.load(std::memory_order_relaxed);
     total += c->connections_total.load(std::memory_order_relaxed);
@@ -110,7 +115,20 @@ void SharedState::stats_json(std::string& out) const {
     fmt::format_to(it, "{}\"{}\":{}", first ? "" : ",", kRouteLabels[i], by_route[i]);
     first = false;
   }
-  out += "}}\n";
+  fmt::format_to(it, "}},\"by_protocol\":{{\"http/1.1\":{},\"h2\":{}}}", by_protocol[0],
+                 by_protocol[1]);
+  if (pool_) {
+    uint32_t slots = 0, in_use = 0;
+    uint64_t queued = 0;
+    pool_->snapshot(slots, in_use, queued);
+    fmt::format_to(it, ",\"pool\":{{\"slots\":{},\"in_use\":{},\"queued\":{}}}", slots, in_use,
+                   queued);
+  }
+  out += "}\n";
+}
+
+void SharedState::enable_pool(uint32_t slots, uint64_t hold_ns) {
+  pool_ = std::make_unique<SlotPool>(slots, hold_ns);
 }
 
 void SharedState::reset_counters() {
@@ -119,6 +137,7 @@ void SharedState::reset_counters() {
     c->connections_total.store(0, std::memory_order_relaxed);
     c->bad_requests.store(0, std::memory_order_relaxed);
     for (auto& r : c->by_route) r.store(0, std::memory_order_relaxed);
+    for (auto& r : c->by_protocol) r.store(0, std::memory_order_relaxed);
   }
 }
 

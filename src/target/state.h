@@ -13,6 +13,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include "target/pool.h"
+
 namespace pelt::target {
 
 // Buckets of /stats "by_path", keyed by the first path segment of known endpoints.
@@ -32,6 +34,8 @@ enum class Route : uint8_t {
   kStats,
   kAdmin,
   kFault,
+  kSink,
+  kPool,
   kOther,
   kCount,
 };
@@ -44,7 +48,7 @@ std::string_view route_label(Route route);
 // Maps the first path segment (without the leading '/', e.g. "delay") to its route.
 Route route_for_segment(std::string_view segment);
 
-// Counters owned by one worker thread; other threads only read them (for /stats) or zero them
+// Counters owned by one serve loop thread; other threads only read them (for /stats) or zero them
 // (for /admin/reset). One cache line apart so threads never share a line.
 struct alignas(64) ThreadCounters {
   std::atomic<uint64_t> requests{0};           // requests answered, /stats excluded
@@ -52,6 +56,7 @@ struct alignas(64) ThreadCounters {
   std::atomic<uint64_t> connections_total{0};  // connections accepted since start or reset
   std::atomic<uint64_t> bad_requests{0};       // malformed requests answered with 400 + close
   std::array<std::atomic<uint64_t>, kRouteCount> by_route{};  // requests per route bucket
+  std::array<std::atomic<uint64_t>, 2> by_protocol{};  // requests per Protocol (HTTP/1.x, h2)
 };
 
 // A set of keys split into shards with their own lock, so threads rarely wait on each other.
@@ -65,12 +70,12 @@ struct Sharded {
   std::array<Shard, kShards> shards;  // shard i holds the keys whose hash % kShards == i
 };
 
-// Everything pelt-target threads share. Created once before the workers start.
+// Everything pelt-target threads share. Created once before the serve loops start.
 class SharedState {
  public:
   explicit SharedState(int threads);
 
-  // Counters of worker `index` (0 <= index < threads).
+  // Counters of serve loop `index` (0 <= index < threads).
   ThreadCounters& counters(int index) { return *counters_[index]; }
 
   // Writes the /stats JSON document (totals over all threads) into `out`.
@@ -86,6 +91,11 @@ class SharedState {
   // Nanoseconds the response started at `now_ns` must still wait (0 when no stall). Disarms
   // the switch once the stall is over.
   uint64_t stall_remaining_ns(uint64_t now_ns);
+
+  // Turns /pool on: `slots` slots, each held for `hold_ns` per request.
+  void enable_pool(uint32_t slots, uint64_t hold_ns);
+  // The /pool slots, null when /pool is off.
+  SlotPool* pool() { return pool_.get(); }
 
   // Records the (user, coupon) pair; true the first time it is seen.
   bool issue_coupon(uint64_t user_id, uint64_t coupon_id);
@@ -114,7 +124,8 @@ class SharedState {
   using CouponSet = std::unordered_set<std::pair<uint64_t, uint64_t>, PairHash>;
   using StockMap = std::unordered_map<uint64_t, uint64_t>;
 
-  std::vector<std::unique_ptr<ThreadCounters>> counters_;  // one per worker thread
+  std::vector<std::unique_ptr<ThreadCounters>> counters_;  // one per serve loop thread
+  std::unique_ptr<SlotPool> pool_;                         // /pool slots, null without --pool
   std::atomic<uint64_t> stall_until_ns_{0};  // uv_hrtime() at which the current stall ends
   std::atomic<uint64_t> queue_next_{0};      // queue positions handed out so far
   Sharded<CouponSet> coupons_;               // (user id, coupon id) pairs already issued

@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <functional>
 #include <cstdlib>
 #include <map>
 #include <string>
@@ -433,7 +434,7 @@ TEST_CASE("metrics: linger returns after two scrapes", "[metrics]") {
       http_get(port, "/metrics");
     }
   });
-  const std::atomic<bool> no_stop{false};
+  const std::function<bool()> no_stop = [] { return false; };
   const auto t0 = std::chrono::steady_clock::now();
   const int seen = server->linger(std::chrono::seconds(10), 2, no_stop);
   const auto waited = std::chrono::steady_clock::now() - t0;
@@ -444,6 +445,11 @@ TEST_CASE("metrics: linger returns after two scrapes", "[metrics]") {
   const auto t1 = std::chrono::steady_clock::now();
   CHECK(server->linger(std::chrono::milliseconds(300), 2, no_stop) == 0);  // nobody scrapes: times out
   CHECK(std::chrono::steady_clock::now() - t1 >= std::chrono::milliseconds(290));
+
+  // A stop request (Ctrl-C) ends the linger at once.
+  const auto t2 = std::chrono::steady_clock::now();
+  CHECK(server->linger(std::chrono::seconds(10), 2, [] { return true; }) == 0);
+  CHECK(std::chrono::steady_clock::now() - t2 < std::chrono::seconds(1));
 }
 
 TEST_CASE("metrics: start reports a busy or bad address", "[metrics]") {

@@ -1,4 +1,4 @@
-#include "target/worker.h"
+#include "target/serve_loop.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -9,7 +9,9 @@
 #include <cerrno>
 #include <cstring>
 
-#include "target/connection.h"
+#include "target/exchange.h"
+#include "target/peer.h"
+#include "target/pool.h"
 
 namespace pelt::target {
 namespace {
@@ -20,12 +22,12 @@ void on_stop(uv_async_t* async) {
   uv_stop(async->loop);
 }
 
-void run(Worker* w) {
-  uv_run(&w->loop, UV_RUN_DEFAULT);
+void run(ServeLoop* w) {
+  uv_run(&w->uv, UV_RUN_DEFAULT);
 }
 
 // Arms wait_fd for the earliest pending deadline (or disarms it when nothing waits).
-void arm_waits(Worker& w) {
+void arm_waits(ServeLoop& w) {
   const uint64_t due = w.waits.empty() ? 0 : w.waits.begin()->first;
   if (due == w.wait_armed_ns) return;
   w.wait_armed_ns = due;
@@ -38,18 +40,37 @@ void arm_waits(Worker& w) {
 }
 
 void on_waits_due(uv_poll_t* poll, int, int) {
-  auto* w = static_cast<Worker*>(poll->data);
+  auto* w = static_cast<ServeLoop*>(poll->data);
   uint64_t expirations;
   while (read(w->wait_fd, &expirations, sizeof(expirations)) > 0) {
   }
   w->wait_armed_ns = 0;  // fired (or disarmed): arm_waits sets it again
   const uint64_t now = uv_hrtime();
   while (!w->waits.empty() && w->waits.begin()->first <= now) {
-    Connection* c = w->waits.begin()->second;
+    Exchange* x = w->waits.begin()->second;
     w->waits.erase(w->waits.begin());
-    c->end_wait();  // may queue new waits
+    x->end_wait();  // may queue new waits or cancel others
   }
   arm_waits(*w);
+}
+
+void on_grants(uv_async_t* async) {
+  auto* w = static_cast<ServeLoop*>(async->data);
+  std::vector<std::pair<uint64_t, uint64_t>> grants;
+  {
+    std::lock_guard lock(w->grant_mu);
+    grants.swap(w->grants);
+  }
+  for (auto [ticket, free_ns] : grants) {
+    auto it = w->pool_tickets.find(ticket);
+    if (it == w->pool_tickets.end()) {
+      w->state->pool()->release(free_ns);  // its request went away meanwhile: pass it on
+      continue;
+    }
+    Exchange* x = it->second;
+    w->pool_tickets.erase(it);
+    x->pool_slot_granted(free_ns);
+  }
 }
 
 }  // namespace
@@ -89,38 +110,48 @@ int bind_reuseport(const std::string& host, int port, int& bound_port) {
   return fd;
 }
 
-WaitQueue::iterator add_wait(Worker& w, uint64_t due_ns, Connection* c) {
-  auto it = w.waits.emplace(due_ns, c);
+WaitQueue::iterator add_wait(ServeLoop& w, uint64_t due_ns, Exchange* x) {
+  auto it = w.waits.emplace(due_ns, x);
   arm_waits(w);
   return it;
 }
 
-void cancel_wait(Worker& w, WaitQueue::iterator it) {
+void cancel_wait(ServeLoop& w, WaitQueue::iterator it) {
   w.waits.erase(it);
   // A timerfd left armed for a cancelled deadline only wakes the loop once for nothing.
 }
 
-bool start_worker(Worker& w) {
-  if (uv_loop_init(&w.loop) != 0) return false;
+bool start_serve_loop(ServeLoop& w) {
+  if (uv_loop_init(&w.uv) != 0) return false;
   w.wait_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-  if (w.wait_fd < 0 || uv_poll_init(&w.loop, &w.wait_poll, w.wait_fd) != 0) return false;
+  if (w.wait_fd < 0 || uv_poll_init(&w.uv, &w.wait_poll, w.wait_fd) != 0) return false;
   w.wait_poll.data = &w;
   uv_poll_start(&w.wait_poll, UV_READABLE, on_waits_due);
-  if (uv_tcp_init(&w.loop, &w.listener) != 0 ||
+  if (uv_tcp_init(&w.uv, &w.listener) != 0 ||
       uv_tcp_open(&w.listener, static_cast<uv_os_sock_t>(w.listen_fd)) != 0) {
     return false;
   }
   w.listener.data = &w;
   if (uv_listen(reinterpret_cast<uv_stream_t*>(&w.listener), kListenBacklog,
-                Connection::on_new_connection) != 0) {
+                Peer::on_new_connection) != 0) {
     return false;
   }
-  if (uv_async_init(&w.loop, &w.stop_async, on_stop) != 0) return false;
+  if (uv_async_init(&w.uv, &w.stop_async, on_stop) != 0) return false;
+  if (uv_async_init(&w.uv, &w.grant_async, on_grants) != 0) return false;
+  w.grant_async.data = &w;
   w.thread = std::thread(run, &w);
   return true;
 }
 
-void stop_worker(Worker& w) {
+void post_pool_grant(ServeLoop& w, uint64_t ticket, uint64_t free_ns) {
+  {
+    std::lock_guard lock(w.grant_mu);
+    w.grants.emplace_back(ticket, free_ns);
+  }
+  uv_async_send(&w.grant_async);
+}
+
+void stop_serve_loop(ServeLoop& w) {
   if (!w.thread.joinable()) return;
   uv_async_send(&w.stop_async);
   w.thread.join();
