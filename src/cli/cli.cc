@@ -128,6 +128,10 @@ std::string usage_text() {
       "      --json FILE          write the results as JSON\n"
       "      --summary-json FILE  same document as --json\n"
       "      --timeseries FILE    the per-second series as CSV (JSON lines for FILE.jsonl)\n"
+      "      --report FILE.html   a self-contained HTML report of the run\n"
+      "      --junit FILE.xml     JUnit XML: a test case per threshold and per check\n"
+      "      --dashboard[=ADDR]   a live web dashboard (default 127.0.0.1:5665)\n"
+      "      --dashboard-linger D keep the dashboard up this long after the run\n"
       "      --insecure           do not verify TLS certificates\n"
       "      --cacert FILE        trust this CA (PEM) in addition to the system's\n"
       "      --source A[,B...]    local addresses to connect from (more connections per target)\n"
@@ -273,6 +277,19 @@ CliResult parse_command_line(const std::vector<std::string>& args) {
       ok = need(o.summary_json_path);
     } else if (name == "--timeseries") {
       ok = need(o.timeseries_path);
+    } else if (name == "--report") {
+      ok = need(o.report_path);
+    } else if (name == "--junit") {
+      ok = need(o.junit_path);
+    } else if (name == "--dashboard") {
+      // The address only with "=": a bare --dashboard must not take the URL after it.
+      o.dashboard = true;
+      o.dashboard_listen = has_inline ? inline_value : "";
+    } else if (name == "--dashboard-linger") {
+      std::chrono::microseconds d{0};
+      ok = need(v) && parse_duration(v, d, error);
+      if (!ok && rd.error.empty()) rd.error = "bad --dashboard-linger: " + error;
+      o.dashboard_linger = std::chrono::duration_cast<std::chrono::milliseconds>(d);
     } else if (name == "--insecure" || name == "-k") {
       insecure = true;
     } else if (name == "--cacert") {

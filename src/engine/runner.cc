@@ -217,6 +217,17 @@ int Run::prepare() {
     if (!path.empty()) sinks_.push_back(make_json_file_sink(path));
   }
   if (!opt_.timeseries_path.empty()) sinks_.push_back(make_timeseries_file_sink(opt_.timeseries_path));
+  if (!opt_.report_path.empty()) sinks_.push_back(make_html_report_sink(opt_.report_path));
+  if (!opt_.junit_path.empty()) sinks_.push_back(make_junit_sink(opt_.junit_path));
+  if (opt_.dashboard) {
+    auto dash = std::make_unique<DashboardServer>();
+    if (!dash->start(opt_.dashboard_listen, error)) {
+      std::fprintf(stderr, "pelt: dashboard: %s\n", error.c_str());
+      return kExitUsage;
+    }
+    std::fprintf(stderr, "pelt: live dashboard on http://%s/\n", dash->address().c_str());
+    sinks_.push_back(make_dashboard_sink(std::move(dash), opt_.dashboard_linger, console_));
+  }
   sinks_.push_back(make_done_hooks_sink(prepared_.scenarios));
   const std::string listen = !opt_.metrics_listen.empty() ? opt_.metrics_listen : cfg.metrics.listen;
   if (!listen.empty()) {

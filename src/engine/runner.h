@@ -38,6 +38,11 @@ struct RunOptions {
   std::string json_path;                     // --json FILE
   std::string summary_json_path;             // --summary-json FILE
   std::string timeseries_path;               // --timeseries FILE (CSV, or JSON lines for .jsonl)
+  std::string report_path;                   // --report FILE.html
+  std::string junit_path;                    // --junit FILE.xml
+  bool dashboard = false;                    // --dashboard[=ADDR]
+  std::string dashboard_listen;              // its address ("" = 127.0.0.1:5665)
+  std::chrono::milliseconds dashboard_linger{0};  // --dashboard-linger D
   std::vector<std::string> sources;          // --source local addresses
   std::string metrics_listen;                // --metrics ADDR (overrides [metrics] listen)
   std::chrono::milliseconds metrics_linger{-1};  // --metrics-linger (-1 = from config)
