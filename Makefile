@@ -9,7 +9,8 @@ SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PACKAGES := build-essential cmake pkg-config python3 python3-jsonschema ca-certificates openssl curl \
   libuv1-dev libluajit2-5.1-dev libssl-dev prometheus-cpp-dev libtomlplusplus-dev catch2 \
   libcli11-dev libfmt-dev nlohmann-json3-dev libhttp-parser-dev \
-  nginx-light prometheus wrk docker-compose clang libclang-rt-14-dev strace
+  nginx-light prometheus wrk docker-compose clang libclang-rt-14-dev strace \
+  libprotobuf-dev protobuf-compiler libsnappy-dev influxdb python3-pytest
 
 .PHONY: all deps build test demo bench install clean test-asan fuzz
 
@@ -25,8 +26,9 @@ deps:
 	  $(SUDO) apt-get update && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $$missing; \
 	else echo "all build and test packages present"; fi
-	@# nginx and prometheus are started by the tests on free ports; keep the system services off.
-	@-$(SUDO) systemctl disable --now nginx prometheus >/dev/null 2>&1 || true
+	@# nginx, prometheus and influxdb are started by the tests on free ports; keep the system
+	@# services off (influxdb's package enables "influxdb" and its alias "influxd").
+	@-$(SUDO) systemctl disable --now nginx prometheus influxdb >/dev/null 2>&1 || true
 
 $(BUILD_DIR)/CMakeCache.txt:
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_EXTRA)
