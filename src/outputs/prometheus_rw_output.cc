@@ -25,20 +25,25 @@ class PrometheusRwOutput : public PushOutput {
 
   void on_tick(const nlohmann::json&, const std::vector<prometheus::MetricFamily>& families,
                std::chrono::system_clock::time_point now) override {
-    push(families, now);
+    push(families, now, false);
   }
   void on_final(const nlohmann::json&, const std::vector<prometheus::MetricFamily>& families,
                 std::chrono::system_clock::time_point now) override {
-    push(families, now);
+    push(families, now, true);
   }
 
  private:
+  // A series takes one sample per timestamp, later than the last: a tick in the same
+  // millisecond as the previous one is skipped; the final figures are never skipped (they go
+  // 1 ms after the previous sample if the clock has not moved).
   void push(const std::vector<prometheus::MetricFamily>& families,
-            std::chrono::system_clock::time_point now) {
-    const int64_t ms =
+            std::chrono::system_clock::time_point now, bool final) {
+    int64_t ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-    // A series takes one sample per timestamp; a second one at the same time is refused.
-    if (ms <= last_ms_) return;
+    if (ms <= last_ms_) {
+      if (!final) return;
+      ms = last_ms_ + 1;
+    }
     const std::vector<RwSeries> series = expand_families(families, labels_);
     if (series.empty()) return;
     last_ms_ = ms;

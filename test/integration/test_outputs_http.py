@@ -93,7 +93,7 @@ class Server:
 
 def probe_http(*args):
     result, cp = run_probe(["http"] + list(args))
-    assert result is not None, cp.stderr
+    assert result is not None and cp.returncode == 0, cp.stderr
     return result
 
 

@@ -37,7 +37,7 @@ def pushed():
         result, cp = run_probe(["push", "--out", f"influxdb={influx.url}/{DB}",
                                 "--out-label", "env=ci run", "--run-id", RUN_ID,
                                 "--ticks", ticks, "--flush-timeout", "10000"])
-        assert result is not None, cp.stderr
+        assert result is not None and cp.returncode == 0, cp.stderr
         yield influx, run, result
 
 

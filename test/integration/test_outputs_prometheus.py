@@ -27,7 +27,7 @@ def pushed():
         result, cp = run_probe(["push", "--out", f"prometheus-rw={prom.write_url}",
                                 "--out-label", "env=ci", "--run-id", RUN_ID, "--ticks", ticks,
                                 "--flush-timeout", "10000"])
-        assert result is not None, cp.stderr
+        assert result is not None and cp.returncode == 0, cp.stderr
         yield prom, run, result
 
 

@@ -61,7 +61,7 @@ def push(out, seconds=8, tick_ms=200):
         result, cp = run_probe(["push", "--out", out, "--run-id", "down", "--ticks", ticks,
                                 "--tick-interval", tick_ms, "--flush-timeout", FLUSH_MS])
         wall_ms = (time.monotonic() - t0) * 1000
-    assert result is not None, cp.stderr
+    assert result is not None and cp.returncode == 0, cp.stderr
     return result, cp, wall_ms
 
 

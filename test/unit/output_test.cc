@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <set>
+
 #include "outputs/remote_write.h"
 #include "results/metrics.h"
 #include "scripted_http_server.h"
@@ -131,7 +133,8 @@ TEST_CASE("prometheus-rw output: headers, bearer token, snappy protobuf of the /
   const auto t0 = std::chrono::system_clock::time_point(std::chrono::milliseconds(1765000000000));
   outs[0]->on_tick({}, families, t0);
   outs[0]->on_tick({}, families, t0);  // same millisecond: skipped
-  outs[0]->on_final({}, families, t0 + std::chrono::seconds(1));
+  outs[0]->on_tick({}, families, t0 + std::chrono::seconds(1));
+  outs[0]->on_final({}, families, t0 + std::chrono::seconds(1));  // same ms: sent 1 ms later
   REQUIRE(outs[0]->flush(std::chrono::milliseconds(3000)));
 
   const size_t per_tick = expand_families(families, {}).size();
@@ -148,7 +151,7 @@ TEST_CASE("prometheus-rw output: headers, bearer token, snappy protobuf of the /
     REQUIRE(part.ParseFromString(raw));
     all.MergeFrom(part);
   }
-  REQUIRE(static_cast<size_t>(all.timeseries_size()) == 2 * per_tick);
+  REQUIRE(static_cast<size_t>(all.timeseries_size()) == 3 * per_tick);
   bool found_vus = false;
   for (const auto& ts : all.timeseries()) {
     CHECK(ts.labels(0).name() == "__name__");
@@ -163,7 +166,10 @@ TEST_CASE("prometheus-rw output: headers, bearer token, snappy protobuf of the /
     }
   }
   CHECK(found_vus);
-  CHECK(outs[0]->stats().push.points_sent == 2 * per_tick);
+  std::set<int64_t> stamps;
+  for (const auto& ts : all.timeseries()) stamps.insert(ts.samples(0).timestamp());
+  CHECK(stamps == std::set<int64_t>{1765000000000, 1765000001000, 1765000001001});
+  CHECK(outs[0]->stats().push.points_sent == 3 * per_tick);
 
   CHECK(make_outputs(configs,
                      run_with_env({{"PELT_RW_BEARER_TOKEN", "a"},
