@@ -77,12 +77,18 @@ TEST_CASE("pusher: batches pushed within one flush interval travel in one reques
   PusherOptions o = fast_options();
   o.flush_interval = milliseconds(400);
   Pusher p(o, post_to(server.url("/")));
+  const auto wait_for_requests = [&](size_t n) {
+    for (int i = 0; i < 300 && server.requests().size() < n; ++i) {
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+  };
   p.push("a\n", 1);  // goes at once: nothing was sent before
-  std::this_thread::sleep_for(milliseconds(100));
-  p.push("b\n", 1);
+  wait_for_requests(1);
+  p.push("b\n", 1);  // these wait for the interval to pass, then travel together
   p.push("c\n", 1);
   p.push("d\n", 1);
-  std::this_thread::sleep_for(milliseconds(700));
+  wait_for_requests(2);
+  std::this_thread::sleep_for(milliseconds(100));  // a third request would show up now
   const auto seen = server.requests();
   REQUIRE(seen.size() == 2);
   CHECK(seen[0].body == "a\n");
