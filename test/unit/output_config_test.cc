@@ -23,7 +23,7 @@ std::vector<OutputConfig> tables(const std::string& text, std::string& error) {
 
 }  // namespace
 
-TEST_CASE("--out: the three kinds, in order") {
+TEST_CASE("out flags: --out the three kinds, in order") {
   std::string error;
   const auto v = parse_out_flags({"influxdb=http://127.0.0.1:8086/pelt",
                                   "influxdb2=https://influx.example:8086?org=acme&bucket=load",
@@ -40,7 +40,7 @@ TEST_CASE("--out: the three kinds, in order") {
   CHECK(output_kind_name(v[2].kind) == std::string("prometheus-rw"));
 }
 
-TEST_CASE("--out: clear errors") {
+TEST_CASE("out flags: --out clear errors") {
   CHECK(out_error("kafka=http://x:1/") ==
         "--out: unknown output \"kafka\" (known: influxdb, influxdb2, prometheus-rw)");
   CHECK(out_error("http://127.0.0.1:8086/pelt").find("expected KIND=URL") != std::string::npos);
@@ -57,7 +57,7 @@ TEST_CASE("--out: clear errors") {
         "write at /api/v1/write");
 }
 
-TEST_CASE("--out: credentials in the URL are refused without echoing them") {
+TEST_CASE("out flags: --out credentials in the URL are refused without echoing them") {
   const std::string e1 = out_error("influxdb2=http://h:8086?org=o&bucket=b&token=s3cr3t-value");
   CHECK(e1.find("carries a credential (\"token=\")") != std::string::npos);
   CHECK(e1.find("PELT_INFLUXDB_TOKEN") != std::string::npos);
@@ -91,7 +91,7 @@ TEST_CASE("output URLs are taken apart per kind") {
   CHECK(e.query.at("x") == "1");
 }
 
-TEST_CASE("--out-label: KEY=VALUE, names checked") {
+TEST_CASE("out labels: --out-label KEY=VALUE, names checked") {
   std::map<std::string, std::string> labels;
   std::string error;
   REQUIRE(parse_out_labels({"env=ci", "build=1=2"}, labels, error));
