@@ -3,7 +3,6 @@
 #include "outputs/output.h"
 
 #include <catch2/catch.hpp>
-
 #include <set>
 
 #include "outputs/remote_write.h"
