@@ -7,11 +7,8 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential cmake pkg-config ca-certificates \
       libuv1-dev libluajit2-5.1-dev libssl-dev prometheus-cpp-dev libtomlplusplus-dev \
-<<<<<<< HEAD
-      libcli11-dev libfmt-dev nlohmann-json3-dev libhttp-parser-dev nodejs npm \
-=======
-      libcli11-dev libfmt-dev nlohmann-json3-dev libhttp-parser-dev libnghttp2-dev \
->>>>>>> target
+      libfmt-dev nlohmann-json3-dev libhttp-parser-dev libnghttp2-dev nodejs npm \
+      libprotobuf-dev protobuf-compiler libsnappy-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -27,6 +24,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       ca-certificates libuv1 libluajit2-5.1-2 libssl3 libprometheus-cpp-core1.0 \
       libprometheus-cpp-pull1.0 libtomlplusplus3 libfmt9 libhttp-parser2.9 libnghttp2-14 \
+      libprotobuf-lite32 libsnappy1v5 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --no-create-home --shell /usr/sbin/nologin pelt
 COPY --from=build /out/usr/local/ /usr/local/

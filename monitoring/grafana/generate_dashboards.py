@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Writes the Grafana dashboards in monitoring/grafana/dashboards/ (pelt.json, hosts.json).
+"""Writes the Grafana dashboards: monitoring/grafana/dashboards/ (pelt.json, hosts.json, on the
+Prometheus data source) and monitoring/grafana/dashboards-influxdb/ (pelt-influxdb.json, on the
+InfluxDB data source, for runs pushed with --out influxdb; see docs/OUTPUTS.md).
 
 The JSON files are committed; edit this file and run it again to change them:
     python3 monitoring/grafana/generate_dashboards.py
@@ -8,8 +10,10 @@ import json
 import os
 
 DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
+INFLUX = {"type": "influxdb", "uid": "influxdb"}
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "dashboards")
+OUT_INFLUX = os.path.join(HERE, "dashboards-influxdb")
 
 # Label matchers shared by the pelt queries.
 RUN = 'run_id=~"$run_id"'
@@ -51,10 +55,10 @@ def targets(*pairs):
     return [target(expr, legend, chr(ord("A") + i)) for i, (expr, legend) in enumerate(pairs)]
 
 
-def timeseries(title, tgts, unit="short", description="", stack=False):
+def timeseries(title, tgts, unit="short", description="", stack=False, datasource=DATASOURCE):
     return {
         "type": "timeseries", "title": title, "description": description,
-        "datasource": DATASOURCE, "targets": tgts,
+        "datasource": datasource, "targets": tgts,
         "fieldConfig": {"defaults": {"unit": unit, "custom": {
             "drawStyle": "line", "lineWidth": 1, "fillOpacity": 10, "showPoints": "never",
             "stacking": {"mode": "normal" if stack else "none", "group": "A"}}},
@@ -64,10 +68,11 @@ def timeseries(title, tgts, unit="short", description="", stack=False):
     }
 
 
-def stat(title, tgts, unit="short", mappings=None, thresholds=None, description=""):
+def stat(title, tgts, unit="short", mappings=None, thresholds=None, description="",
+         datasource=DATASOURCE):
     return {
         "type": "stat", "title": title, "description": description,
-        "datasource": DATASOURCE, "targets": tgts,
+        "datasource": datasource, "targets": tgts,
         "fieldConfig": {"defaults": {
             "unit": unit, "mappings": mappings or [],
             "thresholds": thresholds or {"mode": "absolute",
@@ -217,12 +222,119 @@ def hosts_dashboard():
                      refresh="10s")
 
 
+# --- InfluxDB (points written by --out influxdb / influxdb2; measurements in docs/OUTPUTS.md) ---
+
+# Every InfluxQL query of the dashboard filters on the picked run and Grafana's time range.
+IRUN = """"run_id" =~ /^$run_id$/ AND $timeFilter"""
+ISCEN = """"run_id" =~ /^$run_id$/ AND "scenario" =~ /^$scenario$/ AND $timeFilter"""
+
+
+def influx_target(query, alias="", ref="A", table=False):
+    return {"datasource": INFLUX, "refId": ref, "query": query, "rawQuery": True,
+            "resultFormat": "table" if table else "time_series", "alias": alias}
+
+
+def influx_targets(*pairs):
+    return [influx_target(q, alias, chr(ord("A") + i)) for i, (q, alias) in enumerate(pairs)]
+
+
+def per_second(fields, measurement="pelt_run", where=IRUN, group=""):
+    """SELECT mean(field) AS alias, ... per $__interval: per-second figures stay per second."""
+    cols = ", ".join(f'mean("{f}") AS "{alias}"' for f, alias in fields)
+    by = f', "{group}"' if group else ""
+    return (f'SELECT {cols} FROM "{measurement}" WHERE {where} '
+            f"GROUP BY time($__interval){by} fill(none)")
+
+
+def influx_variable(name, label, query, multi=False):
+    return {
+        "name": name, "label": label, "type": "query", "datasource": INFLUX,
+        "query": query, "definition": query, "refresh": 2, "sort": 1,
+        "multi": multi, "includeAll": multi, "allValue": ".*" if multi else None,
+        "current": {}, "hide": 0, "options": [], "regex": "", "skipUrlSync": False,
+    }
+
+
+def influx_dashboard():
+    lay = Layout()
+    ts = dict(datasource=INFLUX)
+    panels = [
+        lay.place(stat("Requests", [influx_target(
+            f'SELECT sum("requests") FROM "pelt_run" WHERE {IRUN}', "requests")],
+            description="Requests that ended in the time range.", **ts), 6, 4),
+        lay.place(stat("Failed share", [influx_target(
+            f'SELECT sum("failed") / sum("requests") FROM "pelt_run" WHERE {IRUN}', "failed")],
+            unit="percentunit", thresholds={"mode": "absolute", "steps": [
+                {"color": "green", "value": None}, {"color": "red", "value": 0.01}]},
+            description="Failed requests (status >= 400 or no response) per request.", **ts),
+            6, 4),
+        lay.place(stat("Peak p99 latency", [influx_target(
+            f'SELECT max("latency_p99") FROM "pelt_run" WHERE {IRUN}', "p99")], unit="ms",
+            description="Highest per-second p99 in the time range.", **ts), 6, 4),
+        lay.place(stat("Peak VUs", [influx_target(
+            f'SELECT max("vus") FROM "pelt_run" WHERE {IRUN}', "VUs")], **ts), 6, 4),
+        lay.place(timeseries("Requests per second", influx_targets(
+            (per_second([("rps", "total")]), ""),
+            (per_second([("rps", "rps")], "pelt_scenario", ISCEN, "scenario"),
+             "$tag_scenario")), unit="reqps", **ts), 12, 8),
+        lay.place(timeseries("Latency", influx_targets(
+            (per_second([("latency_avg", "avg"), ("latency_p50", "p50"),
+                         ("latency_p95", "p95"), ("latency_p99", "p99")]), "")),
+            unit="ms", description="Per second: average and percentiles of the requests that "
+                                   "ended in that second.", **ts), 12, 8),
+        lay.place(timeseries("Requests per second by status class", influx_targets(
+            (per_second([("status_2xx", "2xx"), ("status_3xx", "3xx"), ("status_4xx", "4xx"),
+                         ("status_5xx", "5xx"), ("status_other", "no response")]), "")),
+            unit="reqps", stack=True, **ts), 12, 8),
+        lay.place(timeseries("Error rate", influx_targets(
+            (f'SELECT sum("failed") / sum("requests") AS "failed share" FROM "pelt_run" '
+             f"WHERE {IRUN} GROUP BY time($__interval) fill(none)", "")),
+            unit="percentunit", **ts), 6, 8),
+        lay.place(timeseries("Errors by kind", influx_targets(
+            (per_second([("errors_connect", "connect"), ("errors_read", "read"),
+                         ("errors_write", "write"), ("errors_timeout", "timeout"),
+                         ("errors_status", "status")]), "")),
+            description="wrk's error kinds, per second.", **ts), 6, 8),
+        lay.place(timeseries("p95 latency by request name", influx_targets(
+            (per_second([("latency_p95", "p95")], "pelt_request", ISCEN, "name"), "$tag_name")),
+            unit="ms", **ts), 12, 8),
+        lay.place(timeseries("Virtual users", influx_targets(
+            (per_second([("vus", "active")], "pelt_scenario", ISCEN, "scenario"),
+             "$tag_scenario active"),
+            (per_second([("target_vus", "target")], "pelt_scenario", ISCEN, "scenario"),
+             "$tag_scenario target")), **ts), 12, 8),
+        lay.place(timeseries("Data rates", influx_targets(
+            (per_second([("bytes_sent", "sent"), ("bytes_received", "received")]), "")),
+            unit="Bps", **ts), 6, 8),
+        lay.place(timeseries("Dropped iterations and send lag", influx_targets(
+            (per_second([("dropped_iterations", "dropped")], "pelt_scenario", ISCEN, "scenario"),
+             "dropped $tag_scenario"),
+            (per_second([("send_lag_p99", "send lag p99 (ms)")]), "")),
+            description="Arrival-rate iterations per second that found no free VU, and how far "
+                        "open-loop sends fell behind schedule (p99, ms).", **ts), 6, 8),
+    ]
+    variables = [
+        influx_variable("run_id", "Run", 'SHOW TAG VALUES FROM "pelt_run" WITH KEY = "run_id"'),
+        influx_variable("scenario", "Scenario",
+                        'SHOW TAG VALUES FROM "pelt_scenario" WITH KEY = "scenario" '
+                        'WHERE "run_id" =~ /^$run_id$/', multi=True),
+    ]
+    return dashboard("pelt-run-influxdb", "pelt load test (InfluxDB)", panels, variables,
+                     "A pelt run pushed with --out influxdb: throughput, latency percentiles, "
+                     "errors and VUs, one point per second.")
+
+
+def write(directory, name, board):
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, name), "w") as f:
+        json.dump(board, f, indent=2)
+        f.write("\n")
+
+
 def main():
-    os.makedirs(OUT, exist_ok=True)
-    for name, board in (("pelt.json", pelt_dashboard()), ("hosts.json", hosts_dashboard())):
-        with open(os.path.join(OUT, name), "w") as f:
-            json.dump(board, f, indent=2)
-            f.write("\n")
+    write(OUT, "pelt.json", pelt_dashboard())
+    write(OUT, "hosts.json", hosts_dashboard())
+    write(OUT_INFLUX, "pelt-influxdb.json", influx_dashboard())
 
 
 if __name__ == "__main__":
