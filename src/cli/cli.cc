@@ -128,6 +128,9 @@ std::string usage_text() {
       "      --json FILE          write the results as JSON\n"
       "      --summary-json FILE  same document as --json\n"
       "      --timeseries FILE    the per-second series as CSV (JSON lines for FILE.jsonl)\n"
+      "      --out KIND=URL       push results to a store: influxdb=http://HOST:8086/DB,\n"
+      "                           influxdb2=URL, prometheus-rw=URL (repeatable)\n"
+      "      --out-label K=V      an extra tag or label on what --out pushes (repeatable)\n"
       "      --report FILE.html   a self-contained HTML report of the run\n"
       "      --junit FILE.xml     JUnit XML: a test case per threshold and per check\n"
       "      --dashboard[=ADDR]   a live web dashboard (default 127.0.0.1:5665)\n"
@@ -277,6 +280,12 @@ CliResult parse_command_line(const std::vector<std::string>& args) {
       ok = need(o.summary_json_path);
     } else if (name == "--timeseries") {
       ok = need(o.timeseries_path);
+    } else if (name == "--out") {
+      ok = need(v);
+      if (ok) o.outs.push_back(v);
+    } else if (name == "--out-label") {
+      ok = need(v);
+      if (ok) o.out_labels.push_back(v);
     } else if (name == "--report") {
       ok = need(o.report_path);
     } else if (name == "--junit") {

@@ -11,13 +11,15 @@
 #include <sstream>
 
 #include "config/config_loader.h"
+#include "outputs/output_config.h"
 #include "wire/url.h"
 
 namespace pelt {
 namespace config_detail {
 namespace {
 
-constexpr std::string_view kTopKeys[] = {"script", "target", "metrics", "scenarios", "thresholds"};
+constexpr std::string_view kTopKeys[] = {"script",     "target",  "metrics",
+                                         "scenarios",  "thresholds", "outputs"};
 constexpr std::string_view kTargetKeys[] = {"url",  "timeout", "method",   "path",
                                             "body", "headers", "insecure", "cacert"};
 constexpr std::string_view kMetricsKeys[] = {"listen", "buckets", "linger"};
@@ -157,6 +159,14 @@ bool Loader::load(std::string_view text, RunConfig& out) {
   }
   if (const auto* node = root.get("metrics")) {
     if (!read_metrics(*node, config.metrics)) return false;
+  }
+  if (const auto* node = root.get("outputs")) {
+    std::string error;
+    config.outputs = parse_output_tables(*node, source_, error);
+    if (!error.empty()) {
+      error_ = error;  // already "file:line:col: message"
+      return false;
+    }
   }
   out = std::move(config);
   return true;

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "outputs/output_config.h"
 #include "results/thresholds.h"
 
 namespace pelt {
@@ -109,6 +110,7 @@ struct RunConfig {
   std::vector<ScenarioConfig> scenarios;    // in file order
   std::vector<ThresholdConfig> thresholds;  // in file order
   MetricsConfig metrics;                    // [metrics]
+  std::vector<OutputConfig> outputs;        // [[outputs]]: stores the results are pushed to
 };
 
 // Parses and validates. vars: -e values (they win over the process environment, which is read

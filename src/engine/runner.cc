@@ -19,6 +19,7 @@
 #include "engine/prepare.h"
 #include "engine/signals.h"
 #include "engine/worker.h"
+#include "outputs/outputs_sink.h"
 #include "results/metrics.h"
 #include "results/dashboard_server.h"
 #include "results/redact.h"
@@ -229,18 +230,37 @@ int Run::prepare() {
     sinks_.push_back(make_dashboard_sink(std::move(dash), opt_.dashboard_linger, console_));
   }
   sinks_.push_back(make_done_hooks_sink(prepared_.scenarios));
-  const std::string listen = !opt_.metrics_listen.empty() ? opt_.metrics_listen : cfg.metrics.listen;
-  if (!listen.empty()) {
-    MetricsOptions mo;
-    mo.listen = listen;
-    mo.buckets = cfg.metrics.buckets;
-    mo.version = info_.version;
-    mo.run_id = info_.run_id;
-    mo.target = info_.target;
-    mo.scenario_names = info_.scenario_names();
-    mo.scenario_tags = info_.scenario_tags();
-    for (const ScenarioInfo& si : info_.scenarios) mo.arrival_rate.push_back(si.arrival_rate);
-    mo.redactor = &redactor_;
+  MetricsOptions mo;
+  mo.listen = !opt_.metrics_listen.empty() ? opt_.metrics_listen : cfg.metrics.listen;
+  mo.buckets = cfg.metrics.buckets;
+  mo.version = info_.version;
+  mo.run_id = info_.run_id;
+  mo.target = info_.target;
+  mo.scenario_names = info_.scenario_names();
+  mo.scenario_tags = info_.scenario_tags();
+  for (const ScenarioInfo& si : info_.scenarios) mo.arrival_rate.push_back(si.arrival_rate);
+  mo.redactor = &redactor_;
+  // Stores the results are pushed to: [[outputs]], then --out (with --out-label on all).
+  std::vector<OutputConfig> outputs = cfg.outputs;
+  if (!opt_.outs.empty() || !opt_.out_labels.empty()) {
+    std::vector<OutputConfig> flags = parse_out_flags(opt_.outs, error);
+    std::map<std::string, std::string> labels;
+    if ((!opt_.outs.empty() && flags.empty()) || !parse_out_labels(opt_.out_labels, labels, error)) {
+      std::fprintf(stderr, "pelt: %s\n", error.c_str());
+      return kExitUsage;
+    }
+    outputs.insert(outputs.end(), flags.begin(), flags.end());
+    add_output_labels(outputs, labels);
+  }
+  if (!outputs.empty()) {
+    auto sink = make_outputs_sink(outputs, mo, !cfg.target.insecure, cfg.target.cacert, console_, error);
+    if (!sink) {
+      std::fprintf(stderr, "pelt: %s\n", error.c_str());
+      return kExitUsage;
+    }
+    sinks_.push_back(std::move(sink));
+  }
+  if (!mo.listen.empty()) {
     auto server = MetricsServer::start(mo, error);
     if (!server) {
       std::fprintf(stderr, "pelt: %s\n", error.c_str());
@@ -386,6 +406,7 @@ int Run::finish() {
   report.breaking_point = find_breaking_point(report);
 
   int code = kExitOk;
+  for (auto& sink : sinks_) sink->before_final(report);
   for (auto& sink : sinks_) {
     std::string error;
     if (!sink->on_final(report, error)) {

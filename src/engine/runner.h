@@ -38,6 +38,8 @@ struct RunOptions {
   std::string json_path;                     // --json FILE
   std::string summary_json_path;             // --summary-json FILE
   std::string timeseries_path;               // --timeseries FILE (CSV, or JSON lines for .jsonl)
+  std::vector<std::string> outs;             // --out KIND=URL (repeatable)
+  std::vector<std::string> out_labels;       // --out-label KEY=VALUE (repeatable)
   std::string report_path;                   // --report FILE.html
   std::string junit_path;                    // --junit FILE.xml
   bool dashboard = false;                    // --dashboard[=ADDR]

@@ -11,7 +11,7 @@ namespace {
 
 class InfluxDbOutput : public PushOutput {
  public:
-  InfluxDbOutput(const OutputConfig& config, const RunInfo& run, const std::string& write_url,
+  InfluxDbOutput(const OutputConfig& config, const OutputRunInfo& run, const std::string& write_url,
                  HttpHeaders headers)
       : PushOutput(config, config.url, pusher_options(config, run),
                    [write_url, headers](std::string payload) {
@@ -54,7 +54,7 @@ class InfluxDbOutput : public PushOutput {
 
 }  // namespace
 
-std::unique_ptr<Output> make_influxdb_output(const OutputConfig& config, const RunInfo& run,
+std::unique_ptr<Output> make_influxdb_output(const OutputConfig& config, const OutputRunInfo& run,
                                              std::string& error) {
   OutputEndpoint ep;
   if (!split_output_url(config.kind, config.url, ep, error)) return nullptr;

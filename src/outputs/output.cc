@@ -39,7 +39,7 @@ nlohmann::json OutputStats::to_json() const {
           {"last_error", p.last_error}};
 }
 
-PusherOptions pusher_options(const OutputConfig& config, const RunInfo& run) {
+PusherOptions pusher_options(const OutputConfig& config, const OutputRunInfo& run) {
   PusherOptions o;
   o.name = output_kind_name(config.kind);
   o.flush_interval = config.flush_interval;
@@ -54,7 +54,7 @@ PusherOptions pusher_options(const OutputConfig& config, const RunInfo& run) {
   return o;
 }
 
-std::optional<std::string> env_value(const RunInfo& run, const std::string& name) {
+std::optional<std::string> env_value(const OutputRunInfo& run, const std::string& name) {
   std::optional<std::string> v;
   if (run.getenv) {
     v = run.getenv(name);
@@ -76,7 +76,7 @@ std::string basic_authorization(const std::string& user, const std::string& pass
 }
 
 std::vector<std::unique_ptr<Output>> make_outputs(const std::vector<OutputConfig>& configs,
-                                                  const RunInfo& run, std::string& error) {
+                                                  const OutputRunInfo& run, std::string& error) {
   std::vector<std::unique_ptr<Output>> out;
   for (const OutputConfig& c : configs) {
     std::string e;

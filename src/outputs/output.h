@@ -32,7 +32,7 @@
 namespace pelt {
 
 // What every output needs to know about the run.
-struct RunInfo {
+struct OutputRunInfo {
   std::string run_id;         // the run's id (the run_id label of /metrics), tagged on points
   int64_t start_unix_ms = 0;  // wall-clock time of run time 0, ms (when a tick does not say)
   std::string version;        // pelt version, sent in User-Agent
@@ -83,16 +83,16 @@ class Output {
   virtual OutputStats stats() const = 0;
 };
 
-// One output per config, in order. Reads credentials from the environment (RunInfo::getenv).
+// One output per config, in order. Reads credentials from the environment (OutputRunInfo::getenv).
 // On a problem (missing org/bucket/token, half of a user/password pair, both basic and bearer
 // credentials) returns {} with `error` set, naming where the output was configured.
 std::vector<std::unique_ptr<Output>> make_outputs(const std::vector<OutputConfig>& configs,
-                                                  const RunInfo& run, std::string& error);
+                                                  const OutputRunInfo& run, std::string& error);
 
 // The two families of outputs (make_outputs picks by kind).
-std::unique_ptr<Output> make_influxdb_output(const OutputConfig& config, const RunInfo& run,
+std::unique_ptr<Output> make_influxdb_output(const OutputConfig& config, const OutputRunInfo& run,
                                              std::string& error);
-std::unique_ptr<Output> make_prometheus_rw_output(const OutputConfig& config, const RunInfo& run,
+std::unique_ptr<Output> make_prometheus_rw_output(const OutputConfig& config, const OutputRunInfo& run,
                                                   std::string& error);
 
 }  // namespace pelt

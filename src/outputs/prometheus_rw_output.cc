@@ -11,7 +11,7 @@ namespace {
 
 class PrometheusRwOutput : public PushOutput {
  public:
-  PrometheusRwOutput(const OutputConfig& config, const RunInfo& run, HttpHeaders headers)
+  PrometheusRwOutput(const OutputConfig& config, const OutputRunInfo& run, HttpHeaders headers)
       : PushOutput(config, config.url, pusher_options(config, run),
                    [url = config.url, headers](std::string payload) {
                      HttpRequest r;
@@ -56,7 +56,7 @@ class PrometheusRwOutput : public PushOutput {
 
 }  // namespace
 
-std::unique_ptr<Output> make_prometheus_rw_output(const OutputConfig& config, const RunInfo& run,
+std::unique_ptr<Output> make_prometheus_rw_output(const OutputConfig& config, const OutputRunInfo& run,
                                                   std::string& error) {
   OutputEndpoint ep;
   if (!split_output_url(config.kind, config.url, ep, error)) return nullptr;

@@ -30,10 +30,10 @@ class PushOutput : public Output {
 };
 
 // The sender's options for an output: name, flush interval, timeouts, TLS, warnings.
-PusherOptions pusher_options(const OutputConfig& config, const RunInfo& run);
+PusherOptions pusher_options(const OutputConfig& config, const OutputRunInfo& run);
 
-// An environment variable through RunInfo::getenv; empty values count as unset.
-std::optional<std::string> env_value(const RunInfo& run, const std::string& name);
+// An environment variable through OutputRunInfo::getenv; empty values count as unset.
+std::optional<std::string> env_value(const OutputRunInfo& run, const std::string& name);
 
 // "Basic <base64(user:password)>".
 std::string basic_authorization(const std::string& user, const std::string& password);

@@ -368,6 +368,21 @@ std::vector<MetricFamily> build_families(const MetricsOptions& options, const Wo
   return build(options, merged, thresholds, folder);
 }
 
+struct FamilyMaker::State {
+  MetricsOptions options;  // as given
+  LabelFolder folder;      // kept across snapshots
+};
+
+FamilyMaker::FamilyMaker(MetricsOptions options)
+    : state_(std::make_unique<State>(State{options, LabelFolder(options)})) {}
+
+FamilyMaker::~FamilyMaker() = default;
+
+std::vector<MetricFamily> FamilyMaker::make(const WorkerStats& merged,
+                                            const std::vector<ThresholdState>& thresholds) {
+  return build(state_->options, merged, thresholds, state_->folder);
+}
+
 bool parse_listen_address(const std::string& listen, std::string& host, uint16_t& port,
                           std::string& error) {
   std::string port_text;

@@ -74,6 +74,20 @@ class MetricsServer {
   std::unique_ptr<Impl> impl_;
 };
 
+// Builds the exposition families snapshot after snapshot, keeping the label folding (which
+// values were admitted, which fold into "other") from one to the next, as the endpoint does.
+class FamilyMaker {
+ public:
+  explicit FamilyMaker(MetricsOptions options);
+  ~FamilyMaker();
+  std::vector<prometheus::MetricFamily> make(const WorkerStats& merged,
+                                             const std::vector<ThresholdState>& thresholds);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
 // The exposition families built from one snapshot (used by the endpoint and by tests).
 std::vector<prometheus::MetricFamily> build_families(const MetricsOptions& options,
                                                      const WorkerStats& merged,

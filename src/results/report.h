@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "config/config.h"
 #include "results/catalogue.h"
 #include "results/series.h"
@@ -71,6 +73,12 @@ struct BreakingPoint {
   std::string description;  // e.g. "p(95)=2310.00ms crossed p(95)<2000"
 };
 
+// What an output that pushes to a store delivered (or lost), for the summaries.
+struct OutputSummary {
+  std::string line;        // e.g. "influxdb: 300 points sent, 0 dropped"
+  nlohmann::json details;  // the same as an object, for the JSON document
+};
+
 // The run at its end — or, for live outputs, as it stands (`live`), rebuilt once a second.
 struct RunReport {
   bool live = false;                         // the run is still going
@@ -85,6 +93,7 @@ struct RunReport {
   std::string abort_reason;                  // which threshold stopped it
   BreakingPoint breaking_point;              // first stage that crossed a threshold
   const TimeSeries* timeseries = nullptr;    // the run second by second (names redacted)
+  std::vector<OutputSummary> outputs;        // pushed outputs: what reached the store
   std::vector<std::string> scenario_names;   // info.scenarios' names, by index
   std::vector<std::map<std::string, std::string>> scenario_tags;  // and their tags
 

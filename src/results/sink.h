@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "results/report.h"
@@ -22,6 +23,9 @@ class Sink {
   virtual void on_start(const RunInfo& /*info*/) {}
   // Once a second while the run goes (report.live is true).
   virtual void on_tick(const RunReport& /*report*/) {}
+  // The run is over, before any sink's on_final: outputs that push to a store deliver what is
+  // left and add what they delivered or lost to the report (its summaries show it).
+  virtual void before_final(RunReport& /*report*/) {}
   // The run is over. False with `error` set when the output could not be written.
   virtual bool on_final(const RunReport& /*report*/, std::string& /*error*/) { return true; }
   // After every sink's on_final: an output that keeps serving the final figures (metrics
@@ -43,6 +47,7 @@ class Console {
   void end_progress();
 
  private:
+  std::mutex mutex_;   // output senders' warnings come from their own threads
   std::FILE* out_;     // stderr
   bool tty_ = false;   // out_ is a terminal
   bool drew_ = false;  // a progress line is on screen without its newline

@@ -14,6 +14,7 @@ namespace pelt {
 Console::Console(std::FILE* out) : out_(out), tty_(isatty(fileno(out)) != 0) {}
 
 void Console::progress(const std::string& line) {
+  std::lock_guard<std::mutex> lock(mutex_);
   if (tty_) {
     std::fprintf(out_, "\r\033[2K%s", line.c_str());
     drew_ = true;
@@ -24,12 +25,14 @@ void Console::progress(const std::string& line) {
 }
 
 void Console::end_progress() {
+  std::lock_guard<std::mutex> lock(mutex_);
   if (drew_) std::fprintf(out_, "\n");
   drew_ = false;
 }
 
 void Console::notice(const std::string& text) {
   end_progress();
+  std::lock_guard<std::mutex> lock(mutex_);
   std::fprintf(out_, "%s\n", text.c_str());
   std::fflush(out_);
 }

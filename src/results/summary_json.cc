@@ -224,6 +224,9 @@ json build_summary_json(const RunReport& r) {
   } else {
     j["breaking_point"] = nullptr;
   }
+  json outputs = json::array();
+  for (const OutputSummary& o : r.outputs) outputs.push_back(o.details);
+  j["outputs"] = outputs;
   if (r.timeseries && !r.timeseries->buckets().empty()) {
     j["timeseries"] = timeseries_json(*r.timeseries, info);
     j["timeseries"].erase("from");

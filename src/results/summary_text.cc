@@ -135,6 +135,7 @@ void print_wrk_summary(std::FILE* out, const RunReport& r) {
     std::fprintf(out, "  Script errors: %llu\n", static_cast<ull>(s.script_errors));
     for (const std::string& e : s.script_error_samples) std::fprintf(out, "    %s\n", e.c_str());
   }
+  for (const OutputSummary& o : r.outputs) std::fprintf(out, "  Output %s\n", o.line.c_str());
   if (r.interrupted) std::fprintf(out, "  Interrupted: figures cover the run until the stop\n");
 }
 
@@ -261,6 +262,7 @@ void print_run_summary(std::FILE* out, const RunReport& r) {
     std::fprintf(out, "  script errors: %llu\n", static_cast<ull>(s.script_errors));
     for (const std::string& e : s.script_error_samples) std::fprintf(out, "    %s\n", e.c_str());
   }
+  for (const OutputSummary& o : r.outputs) std::fprintf(out, "  output %s\n", o.line.c_str());
   std::fprintf(out, "\n");
 }
 

@@ -129,17 +129,20 @@ WorkerStats stats_from_json(const json& j, MetricsOptions& options) {
       ns.method = n.value("method", "GET");
       const json status = n.value("status", json::object());
       for (const auto& [code, count] : status.items()) {
-        ns.status[std::stoi(code)] = count.get<uint64_t>();
-        ns.requests += count.get<uint64_t>();
+        const int c = std::stoi(code);
+        ns.status[c] = count.get<uint64_t>();
+        ns.requests.responses += count.get<uint64_t>();
+        if (c >= 400) ns.requests.failed_responses += count.get<uint64_t>();
       }
-      ns.requests += n.value("no_response", uint64_t{0});
+      ns.requests.no_response += n.value("no_response", uint64_t{0});
       for (const json& pair : n.value("latency_us", json::array())) {
         ns.latency.record_n(pair[0].get<uint64_t>(), pair[1].get<uint64_t>());
       }
       const json failures = n.value("failures", json::object());
+      // Reasons of requests without a response ("status NNN" reasons come from `status`).
       for (const auto& [reason, count] : failures.items()) {
+        if (reason.rfind("status ", 0) == 0) continue;
         ns.failure_reasons[reason] = count.get<uint64_t>();
-        ns.failed += count.get<uint64_t>();
       }
     }
     s.scenarios.push_back(std::move(out));
@@ -158,7 +161,7 @@ WorkerStats stats_from_json(const json& j, MetricsOptions& options) {
 int run_push(const std::vector<std::string>& args) {
   std::vector<std::string> outs, labels;
   std::string ticks_file;
-  RunInfo run;
+  OutputRunInfo run;
   run.version = "probe";
   run.warn = [](const std::string& text) { std::cerr << "probe: " << text << "\n"; };
   long flush_ms = 2000;

@@ -18,8 +18,8 @@ using pelt::test::SeenRequest;
 
 namespace {
 
-RunInfo run_with_env(std::map<std::string, std::string> env) {
-  RunInfo run;
+OutputRunInfo run_with_env(std::map<std::string, std::string> env) {
+  OutputRunInfo run;
   run.run_id = "run-1";
   run.start_unix_ms = 1765000000000;
   run.version = "9.9.9";
@@ -32,7 +32,7 @@ RunInfo run_with_env(std::map<std::string, std::string> env) {
   return run;
 }
 
-std::unique_ptr<Output> one_output(const std::string& flag, const RunInfo& run,
+std::unique_ptr<Output> one_output(const std::string& flag, const OutputRunInfo& run,
                                    std::string& error) {
   error.clear();
   auto configs = parse_out_flags({flag}, error);

@@ -76,16 +76,14 @@ WorkerStats sample_stats() {
   NameStats& cart = s.scenarios[0].names["GET /cart"];
   cart.method = "GET";
   for (int i = 0; i < 50; ++i) {
-    cart.count_status(i % 10 == 0 ? 503 : 200);
+    ++cart.status[i % 10 == 0 ? 503 : 200];
     cart.latency.record(1000 + 300 * static_cast<uint64_t>(i));
   }
-  cart.requests = 50;
-  cart.failed = 5;
-  cart.failure_reasons["status 503"] = 5;
+  cart.requests = {50, 5, 0};  // 5 of the 50 responses are 503s
   NameStats& pay = s.scenarios[1].names["pay \"quoted\"\\x"];
   pay.method = "POST";
-  pay.count_status(201);
-  pay.requests = 2;  // one without a status: status "0"
+  ++pay.status[201];
+  pay.requests = {1, 0, 1};  // one without a response: status "0"
   pay.latency.record(70000);
   s.scenarios[0].vus = 3;
   s.scenarios[1].vus = 1;
