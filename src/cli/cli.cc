@@ -50,6 +50,12 @@ bool parse_header(const std::string& text, std::pair<std::string, std::string>& 
       return false;
     }
   }
+  // A line break would start a header of its own (header injection): refused, as in
+  // scenario files.
+  if (value.find_first_of(std::string("\r\n\0", 3)) != std::string::npos) {
+    error = "bad header \"" + name + "\": the value must not contain line breaks";
+    return false;
+  }
   out = {name, value};
   return true;
 }

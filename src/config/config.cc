@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "config/config_loader.h"
+#include "config/toml_guard.h"
 #include "outputs/output_config.h"
 #include "wire/url.h"
 
@@ -122,6 +123,11 @@ bool Loader::read_metrics(const toml::node& node, MetricsConfig& out) {
 
 bool Loader::load(std::string_view text, RunConfig& out) {
   toml::table root;
+  uint32_t deep_line = 0, deep_column = 0;
+  std::string deep;
+  if (!check_key_depth(text, kMaxKeyParts, deep_line, deep_column, deep)) {
+    return fail(deep_line, deep_column, deep + ": nest tables instead");
+  }
   try {
     root = toml::parse(text, std::string_view(source_));
   } catch (const toml::parse_error& e) {

@@ -98,11 +98,13 @@ bool prepare_scripts(const RunConfig& cfg, const Url& url, int threads,
       if (!ts->init(*handle, script_args, error)) return fail(error, exit_code, "init() failed: " + error);
       // As wrk does, a dynamic request() is called once, on the first thread, to check what it
       // returns and count the pipeline depth; static requests are built on every thread.
+      // The request stays a string in the thread's Lua state (no copy here: a body may be large).
       ScenarioSetup setup;
-      std::string first_request;
+      std::string_view first_request;
       if (w > 0 && ts->has_request()) {
         setup.batch_heads = out.workers[0].back().batch_heads;
-      } else if (!ts->first_request(first_request, error)) {
+      } else if (!ts->request(first_request)) {
+        error = ts->last_error();
         return fail(error, exit_code, "request() failed: " + error);
       } else if (!scan_requests(first_request, setup.batch_heads, error) || setup.batch_heads.empty()) {
         if (error.empty()) error = "no request";
@@ -114,12 +116,12 @@ bool prepare_scripts(const RunConfig& cfg, const Url& url, int threads,
       setup.handle = handle.get();
       setup.default_method = so.method;
       if (!ts->has_request()) {
-        setup.static_request = first_request;
         const size_t sp1 = first_request.find(' ');
         const size_t sp2 = first_request.find(' ', sp1 + 1);
         if (sp1 != std::string::npos && sp2 != std::string::npos) {
-          setup.default_method = first_request.substr(0, sp1);
-          setup.default_name = request_path_name(first_request.substr(sp1 + 1, sp2 - sp1 - 1));
+          setup.default_method = std::string(first_request.substr(0, sp1));
+          setup.default_name =
+              request_path_name(std::string(first_request.substr(sp1 + 1, sp2 - sp1 - 1)));
         }
       }
       if (setup.default_name.empty()) setup.default_name = "default";

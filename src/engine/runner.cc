@@ -120,7 +120,7 @@ class Run {
 
  private:
   // Merged, redacted snapshot of the workers' figures.
-  WorkerStats merged_snapshot();
+  std::unique_ptr<WorkerStats> merged_snapshot();
   // Moves the seconds the workers closed into the time series (request names redacted).
   void collect_seconds();
   // Once a second: thresholds (abort_on_fail) and the live outputs.
@@ -298,10 +298,11 @@ void Run::start() {
   go.count_down();
 }
 
-WorkerStats Run::merged_snapshot() {
-  WorkerStats m;
-  for (auto& w : workers_) m.merge(w->snapshot());
-  redactor_.clean_stats(m);
+std::unique_ptr<WorkerStats> Run::merged_snapshot() {
+  // Figures are large (histograms): they live on the heap, never on the main thread's stack.
+  auto m = std::make_unique<WorkerStats>();
+  for (auto& w : workers_) m->merge(w->snapshot());
+  redactor_.clean_stats(*m);
   return m;
 }
 
@@ -318,8 +319,8 @@ void Run::collect_seconds() {
 
 void Run::tick(double elapsed) {
   collect_seconds();
-  WorkerStats m = merged_snapshot();
-  const std::vector<ThresholdOutcome> thresholds = evaluate_thresholds(info_, m, elapsed);
+  std::unique_ptr<WorkerStats> m = merged_snapshot();
+  const std::vector<ThresholdOutcome> thresholds = evaluate_thresholds(info_, *m, elapsed);
   bool abort_now = false;
   for (const ThresholdOutcome& o : thresholds) {
     const ThresholdConfig& th = *o.config;
@@ -329,22 +330,22 @@ void Run::tick(double elapsed) {
       abort_reason_ = th.key + " " + th.expression + " crossed (" + o.result.text + ")";
     }
   }
-  RunReport live;
-  live.live = true;
-  live.info = info_;
-  live.index_scenarios();
-  live.stats = std::move(m);
-  live.elapsed_seconds = elapsed;
-  live.ended_at = std::chrono::system_clock::now();
+  auto live = std::make_unique<RunReport>();
+  live->live = true;
+  live->info = info_;
+  live->index_scenarios();
+  live->stats = std::move(*m);
+  live->elapsed_seconds = elapsed;
+  live->ended_at = std::chrono::system_clock::now();
   // (the outcomes point into info_'s thresholds, which outlive the live report)
-  live.thresholds = thresholds;
-  for (const ThresholdOutcome& o : live.thresholds) live.thresholds_ok = live.thresholds_ok && o.result.ok;
-  live.interrupted = interrupted_;
-  live.aborted = aborted_;
-  live.abort_reason = abort_reason_;
-  live.timeseries = &timeseries_;
-  live.breaking_point = find_breaking_point(live);
-  for (auto& sink : sinks_) sink->on_tick(live);
+  live->thresholds = thresholds;
+  for (const ThresholdOutcome& o : live->thresholds) live->thresholds_ok = live->thresholds_ok && o.result.ok;
+  live->interrupted = interrupted_;
+  live->aborted = aborted_;
+  live->abort_reason = abort_reason_;
+  live->timeseries = &timeseries_;
+  live->breaking_point = find_breaking_point(*live);
+  for (auto& sink : sinks_) sink->on_tick(*live);
   if (abort_now) {
     console_.notice("pelt: stopping early: threshold " + abort_reason_);
     for (auto& w : workers_) w->stop();
@@ -375,7 +376,8 @@ void Run::monitor() {
 }
 
 int Run::finish() {
-  RunReport report;
+  auto owned = std::make_unique<RunReport>();  // on the heap: the figures are large
+  RunReport& report = *owned;
   report.elapsed_seconds = seconds_since(t0_ns_);
   report.ended_at = std::chrono::system_clock::now();
   for (auto& w : workers_) {

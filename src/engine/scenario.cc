@@ -1,5 +1,7 @@
 #include "engine/scenario.h"
 
+#include "wire/http1.h"
+
 namespace pelt {
 
 ScenarioContext::ScenarioContext(uint32_t index, ScenarioSetup setup, ScenarioStats& stats)
@@ -8,6 +10,18 @@ ScenarioContext::ScenarioContext(uint32_t index, ScenarioSetup setup, ScenarioSt
   dynamic_ = s && s->has_request();
   capture_ = s && s->has_response();
   has_delay_ = s && s->has_delay();
+  static_batch_ = setup_.static_batch;
+  if (s && !dynamic_ && !static_batch_) {
+    // The static request is the string wrk.request() returns from this thread's state: sent
+    // from there, anchored for the whole run.
+    std::string_view bytes;
+    if (s->request(bytes)) {
+      static_batch_ = std::make_shared<RequestBatch>();
+      static_batch_->owner = std::make_shared<int>(s->anchor_last_request());
+      static_batch_->bytes = bytes;
+      static_batch_->heads = setup_.batch_heads;
+    }
+  }
   default_name_ = name_stats(setup_.default_name, setup_.default_method);
 }
 
@@ -24,6 +38,32 @@ SeriesSlot* ScenarioContext::series_slot(const NameStats* name, Recorder& record
   }
   if (slot) series_.emplace(name, slot);  // (none before the series started)
   return slot;
+}
+
+std::shared_ptr<RequestBatch> ScenarioContext::batch_of(std::string_view bytes, std::string& error) {
+  constexpr size_t kMaxRemembered = 4096;  // distinct strings remembered per scenario and worker
+  auto it = batches_.find(bytes.data());
+  if (it != batches_.end() && it->second->bytes.size() == bytes.size()) return it->second;
+  std::vector<bool> heads;
+  if (!scan_requests(bytes, heads, error) || heads.empty()) {
+    if (error.empty()) error = "no request";
+    return nullptr;
+  }
+  if (batches_.size() >= kMaxRemembered) {
+    // Too many distinct strings: this one is copied, for the connections still sending it.
+    return make_owned_batch(std::string(bytes), std::move(heads));
+  }
+  anchors_.push_back(setup_.script->anchor_last_request());
+  auto batch = std::make_shared<RequestBatch>();
+  batch->owner = std::make_shared<int>(anchors_.back());  // the bytes live in the Lua state
+  batch->bytes = bytes;
+  batch->heads = std::move(heads);
+  batches_[bytes.data()] = batch;
+  return batch;
+}
+
+ScenarioContext::~ScenarioContext() {
+  // (the Lua state goes with setup_; anchors need no release then)
 }
 
 NameStats* ScenarioContext::name_stats(std::string_view name, std::string_view method) {

@@ -12,6 +12,7 @@
 #include "config/config.h"
 #include "lua/script.h"
 #include "results/recorder.h"
+#include "wire/request_batch.h"
 #include "results/stats.h"
 
 namespace pelt {
@@ -21,8 +22,9 @@ struct ScenarioSetup {
   const ScenarioConfig* config = nullptr;  // the scenario (owned by the runner)
   std::unique_ptr<Script> script;          // this thread's Lua state, init() done
   ThreadHandle* handle = nullptr;          // wrk's thread object (owned by the runner)
-  std::string static_request;              // the request bytes when there is no request() hook
   std::vector<bool> batch_heads;           // one entry per request in a batch; true = HEAD
+  std::shared_ptr<RequestBatch> static_batch;  // the static request given ready-made (tests);
+                                               // otherwise taken from the script's state
   std::string default_name;                // request name when the script sets none
   std::string default_method;              // method of the default request
 };
@@ -31,6 +33,7 @@ struct ScenarioSetup {
 class ScenarioContext {
  public:
   ScenarioContext(uint32_t index, ScenarioSetup setup, ScenarioStats& stats);
+  ~ScenarioContext();
 
   uint32_t index() const { return index_; }
   const ScenarioConfig& config() const { return *setup_.config; }
@@ -46,6 +49,13 @@ class ScenarioContext {
   // The figures of requests named `name` (method: of the first request with that name). Past
   // WorkerStats::kMaxNames names, new ones fold into "other".
   NameStats* name_stats(std::string_view name, std::string_view method);
+  // The static request (no request() hook) as a batch.
+  const std::shared_ptr<RequestBatch>& static_batch() const { return static_batch_; }
+  // The batch for the string request() just returned (`bytes`). Null with `error` set when
+  // the bytes are not whole HTTP/1.x requests. A script returns the same few strings again
+  // and again (wrk.format remembers them): each distinct string is scanned once and sent from
+  // where it lies in the Lua state, anchored there while it is remembered.
+  std::shared_ptr<RequestBatch> batch_of(std::string_view bytes, std::string& error);
   // The time series slot of a name name_stats() returned.
   SeriesSlot* series_slot(const NameStats* name, Recorder& recorder);
 
@@ -60,6 +70,11 @@ class ScenarioContext {
   std::string cached_name_;              // last request name looked up
   NameStats* cached_name_stats_ = nullptr;  // its figures
   std::unordered_map<const NameStats*, SeriesSlot*> series_;  // time series slot by name
+  std::shared_ptr<RequestBatch> static_batch_;  // the request when there is no request()
+  // Batches of the strings request() returned, by the string's address (each anchored in the
+  // Lua state while it is here, so the address stays its own).
+  std::unordered_map<const char*, std::shared_ptr<RequestBatch>> batches_;
+  std::vector<int> anchors_;               // the Lua anchors of the remembered strings
 };
 
 }  // namespace pelt

@@ -97,10 +97,19 @@ void Vu::send_request() {
   want_send_ = false;
   const ScenarioSetup& setup = scenario_.setup();
   std::string_view bytes;
+  std::shared_ptr<RequestBatch> batch = scenario_.static_batch();
   if (scenario_.dynamic()) {
     Script& script = *scenario_.script();
+    std::string error;
     if (!script.request(bytes)) {
-      env_.recorder.record_script_error(script.last_error());
+      error = script.last_error();
+    } else if (bytes.empty()) {
+      error = script.path() + ": request() returned an empty string: no request was sent";
+    } else if ((batch = scenario_.batch_of(bytes, error)) == nullptr) {
+      error = script.path() + ": request() returned bytes that are not HTTP requests: " + error;
+    }
+    if (!error.empty()) {
+      env_.recorder.record_script_error(error);
       // The iteration could not produce a request: it ends here, after a short pause.
       batch_done_ = true;
       thinking_ = true;
@@ -120,7 +129,7 @@ void Vu::send_request() {
                                              : bytes.substr(0, sp)));
     }
   } else {
-    bytes = setup.static_request;
+    bytes = batch->bytes;
   }
   batch_done_ = false;
   // Inside a read callback the read's timestamp is a fraction of a microsecond old: the next
@@ -128,9 +137,9 @@ void Vu::send_request() {
   sent_ns_ = connection_.now_ns();
   if (intended_ns_ == 0) intended_ns_ = sent_ns_;
   const uint64_t lag_us = intended_ns_ < sent_ns_ ? (sent_ns_ - intended_ns_) / 1000 : 0;
-  env_.recorder.record_sent(scope_, static_cast<uint32_t>(setup.batch_heads.size()), bytes.size(),
+  env_.recorder.record_sent(scope_, static_cast<uint32_t>(batch->heads.size()), bytes.size(),
                             lag_us, sent_ns_);
-  connection_.submit(bytes, setup.batch_heads);
+  connection_.submit(*batch);
 }
 
 void Vu::on_connection_ready() {

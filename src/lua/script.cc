@@ -1,6 +1,8 @@
 // The Script class: one Lua state running the prelude and a user script (see script.h).
 #include "lua/script.h"
 
+#include <cstdlib>
+
 #include <netdb.h>
 #include <netinet/in.h>
 
@@ -84,9 +86,26 @@ Script::~Script() {
   if (L_ != nullptr) lua_close(L_);
 }
 
+void* Script::allocate(void* ud, void* block, size_t old_size, size_t new_size) {
+  auto* self = static_cast<Script*>(ud);
+  if (new_size == 0) {
+    self->memory_bytes_ -= old_size;
+    std::free(block);
+    return nullptr;
+  }
+  const size_t old_bytes = block ? old_size : 0;
+  // Past the budget the allocation fails: Lua raises "not enough memory" in the script, which
+  // is then a script error like any other, never the machine's memory running out.
+  if (self->memory_bytes_ - old_bytes + new_size > self->memory_limit_bytes_) return nullptr;
+  void* out = std::realloc(block, new_size);
+  if (out != nullptr) self->memory_bytes_ = self->memory_bytes_ - old_bytes + new_size;
+  return out;
+}
+
 bool Script::load(const ScriptOptions& options, std::string& error) {
   path_ = options.path;
-  L_ = luaL_newstate();
+  memory_limit_bytes_ = options.memory_limit_bytes;
+  L_ = lua_newstate(&Script::allocate, this);
   if (L_ == nullptr) {
     error = "cannot create a Lua state (out of memory)";
     return false;
@@ -216,9 +235,15 @@ int Script::push_handler() {
 }
 
 bool Script::call(int handler, int nargs, int nresults) {
-  if (lua_pcall(L_, nargs, nresults, handler) == 0) return true;
+  const int status = lua_pcall(L_, nargs, nresults, handler);
+  if (status == 0) return true;
   const char* message = lua_tostring(L_, -1);
   last_error_ = message ? message : "unknown Lua error";
+  // Out of memory skips the message handler: name the script and the budget.
+  if (status == LUA_ERRMEM) {
+    last_error_ = (path_.empty() ? std::string("script") : path_) + ": " + last_error_ +
+                  " (a Lua state may use " + std::to_string(memory_limit_bytes_ >> 20) + " MiB)";
+  }
   lua_settop(L_, handler - 1);
   return false;
 }
@@ -356,6 +381,15 @@ bool Script::request(std::string_view& out) {
   out = std::string_view(data, len);
   lua_settop(L_, 0);
   return true;
+}
+
+int Script::anchor_last_request() {
+  lua_rawgeti(L_, LUA_REGISTRYINDEX, keep_ref_);
+  return luaL_ref(L_, LUA_REGISTRYINDEX);
+}
+
+void Script::release(int anchor) {
+  luaL_unref(L_, LUA_REGISTRYINDEX, anchor);
 }
 
 bool Script::first_request(std::string& out, std::string& error) {

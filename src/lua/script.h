@@ -35,6 +35,7 @@ struct ScriptOptions {
   std::string scenario = "default";        // pelt.scenario
   int thread_id = 0;                       // pelt.thread_id (0-based)
   int thread_count = 1;                    // pelt.threads
+  size_t memory_limit_bytes = size_t{1} << 30;  // the state's memory budget (Lua's allocations)
 };
 
 struct Address {                  // a resolved socket address (wrk's addr userdata)
@@ -104,6 +105,13 @@ class Script {
   bool delay(double& ms);
   bool teardown(std::string& error);
   const std::string& last_error() const;
+  // The user script's path ("" when there is none).
+  const std::string& path() const { return path_; }
+
+  // Keeps the string the last request() returned alive until release(): its bytes stay where
+  // they are, and no other string can take its address meanwhile (the string is interned).
+  int anchor_last_request();
+  void release(int anchor);
 
   // pelt.name(str) called during the last request(): the request name, "" if none.
   std::string_view request_name() const;
@@ -124,12 +132,16 @@ class Script {
   friend struct ScriptAccess;
   Script() = default;
   bool load(const ScriptOptions& options, std::string& error);
+  // The state's allocator: realloc within memory_limit_bytes_.
+  static void* allocate(void* ud, void* block, size_t old_size, size_t new_size);
   void detect_hooks();
   int push_handler();  // pushes the error handler, returns its stack index
   bool call(int handler, int nargs, int nresults);  // lua_pcall; on error fills last_error_
   bool push_global_function(const char* name);      // pushes the global if it is a function
 
   lua_State* L_ = nullptr;         // the owned Lua state
+  size_t memory_bytes_ = 0;        // bytes the state has allocated
+  size_t memory_limit_bytes_ = 0;  // its budget
   std::string path_;               // user script path, "" when none
   int handler_ref_ = -1;           // registry ref of the error message handler
   int header_mt_ref_ = -1;         // registry ref of the case-insensitive header metatable

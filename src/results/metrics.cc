@@ -34,6 +34,8 @@ using Labels = std::vector<ClientMetric::Label>;
 constexpr size_t kMaxLabelBytes = 200;  // longer label values are cut
 constexpr auto kScrapeGrace = std::chrono::milliseconds(150);  // lets the last response finish
 constexpr auto kStopPoll = std::chrono::milliseconds(50);      // linger notices a stop this fast
+constexpr int kServerThreads = 8;        // connections the endpoint serves at once
+constexpr int kRequestTimeoutMs = 2000;  // a client that sends no complete request is dropped
 
 const std::vector<double> kDefaultBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                              0.5,   1,      2.5,   5,    10,    30,   60};
@@ -521,7 +523,11 @@ std::unique_ptr<MetricsServer> MetricsServer::start(const MetricsOptions& option
   auto impl = std::make_unique<Impl>(Impl{options, "", LabelFolder(options), nullptr, nullptr});
   impl->collectable = std::make_shared<SnapshotCollectable>();
   try {
-    impl->exposer = std::make_unique<prometheus::Exposer>(wanted, 2);
+    // Idle or slow clients hold a server thread until their request times out: enough threads,
+    // and a short request timeout, keep scrapes served while such clients are connected.
+    impl->exposer = std::make_unique<prometheus::Exposer>(std::vector<std::string>{
+        "listening_ports", wanted, "num_threads", std::to_string(kServerThreads),
+        "request_timeout_ms", std::to_string(kRequestTimeoutMs)});
     impl->exposer->RegisterCollectable(impl->collectable);
     const std::vector<int> ports = impl->exposer->GetListeningPorts();
     impl->address = join_host_port(host, ports.empty() ? port : ports.front());

@@ -3,6 +3,13 @@
 #include "results/recorder.h"
 
 namespace pelt {
+namespace {
+
+// A connection the server closes this soon after it opened, before any response, is refused
+// work rather than an idle connection timed out.
+constexpr uint64_t kQuickCloseNs = 1'000'000'000;
+
+}  // namespace
 
 Connection::Connection(ConnectionUser& user, TransportFactory& transports, Recorder& recorder,
                        const sockaddr* dst, const sockaddr* src)
@@ -23,18 +30,21 @@ void Connection::warm_up() {
   if (transport_->state() == Transport::State::kClosed) transport_->connect(dst_, src_);
 }
 
-bool Connection::submit(std::string_view requests, const std::vector<bool>& heads) {
+bool Connection::submit(const RequestBatch& batch) {
   close_after_response_ = false;
-  return session_.submit(requests, heads);
+  return session_.submit(batch);
 }
 
 void Connection::on_transport_ready() {
   session_.reset();
+  responses_ = 0;
+  ready_ns_ = transport_->now_ns();
   user_.on_connection_ready();
 }
 
 void Connection::on_response(const ParsedResponse& response) {
   if (!response.keep_alive) close_after_response_ = true;
+  if (responses_++ == 0) transport_->note_response();
   user_.on_response(response);
 }
 
@@ -54,13 +64,26 @@ void Connection::on_transport_bytes(const char* data, size_t len) {
 }
 
 void Connection::on_transport_eof() {
+  // A connection that ends before its first response backs off before the next one, so a
+  // server (or a load balancer without backends) that closes every connection cannot make
+  // pelt spin through connections.
   if (!session_.finish()) {
+    if (responses_ == 0) transport_->note_failure();
     fail(ErrorKind::kRead, "premature close", "read: " + session_.error());
     return;
   }
   if (session_.outstanding() > 0) {
+    if (responses_ == 0) transport_->note_failure();
     fail(ErrorKind::kRead, "premature close",
          "read: the server closed the connection before responding");
+    return;
+  }
+  // Closed at once after the connect, without a response: a server refusing work (a load
+  // balancer without backends). An unused connection closed later is an idle timeout.
+  if (responses_ == 0 && transport_->now_ns() - ready_ns_ < kQuickCloseNs) {
+    transport_->note_failure();
+    fail(ErrorKind::kRead, "connection closed before response",
+         "read: the server closed the connection before sending any response");
     return;
   }
   // Closed after the last response, or while idle (the server's keep-alive timeout):
@@ -73,6 +96,9 @@ void Connection::on_transport_eof() {
 
 void Connection::on_transport_error(ErrorKind kind, const std::string& reason,
                                     const std::string& detail) {
+  // A connection that breaks before its first response backs off before the next one (failed
+  // connects are counted by the transport itself).
+  if (kind != ErrorKind::kConnect && responses_ == 0 && transport_->ready()) transport_->note_failure();
   fail(kind, reason, detail);
 }
 
@@ -97,7 +123,7 @@ void Connection::on_transport_closed() {
   // Reconnect at once after a clean close; back off after failed connects so a refusing
   // server does not spin the loop. A close that did not ask to reopen (abandon()) reopens only
   // when the user wants a connection again by now.
-  if (reopen && transport_->failures() > 0) {
+  if (reopen && transport_->failures() > 0) {  // (failed connects or closes without a response)
     transport_->connect_after_backoff();
     return;
   }

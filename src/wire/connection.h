@@ -54,7 +54,7 @@ class Connection : private TransportEvents, private SessionEvents {
   void warm_up();
   void set_capture(bool capture) { session_.set_capture(capture); }
   // Sends a batch of requests (ready() must hold). False when the write failed (reported).
-  bool submit(std::string_view requests, const std::vector<bool>& heads);
+  bool submit(const RequestBatch& batch);
   // Requests sent and not yet answered.
   uint64_t outstanding() const { return session_.outstanding(); }
   // The current read's time inside a read, otherwise the clock's.
@@ -80,7 +80,9 @@ class Connection : private TransportEvents, private SessionEvents {
   // SessionEvents
   void on_first_byte() override { user_.on_first_byte(); }
   void on_response(const ParsedResponse& response) override;
-  bool write(const char* data, size_t len) override { return transport_->send(data, len); }
+  bool write(std::shared_ptr<const void> owner, std::string_view bytes) override {
+    return transport_->send(std::move(owner), bytes);
+  }
 
   // A connection-level failure: closes (and later reopens) and tells the user how many
   // requests lost their answer.
@@ -95,6 +97,8 @@ class Connection : private TransportEvents, private SessionEvents {
   const sockaddr* src_;                    // local address to bind, or null
   bool reopen_ = false;                    // reconnect once the transport has closed
   bool close_after_response_ = false;      // the server asked to close after its response
+  uint64_t responses_ = 0;                 // responses on the current connection
+  uint64_t ready_ns_ = 0;                  // when the current connection became ready
   bool shutting_down_ = false;             // shutdown() was called
 };
 

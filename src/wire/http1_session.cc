@@ -7,9 +7,9 @@ Http1Session::Http1Session(SessionEvents& events)
   parser_.set_on_first_byte(&Http1Session::on_first_byte);
 }
 
-bool Http1Session::submit(std::string_view requests, const std::vector<bool>& heads) {
-  for (bool head : heads) parser_.push_request(head);
-  return events_.write(requests.data(), requests.size());
+bool Http1Session::submit(const RequestBatch& batch) {
+  for (bool head : batch.heads) parser_.push_request(head);
+  return events_.write(batch.owner, batch.bytes);
 }
 
 void Http1Session::on_response(void* ctx, const ParsedResponse& response) {

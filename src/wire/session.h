@@ -8,11 +8,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "wire/http1.h"
+#include "wire/request_batch.h"
 
 namespace pelt {
 
@@ -23,8 +25,8 @@ class SessionEvents {
   virtual void on_first_byte() = 0;
   // A complete response to the oldest waiting request.
   virtual void on_response(const ParsedResponse& response) = 0;
-  // Bytes the session wants sent (requests, protocol frames).
-  virtual bool write(const char* data, size_t len) = 0;
+  // Bytes the session wants sent (requests, protocol frames), valid while `owner` lives.
+  virtual bool write(std::shared_ptr<const void> owner, std::string_view bytes) = 0;
 };
 
 class Session {
@@ -35,8 +37,8 @@ class Session {
   // Keep headers and body of the next responses (for Lua response()).
   virtual void set_capture(bool capture) = 0;
   // Sends a batch of serialized HTTP/1.1 requests (as Lua request() returns them: one or more,
-  // pipelined). `heads` has one entry per request, true for HEAD. False when the write failed.
-  virtual bool submit(std::string_view requests, const std::vector<bool>& heads) = 0;
+  // pipelined). False when the write failed.
+  virtual bool submit(const RequestBatch& batch) = 0;
   // Bytes that arrived. False on a protocol error; error() says what.
   virtual bool feed(const char* data, size_t len) = 0;
   // The peer ended the stream. True when nothing was cut off (a close-delimited body may end
@@ -54,7 +56,7 @@ class Http1Session : public Session {
 
   void reset() override { parser_.reset(); }
   void set_capture(bool capture) override { parser_.set_capture(capture); }
-  bool submit(std::string_view requests, const std::vector<bool>& heads) override;
+  bool submit(const RequestBatch& batch) override;
   bool feed(const char* data, size_t len) override { return parser_.feed(data, len); }
   bool finish() override { return parser_.finish(); }
   size_t outstanding() const override { return parser_.outstanding(); }

@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -171,6 +172,12 @@ bool PlainTransport::read_socket(bool until_would_block) {
 }
 
 void PlainTransport::handle_read_error(int err) {
+  // A handshake that breaks is a failed connect, whatever broke it.
+  if (state_ == State::kHandshaking) {
+    report_error(ErrorKind::kConnect, "tls: " + errno_reason("read", err),
+                 std::string("tls handshake: read: ") + uv_strerror(err));
+    return;
+  }
   report_error(ErrorKind::kRead, errno_reason("read", err),
                std::string("read: ") + uv_strerror(err));
 }
@@ -192,16 +199,33 @@ void PlainTransport::on_socket_eof() {
   events_.on_transport_eof();
 }
 
-bool PlainTransport::send(const char* data, size_t len) {
-  return write_raw(data, len);
+bool PlainTransport::send(std::shared_ptr<const void> owner, std::string_view bytes) {
+  return write_shared(std::move(owner), bytes);
 }
 
-bool PlainTransport::write_raw(const char* data, size_t len) {
-  if (len == 0) return true;
-  if (!out_.empty()) {  // earlier bytes still wait for the socket: keep the order
-    out_.append(data, len);
-    return true;
+bool PlainTransport::write_shared(std::shared_ptr<const void> owner, std::string_view bytes) {
+  if (bytes.empty()) return true;
+  if (!out_.empty()) return queue(std::move(owner), bytes, 0, false);  // keep the order
+  ssize_t n;
+  do {
+    n = raw_send(fd_, bytes.data(), bytes.size());
+  } while (n < 0 && errno == EINTR);
+  if (n == static_cast<ssize_t>(bytes.size())) return true;
+  if (n < 0) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      const int err = -errno;
+      report_error(ErrorKind::kWrite, errno_reason("write", err),
+                   std::string("write: ") + uv_strerror(err));
+      return false;
+    }
+    n = 0;
   }
+  return queue(std::move(owner), bytes, static_cast<size_t>(n), false);
+}
+
+bool PlainTransport::write_copy(const char* data, size_t len) {
+  if (len == 0) return true;
+  if (!out_.empty()) return queue(nullptr, std::string_view(data, len), 0, true);
   ssize_t n;
   do {
     n = raw_send(fd_, data, len);
@@ -216,14 +240,35 @@ bool PlainTransport::write_raw(const char* data, size_t len) {
     }
     n = 0;
   }
-  out_.assign(data + n, len - static_cast<size_t>(n));
+  return queue(nullptr, std::string_view(data, len), static_cast<size_t>(n), true);
+}
+
+bool PlainTransport::queue(std::shared_ptr<const void> owner, std::string_view bytes, size_t sent,
+                           bool copy) {
+  if (copy) {
+    auto text = std::make_shared<const std::string>(bytes.substr(sent));
+    bytes = *text;
+    owner = std::move(text);
+    sent = 0;
+  }
+  out_.push_back({std::move(owner), bytes, sent});
   watch(true);
   return true;
 }
 
 void PlainTransport::flush_out() {
+  constexpr int kMaxIov = 16;
   while (!out_.empty()) {
-    const ssize_t n = raw_send(fd_, out_.data(), out_.size());
+    iovec iov[kMaxIov];
+    int count = 0;
+    for (auto it = out_.begin(); it != out_.end() && count < kMaxIov; ++it, ++count) {
+      iov[count].iov_base = const_cast<char*>(it->bytes.data() + it->offset);
+      iov[count].iov_len = it->bytes.size() - it->offset;
+    }
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = static_cast<size_t>(count);
+    const ssize_t n = syscall(SYS_sendmsg, fd_, &msg, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;
@@ -232,9 +277,22 @@ void PlainTransport::flush_out() {
                    std::string("write: ") + uv_strerror(err));
       return;
     }
-    out_.erase(0, static_cast<size_t>(n));
+    // Consume what went out: whole segments, then an offset into the next.
+    size_t left = static_cast<size_t>(n);
+    while (left > 0 && !out_.empty()) {
+      Pending& p = out_.front();
+      const size_t rest = p.bytes.size() - p.offset;
+      if (left < rest) {
+        p.offset += left;
+        left = 0;
+      } else {
+        left -= rest;
+        out_.pop_front();
+      }
+    }
   }
   watch(false);
+  on_drained();
 }
 
 void PlainTransport::watch(bool writable) {
@@ -301,7 +359,7 @@ void TlsTransport::on_connected(uint64_t now_ns) {
     report_error(ErrorKind::kConnect, "tls: " + tls_->error(), "tls handshake: " + tls_->error());
     return;
   }
-  write_raw(tls_out_.data(), tls_out_.size());
+  write_copy(tls_out_.data(), tls_out_.size());
 }
 
 void TlsTransport::on_socket_bytes(const char* data, size_t len) {
@@ -309,7 +367,7 @@ void TlsTransport::on_socket_bytes(const char* data, size_t len) {
   tls_out_.clear();
   const bool handshaking = !tls_->handshake_done();
   const TlsSession::Status s = tls_->on_read(data, len, tls_plain_, tls_out_);
-  if (!tls_out_.empty() && !write_raw(tls_out_.data(), tls_out_.size())) return;
+  if (!tls_out_.empty() && !write_copy(tls_out_.data(), tls_out_.size())) return;
   if (!open()) return;
   if (s == TlsSession::Status::kError) {
     if (handshaking) {
@@ -342,22 +400,39 @@ void TlsTransport::on_socket_eof() {
   events_.on_transport_eof();
 }
 
-bool TlsTransport::send(const char* data, size_t len) {
-  tls_out_.clear();
-  if (tls_->write(data, len, tls_out_) != TlsSession::Status::kOk) {
-    report_error(ErrorKind::kWrite, "tls: " + tls_->error(), tls_->error());
-    return false;
+bool TlsTransport::send(std::shared_ptr<const void> owner, std::string_view bytes) {
+  if (bytes.empty()) return true;
+  plain_out_.push_back({std::move(owner), bytes, 0});
+  return pump();
+}
+
+bool TlsTransport::pump() {
+  // A record's worth at a time, only while the socket keeps up.
+  constexpr size_t kChunkBytes = 16 * 1024;
+  while (!plain_out_.empty() && drained() && tls_) {
+    Plain& p = plain_out_.front();
+    const size_t n = std::min(kChunkBytes, p.bytes.size() - p.offset);
+    tls_out_.clear();
+    if (tls_->write(p.bytes.data() + p.offset, n, tls_out_) != TlsSession::Status::kOk) {
+      report_error(ErrorKind::kWrite, "tls: " + tls_->error(), tls_->error());
+      return false;
+    }
+    p.offset += n;
+    if (p.offset == p.bytes.size()) plain_out_.pop_front();
+    if (!write_copy(tls_out_.data(), tls_out_.size())) return false;
   }
-  return write_raw(tls_out_.data(), tls_out_.size());
+  return true;
 }
 
 void TlsTransport::close() {
   PlainTransport::close();
+  plain_out_.clear();
   tls_.reset();
 }
 
 void TlsTransport::shutdown() {
   PlainTransport::shutdown();
+  plain_out_.clear();
   tls_.reset();
 }
 
@@ -370,11 +445,17 @@ std::unique_ptr<Transport> TransportFactory::make(TransportEvents& events) {
 
 void Transport::connect_after_backoff() {
   if (!backoff_) backoff_ = clock_.make_timer(&Transport::on_backoff, this);
-  // 1, 2, 4 ... 100 ms after consecutive failed connects, so a refusing server cannot spin
-  // the loop.
+  // 1, 2, 4 ... 100 ms after consecutive failures, so a refusing server (or one that closes
+  // every connection at once) cannot spin the loop; the jitter (50-100%) keeps many
+  // connections from coming back in step.
   uint64_t ms = 1ull << std::min<uint32_t>(failures_ > 0 ? failures_ - 1 : 0, 7);
   if (ms > 100) ms = 100;
-  backoff_->start(ms * 1000 * 1000);
+  if (jitter_state_ == 0) jitter_state_ = reinterpret_cast<uintptr_t>(this) | 1;
+  jitter_state_ ^= jitter_state_ << 13;
+  jitter_state_ ^= jitter_state_ >> 7;
+  jitter_state_ ^= jitter_state_ << 17;
+  const uint64_t ns = ms * 1000 * 1000;
+  backoff_->start(ns / 2 + jitter_state_ % (ns / 2 + 1));
 }
 
 void Transport::on_backoff(void* ctx) {

@@ -3,6 +3,7 @@
 // and read and written with raw send()/recv() system calls.
 #pragma once
 
+#include <deque>
 #include <memory>
 #include <string>
 
@@ -17,7 +18,7 @@ class PlainTransport : public Transport {
   ~PlainTransport() override;
 
   void connect(const sockaddr* dst, const sockaddr* src) override;
-  bool send(const char* data, size_t len) override;
+  bool send(std::shared_ptr<const void> owner, std::string_view bytes) override;
   void close() override;
   void shutdown() override;
   void check_connect_timeout(uint64_t now_ns, uint64_t timeout_ns) override;
@@ -29,8 +30,14 @@ class PlainTransport : public Transport {
   virtual void on_socket_bytes(const char* data, size_t len);
   // The peer sent FIN.
   virtual void on_socket_eof();
-  // Writes bytes to the socket (queued when it is full). False when the write failed.
-  bool write_raw(const char* data, size_t len);
+  // Writes bytes to the socket, queueing what it does not take: shared bytes by reference,
+  // others (write_copy) as a copy. False when the write failed.
+  bool write_shared(std::shared_ptr<const void> owner, std::string_view bytes);
+  bool write_copy(const char* data, size_t len);
+  // Everything queued has gone to the socket.
+  bool drained() const { return out_.empty(); }
+  // The socket took the last queued bytes (TLS encrypts more then).
+  virtual void on_drained() {}
   // Reports a failure to the owner (counting a failed connect first).
   void report_error(ErrorKind kind, const std::string& reason, const std::string& detail);
   void report_ready();
@@ -59,7 +66,14 @@ class PlainTransport : public Transport {
   uv_poll_t poll_;                  // readiness of fd_ (re-initialised per connection)
   bool watching_writable_ = false;  // poll_ includes UV_WRITABLE
   bool notify_close_ = true;        // on_transport_closed() once the handle is closed
-  std::string out_;                 // bytes the socket did not take yet (sent when writable)
+  // Bytes the socket did not take yet, in order, each segment from its offset on.
+  struct Pending {
+    std::shared_ptr<const void> owner;  // keeps `bytes` alive
+    std::string_view bytes;             // the segment
+    size_t offset = 0;                  // bytes of it already sent
+  };
+  bool queue(std::shared_ptr<const void> owner, std::string_view bytes, size_t sent, bool copy);
+  std::deque<Pending> out_;         // sent when the socket is writable
 };
 
 class TlsTransport : public PlainTransport {
@@ -67,17 +81,28 @@ class TlsTransport : public PlainTransport {
   TlsTransport(TransportEvents& events, const TransportSettings& settings);
   ~TlsTransport() override;
 
-  bool send(const char* data, size_t len) override;
+  bool send(std::shared_ptr<const void> owner, std::string_view bytes) override;
   void close() override;
   void shutdown() override;
 
  protected:
   void on_connected(uint64_t now_ns) override;
+  void on_drained() override { pump(); }
   void on_socket_bytes(const char* data, size_t len) override;
   void on_socket_eof() override;
 
  private:
+  // Encrypts queued plaintext while the socket takes the ciphertext, a record's worth at a
+  // time, so a large body is never held encrypted in memory whole. False on a failure.
+  bool pump();
+
   std::unique_ptr<TlsSession> tls_;  // TLS state of the current connection
+  struct Plain {
+    std::shared_ptr<const void> owner;  // keeps `bytes` alive
+    std::string_view bytes;             // plaintext to encrypt
+    size_t offset = 0;                  // bytes of it already encrypted
+  };
+  std::deque<Plain> plain_out_;      // plaintext waiting to be encrypted
   std::string tls_out_;              // scratch: ciphertext produced by TLS
   std::string tls_plain_;            // scratch: plaintext produced by TLS
 };

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "engine/clock.h"
 #include "results/stats.h"
@@ -51,8 +52,10 @@ class Transport {
 
   // Opens a connection to dst (from src when not null). From kClosed only.
   virtual void connect(const sockaddr* dst, const sockaddr* src) = 0;
-  // Sends application bytes. False when the connection failed on the way (already reported).
-  virtual bool send(const char* data, size_t len) = 0;
+  // Sends application bytes that stay valid while `owner` lives (they are not copied: a
+  // partial write keeps a reference and an offset). False when the connection failed on the
+  // way (already reported).
+  virtual bool send(std::shared_ptr<const void> owner, std::string_view bytes) = 0;
   // Closes the socket; on_transport_closed() follows once it is closed.
   virtual void close() = 0;
   // End of the run: closes without further callbacks.
@@ -67,14 +70,19 @@ class Transport {
   // microsecond old, and no clock read); otherwise the clock's.
   uint64_t now_ns() const { return in_read_ ? read_ns_ : clock_.now_ns(); }
 
-  // Reconnect backoff: consecutive failed connects, and a connect after 1, 2, 4 ... 100 ms.
+  // Reconnect backoff: connections in a row that failed or closed before any response, and a
+  // connect after 1, 2, 4 ... 100 ms (with jitter: 50% to 100% of that).
   uint32_t failures() const { return failures_; }
   void connect_after_backoff();
   bool backoff_pending() const { return backoff_ && backoff_->active(); }
+  // A connection that ended without a response counts as a failure (backoff grows).
+  void note_failure() { ++failures_; }
+  // A response arrived: the server works, reconnects are immediate again.
+  void note_response() { failures_ = 0; }
 
  protected:
   void note_connect_failure() { ++failures_; }
-  void note_connected() { failures_ = 0; }
+  void note_connected() {}
   void stop_backoff() {
     if (backoff_) backoff_->stop();
   }
@@ -88,7 +96,8 @@ class Transport {
  private:
   static void on_backoff(void* ctx);
 
-  uint32_t failures_ = 0;           // consecutive failed connects
+  uint32_t failures_ = 0;           // connections in a row that failed or got no response
+  uint64_t jitter_state_ = 0;       // xorshift state for the backoff's jitter
   std::unique_ptr<Timer> backoff_;  // reconnect backoff (made on the first failure)
 };
 

@@ -28,6 +28,8 @@ USAGE_ERRORS = [
     ("lua-setup-error", ["-t1", "-c1", "-d1s", "-s", "{setup_err}", "{url}"], "{setup_err}:2:"),
     ("unknown-host", ["-t1", "-c1", "-d1s", "http://no-such-host.invalid/"], "no-such-host.invalid"),
     ("bad-header", ["-t1", "-c1", "-d1s", "-H", "NoColonHere", "{url}"], "bad header"),
+    ("header-injection", ["-t1", "-c1", "-d1s", "-H", "X-A: 1\r\nX-Injected: yes", "{url}"],
+     "must not contain line breaks"),
     ("too-many-connections", ["-t1", "-c", "5000000", "-d1s", "{url}"], "file descriptors"),
     ("missing-url", ["-t1", "-c1", "-d1s"], "missing URL"),
 ]

@@ -1,5 +1,6 @@
 // Scenario-file loader: shipped scenarios, field mapping, ${VAR} rules and error messages.
 #include "config/config.h"
+#include "config/toml_guard.h"
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
@@ -556,4 +557,28 @@ TEST_CASE("more validation messages", "[config]") {
   // ${VAR} errors inside a scenario value point at the "$".
   CHECK(load_error(a + "body = '{\"id\": ${PELT_CONFIG_TEST_NOPE}}'\n")
             .starts_with("t.toml:4:16: ${PELT_CONFIG_TEST_NOPE} is not set"));
+}
+
+TEST_CASE("a key of thousands of dotted parts is refused before the parser recurses", "[config]") {
+  std::string deep = "[target]\nurl = \"http://127.0.0.1:1/\"\n[scenarios.a]\nexecutor = \"constant-vus\"\n"
+                     "duration = \"1s\"\n";
+  std::string key = "x";
+  for (int i = 0; i < 100000; ++i) key += ".x";
+  pelt::RunConfig out;
+  std::string error;
+  CHECK_FALSE(pelt::load_run_config(deep + key + " = 1\n", "deep.toml", ".", {}, out, error));
+  CHECK(error == "deep.toml:6:257: a key with more than 128 dotted parts: nest tables instead");
+  // The same in a table header, and with quoted parts.
+  std::string header = "[\"a\"";
+  for (int i = 0; i < 200; ++i) header += ". 'b'";
+  CHECK_FALSE(pelt::load_run_config(deep + header + "]\n", "deep.toml", ".", {}, out, error));
+  CHECK_THAT(error, Catch::Contains("more than 128 dotted parts"));
+  // Dots elsewhere are no keys: floats, dates, strings, comments.
+  uint32_t line = 0, column = 0;
+  std::string message;
+  CHECK(pelt::check_key_depth("a.b.c = 1.5\nd = 2024-01-01T10:00:00.123Z\ne = \"x.y.z\" # a.b.c\n",
+                              3, line, column, message));
+  CHECK_FALSE(pelt::check_key_depth("a.b.c.d = 1\n", 3, line, column, message));
+  CHECK(line == 1);
+  CHECK(column == 7);
 }

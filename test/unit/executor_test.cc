@@ -46,8 +46,8 @@ class Sim {
     pelt::ScenarioSetup setup;
     setup.config = &config_;
     setup.handle = &handle_;
-    setup.static_request = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
     setup.batch_heads = {false};
+    setup.static_batch = pelt::make_owned_batch("GET / HTTP/1.1\r\nHost: x\r\n\r\n", {false});
     setup.default_name = "/";
     setup.default_method = "GET";
     stats_.scenarios.resize(1);
