@@ -16,7 +16,7 @@ class DoneHooksSink : public Sink {
     ds.errors = report.stats.errors;
     bool ok = true;
     for (PreparedScenario& ps : scenarios_) {
-      if (!ps.main->has_done()) continue;
+      if (!ps.main || !ps.main->has_done()) continue;
       std::string message;
       if (!ps.main->done(ds, report.stats.latency, report.stats.req_per_sec, message)) {
         if (!ok) error += "; ";

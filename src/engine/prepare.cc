@@ -39,6 +39,51 @@ std::string request_path_name(const std::string& path) {
   return q == std::string::npos ? path : path.substr(0, q);
 }
 
+// A scenario without a script needs no Lua state during the run: its request is built once,
+// and each worker sends its own copy of the bytes.
+bool prepare_static(PreparedScenario& ps, const ScriptOptions& so, const Address& addr,
+                    const ScenarioConfig& sc, int threads, const std::vector<std::string>& args,
+                    PreparedRun& out, std::string& error) {
+  auto builder = Script::create(so, error);
+  if (!builder) return false;
+  ThreadHandle scratch;
+  scratch.addr = addr;
+  std::string_view bytes;
+  std::vector<bool> heads;
+  if (!builder->init(scratch, args, error)) return false;
+  if (!builder->request(bytes)) {
+    error = "request() failed: " + builder->last_error();
+    return false;
+  }
+  if (!scan_requests(bytes, heads, error) || heads.empty()) {
+    error = "the built request is not valid HTTP: " + (error.empty() ? std::string("no request") : error);
+    return false;
+  }
+  std::string method = so.method, name;
+  const size_t sp1 = bytes.find(' ');
+  const size_t sp2 = bytes.find(' ', sp1 + 1);
+  if (sp1 != std::string_view::npos && sp2 != std::string_view::npos) {
+    method = std::string(bytes.substr(0, sp1));
+    name = request_path_name(std::string(bytes.substr(sp1 + 1, sp2 - sp1 - 1)));
+  }
+  for (int w = 0; w < threads; ++w) {
+    auto handle = std::make_unique<ThreadHandle>();
+    handle->id = w;
+    handle->addr = addr;
+    ScenarioSetup setup;
+    setup.config = &sc;
+    setup.handle = handle.get();
+    setup.batch_heads = heads;
+    setup.static_batch = make_owned_batch(std::string(bytes), heads);
+    setup.default_method = method;
+    setup.default_name = name.empty() ? "default" : name;
+    out.workers[static_cast<size_t>(w)].push_back(std::move(setup));
+    ps.handles.push_back(std::move(handle));
+  }
+  ps.main.reset();  // no setup() and no done() to call
+  return true;
+}
+
 bool fail(std::string& error, int& exit_code, std::string message, int code = kExitUsage) {
   error = std::move(message);
   exit_code = code;
@@ -83,6 +128,10 @@ bool prepare_scripts(const RunConfig& cfg, const Url& url, int threads,
                   error + (unreachable ? " (is the server running and listening on that port?)" : ""),
                   unreachable ? kExitRunFailed : kExitUsage);
     }
+    if (so.path.empty() && !prepare_static(ps, so, first, sc, threads, script_args, out, error)) {
+      return fail(error, exit_code, error);
+    }
+    if (so.path.empty()) continue;
     for (int w = 0; w < threads; ++w) {
       ScriptOptions tso = so;
       tso.thread_id = w;

@@ -15,7 +15,7 @@ namespace pelt {
 
 // The main state of one scenario and wrk's thread objects (which must outlive done()).
 struct PreparedScenario {
-  std::unique_ptr<Script> main;                        // setup() and done()
+  std::unique_ptr<Script> main;                        // setup() and done(); null without a script
   std::vector<std::unique_ptr<ThreadHandle>> handles;  // one per worker
 };
 

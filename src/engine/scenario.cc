@@ -50,8 +50,10 @@ std::shared_ptr<RequestBatch> ScenarioContext::batch_of(std::string_view bytes, 
     return nullptr;
   }
   if (batches_.size() >= kMaxRemembered) {
-    // Too many distinct strings: this one is copied, for the connections still sending it.
-    return make_owned_batch(std::string(bytes), std::move(heads));
+    // Too many distinct strings: this one is copied, for the connections still sending it
+    // (the context holds it until the next one, the connections for as long as they send).
+    overflow_batch_ = make_owned_batch(std::string(bytes), std::move(heads));
+    return overflow_batch_;
   }
   anchors_.push_back(setup_.script->anchor_last_request());
   auto batch = std::make_shared<RequestBatch>();

@@ -75,6 +75,7 @@ class ScenarioContext {
   // Lua state while it is here, so the address stays its own).
   std::unordered_map<const char*, std::shared_ptr<RequestBatch>> batches_;
   std::vector<int> anchors_;               // the Lua anchors of the remembered strings
+  std::shared_ptr<RequestBatch> overflow_batch_;  // the last string not remembered, copied
 };
 
 }  // namespace pelt

@@ -97,7 +97,7 @@ void Vu::send_request() {
   want_send_ = false;
   const ScenarioSetup& setup = scenario_.setup();
   std::string_view bytes;
-  std::shared_ptr<RequestBatch> batch = scenario_.static_batch();
+  const RequestBatch* batch = scenario_.static_batch().get();
   if (scenario_.dynamic()) {
     Script& script = *scenario_.script();
     std::string error;
@@ -105,7 +105,7 @@ void Vu::send_request() {
       error = script.last_error();
     } else if (bytes.empty()) {
       error = script.path() + ": request() returned an empty string: no request was sent";
-    } else if ((batch = scenario_.batch_of(bytes, error)) == nullptr) {
+    } else if ((batch = scenario_.batch_of(bytes, error).get()) == nullptr) {
       error = script.path() + ": request() returned bytes that are not HTTP requests: " + error;
     }
     if (!error.empty()) {

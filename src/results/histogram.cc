@@ -17,8 +17,36 @@ using h1::U128;
 
 }  // namespace
 
+Histogram& Histogram::operator=(const Histogram& o) {
+  if (this == &o) return *this;
+  for (size_t b = 0; b < kBlocks; ++b) {
+    if (o.blocks_[b]) {
+      if (!blocks_[b]) blocks_[b] = std::make_unique<Block>();
+      *blocks_[b] = *o.blocks_[b];
+    } else {
+      blocks_[b].reset();
+    }
+  }
+  count_ = o.count_;
+  min_ = o.min_;
+  max_ = o.max_;
+  overflow_ = o.overflow_;
+  sum_ = o.sum_;
+  sum_sq_ = o.sum_sq_;
+  cursor_count_ = ~uint64_t{0};
+  cursor_rank_ = 0;
+  cursor_bucket_ = 0;
+  return *this;
+}
+
+void Histogram::add_at(size_t i, uint64_t n) {
+  std::unique_ptr<Block>& block = blocks_[i >> kSubBits];
+  if (!block) block = std::make_unique<Block>();
+  (*block)[i & (kSubBuckets - 1)] += n;
+}
+
 void Histogram::reset() {
-  counts_.fill(0);
+  for (auto& b : blocks_) b.reset();
   count_ = 0;
   min_ = ~uint64_t{0};
   max_ = 0;
@@ -32,7 +60,14 @@ void Histogram::reset() {
 
 void Histogram::merge(const Histogram& o) {
   if (o.count_ == 0) return;
-  for (size_t i = 0; i < kBuckets; ++i) counts_[i] += o.counts_[i];
+  for (size_t b = 0; b < kBlocks; ++b) {
+    if (!o.blocks_[b]) continue;
+    if (!blocks_[b]) {
+      blocks_[b] = std::make_unique<Block>(*o.blocks_[b]);
+      continue;
+    }
+    for (size_t k = 0; k < kSubBuckets; ++k) (*blocks_[b])[k] += (*o.blocks_[b])[k];
+  }
   count_ += o.count_;
   min_ = std::min(min_, o.min_);
   max_ = std::max(max_, o.max_);
@@ -92,7 +127,7 @@ uint64_t Histogram::percentile(double p) const {
   uint64_t seen = 0;
   const size_t last = bucket_index(max_);
   for (size_t i = bucket_index(min_); i <= last; ++i) {
-    seen += counts_[i];
+    seen += count_at(i);
     if (seen >= rank) return value_of(i);
   }
   return max_;
@@ -105,9 +140,9 @@ double Histogram::within_stdev(double mean, double stdev, int n) const {
   uint64_t inside = 0;
   const size_t last = bucket_index(max_);
   for (size_t i = bucket_index(min_); i <= last; ++i) {
-    if (counts_[i] == 0) continue;
+    if (count_at(i) == 0) continue;
     long double v = value_of(i);
-    if (v >= lower && v <= upper) inside += counts_[i];
+    if (v >= lower && v <= upper) inside += count_at(i);
   }
   return static_cast<double>(static_cast<long double>(inside) / count_ * 100);
 }
@@ -118,7 +153,7 @@ uint64_t Histogram::count_at_or_below(uint64_t value) const {
   uint64_t total = 0;
   const size_t last = bucket_index(max_);
   for (size_t i = bucket_index(min_); i <= last; ++i) {
-    if (counts_[i] != 0 && value_of(i) <= value) total += counts_[i];
+    if (count_at(i) != 0 && value_of(i) <= value) total += count_at(i);
   }
   return total;
 }
@@ -127,7 +162,7 @@ size_t Histogram::distinct() const {
   if (count_ == 0) return 0;
   size_t n = 0;
   const size_t last = bucket_index(max_);
-  for (size_t i = bucket_index(min_); i <= last; ++i) n += counts_[i] != 0;
+  for (size_t i = bucket_index(min_); i <= last; ++i) n += count_at(i) != 0;
   return n;
 }
 
@@ -141,13 +176,13 @@ bool Histogram::value_at(size_t i, uint64_t& value, uint64_t& count) const {
   }
   const size_t last = bucket_index(max_);
   for (; b <= last; ++b) {
-    if (counts_[b] == 0) continue;
+    if (count_at(b) == 0) continue;
     if (rank == i) {
       cursor_count_ = count_;
       cursor_rank_ = rank;
       cursor_bucket_ = b;
       value = value_of(b);
-      count = counts_[b];
+      count = count_at(b);
       return true;
     }
     ++rank;
@@ -160,7 +195,7 @@ std::vector<std::pair<uint64_t, uint64_t>> Histogram::buckets() const {
   if (count_ == 0) return out;
   const size_t last = bucket_index(max_);
   for (size_t i = bucket_index(min_); i <= last; ++i) {
-    if (counts_[i] != 0) out.emplace_back(value_of(i), counts_[i]);
+    if (count_at(i) != 0) out.emplace_back(value_of(i), count_at(i));
   }
   return out;
 }
@@ -183,10 +218,10 @@ std::string Histogram::encode() const {
   if (count_ != 0) {
     const size_t last = bucket_index(max_);
     for (size_t i = bucket_index(min_); i <= last; ++i) {
-      if (counts_[i] == 0) continue;
+      if (count_at(i) == 0) continue;
       if (!first) out += ',';
       first = false;
-      out += std::to_string(bucket_lower(i)) + ":" + std::to_string(counts_[i]);
+      out += std::to_string(bucket_lower(i)) + ":" + std::to_string(count_at(i));
     }
   }
   return out;
@@ -220,7 +255,7 @@ bool Histogram::decode(std::string_view text, Histogram& out, std::string& error
               "\", expected value:count with value <= " + std::to_string(kMaxValue);
       return false;
     }
-    h.counts_[bucket_index(value)] += n;
+    h.add_at(bucket_index(value), n);
     bucket_total += n;
   }
   if (bucket_total != count || (count != 0 && (min > max || max > kMaxValue))) {

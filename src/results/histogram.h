@@ -21,6 +21,7 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -38,6 +39,10 @@ class Histogram {
       static_cast<size_t>(kTopBits - kSubBits) * kSubBuckets + kSubBuckets;  // 7424
 
   Histogram() { reset(); }
+  Histogram(const Histogram& o) { *this = o; }
+  Histogram& operator=(const Histogram& o);
+  Histogram(Histogram&&) noexcept = default;
+  Histogram& operator=(Histogram&&) noexcept = default;
 
   // Records one value (clamped to kMaxValue).
   void record(uint64_t value) { record_n(value, 1); }
@@ -47,7 +52,10 @@ class Histogram {
     if (count == 0) return;
     overflow_ += value > kMaxValue ? count : 0;
     value = value > kMaxValue ? kMaxValue : value;
-    counts_[bucket_index(value)] += count;
+    const size_t i = bucket_index(value);
+    std::unique_ptr<Block>& block = blocks_[i >> kSubBits];
+    if (!block) block = std::make_unique<Block>();  // the first value of this power of two
+    (*block)[i & (kSubBuckets - 1)] += count;
     count_ += count;
     min_ = value < min_ ? value : min_;
     max_ = value > max_ ? value : max_;
@@ -119,8 +127,16 @@ class Histogram {
 
  private:
   uint64_t value_of(size_t i) const;  // bucket_value(i) clamped into [min, max]
+  // Samples in bucket i (0 when its block was never made).
+  uint64_t count_at(size_t i) const {
+    const Block* b = blocks_[i >> kSubBits].get();
+    return b ? (*b)[i & (kSubBuckets - 1)] : 0;
+  }
+  void add_at(size_t i, uint64_t n);  // adds n to bucket i, making its block when needed
 
-  std::array<uint64_t, kBuckets> counts_;         // samples per bucket
+  using Block = std::array<uint64_t, kSubBuckets>;        // the buckets of one power of two
+  static constexpr size_t kBlocks = kBuckets / kSubBuckets;
+  std::array<std::unique_ptr<Block>, kBlocks> blocks_;    // samples per bucket, by block
   uint64_t count_ = 0;                            // samples recorded
   uint64_t min_ = 0;                              // smallest sample (kMaxValue + 1 when empty)
   uint64_t max_ = 0;                              // largest sample (0 when empty)
