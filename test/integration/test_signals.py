@@ -170,3 +170,15 @@ def test_ctrl_c_once_at_a_terminal_writes_the_outputs(checks, target, tmp_path):
     checks.check("Requests/sec:" in out, "one Ctrl-C: summary printed")
     data = read_json(json_path, "one Ctrl-C: JSON document")
     checks.check(data["interrupted"], "one Ctrl-C: JSON marked interrupted")
+
+
+def test_one_signal_is_handled_once_every_time(checks, target, tmp_path):
+    """One SIGINT, ten runs in a row: every run writes its summary and JSON (a single signal
+    once counted twice in some runs and skipped every output)."""
+    for attempt in range(10):
+        code, out, err, json_path, took = interrupted_run(
+            tmp_path, ["-t2", "-c4", "-d30s", target.url("/")], signal.SIGINT, after=0.3 + 0.05 * attempt)
+        checks.equal(code, 0, f"run {attempt}: exit code (stderr {err[-200:]!r})")
+        checks.check("interrupted again" not in err, f"run {attempt}: counted once")
+        checks.check("Requests/sec:" in out, f"run {attempt}: summary")
+        read_json(json_path, f"run {attempt}: JSON document")
