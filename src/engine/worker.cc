@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "engine/executors.h"
@@ -145,6 +147,18 @@ void Worker::run(std::latch& ready, std::latch& go, const std::atomic<uint64_t>&
   // Every handle is closed; VUs and their timers can go.
   executors_.clear();
   uv_loop_close(&loop_);
+#ifdef PELT_DEBUG_CHECKS
+  // Every request sent ended in exactly one place, whatever closed its connection.
+  if (!stats_.ledger.balanced()) {
+    const Ledger& l = stats_.ledger;
+    std::fprintf(stderr, "pelt: internal error: worker %u ledger does not add up: sent %llu != "
+                 "completed %llu + failed %llu + timed out %llu + in flight %llu\n",
+                 options_.segment.index, static_cast<unsigned long long>(l.sent),
+                 static_cast<unsigned long long>(l.completed), static_cast<unsigned long long>(l.failed),
+                 static_cast<unsigned long long>(l.timed_out), static_cast<unsigned long long>(l.in_flight));
+    std::abort();
+  }
+#endif
   if (arrival_fd_ >= 0) close(arrival_fd_);
   arrival_fd_ = -1;
   publish();
