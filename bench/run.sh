@@ -6,4 +6,5 @@ BUILD_DIR="${1:-build}"
 export PELT_BIN="$PWD/$BUILD_DIR/pelt"
 export PELT_TARGET_BIN="$PWD/$BUILD_DIR/pelt-target"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-exec /usr/bin/python3 bench/bench.py
+/usr/bin/python3 bench/bench.py
+/usr/bin/python3 bench/overhead.py
