@@ -68,13 +68,9 @@ fuzz: deps
 	bash fuzz/run.sh
 
 # docs/report.png: the HTML report of a sample document at laptop size, in headless chromium.
+# docs/report.png from the report of the demo's ramp (scripts/report-screenshot.sh).
 report-screenshot: deps build
-	@mkdir -p $(BUILD_DIR)/report-screenshot
-	python3 test/data/make_summary.py -o $(BUILD_DIR)/report-screenshot/summary.json
-	$(BUILD_DIR)/pelt report $(BUILD_DIR)/report-screenshot/summary.json \
-	  -o $(BUILD_DIR)/report-screenshot/report.html
-	node web/tools/screenshot.mjs $(BUILD_DIR)/report-screenshot/report.html docs/report.png \
-	  --width 1440 --height 900
+	@bash scripts/report-screenshot.sh $(BUILD_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR) build-asan build-fuzz

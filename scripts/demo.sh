@@ -10,7 +10,7 @@ TARGET="$BUILD_DIR/pelt-target"
 out="$(mktemp -d)"
 trap 'kill "$target_pid" 2>/dev/null || true; wait "$target_pid" 2>/dev/null || true; rm -rf "$out"' EXIT
 
-"$TARGET" --listen 127.0.0.1:0 --threads 1 >"$out/target.log" 2>&1 &
+"$TARGET" --listen 127.0.0.1:0 --threads 1 --pool 4:20 >"$out/target.log" 2>&1 &
 target_pid=$!
 for _ in $(seq 1 100); do
   grep -q "listening on" "$out/target.log" 2>/dev/null && break
@@ -39,3 +39,11 @@ if [ -f scenarios/baseline-quick.toml ]; then
   echo "\$ pelt run scenarios/baseline-quick.toml --target $url --quiet"
   "$PELT" run scenarios/baseline-quick.toml --target "$url" --quiet
 fi
+echo
+echo "== 4. A ramp past the server's capacity, with an HTML report"
+echo "\$ pelt run scenarios/demo-ramp.toml --target $url --quiet --report demo-report.html"
+# Crossing the p95 threshold is the point of this step: its exit code 99 is expected.
+"$PELT" run scenarios/demo-ramp.toml --target "$url" --quiet --report demo-report.html || [ $? -eq 99 ]
+echo
+echo "== The report of step 4 is $(pwd)/demo-report.html (open it in a browser)"
+

@@ -13,6 +13,8 @@ import threading
 
 import pytest
 
+import harness
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "data"))
@@ -189,6 +191,40 @@ def test_live_dashboard(tmp_path):
     assert value(page, "ledger-sent") == count_text(final_doc["ledger"]["sent"])
     stages = [v["text"] for v in values(page, "stage-requests")]
     assert stages == [count_text(st["requests"]) for st in final_doc["scenarios"][0]["stages"]]
+
+
+def test_live_dashboard_of_a_real_run(tmp_path, target):
+    """pelt run with --dashboard: the page opened during a 10 s ramp sees req/s change at least
+    5 times, shows the run finished afterwards and keeps working once pelt has gone."""
+    require_browser()
+    scen = tmp_path / "ramp.toml"
+    scen.write_text(f'[target]\nurl = "{target.url("/")}"\n[scenarios.ramp]\n'
+                    'executor = "ramping-arrival-rate"\nstart_rate = 50\ntime_unit = "1s"\n'
+                    'pre_allocated_vus = 5\nstages = [{ duration = "5s", target = 400 }, '
+                    '{ duration = "5s", target = 100 }]\n')
+    port = harness.free_port()
+    summary = tmp_path / "s.json"
+    proc = subprocess.Popen([BIN, "run", str(scen), "--quiet", f"--dashboard=127.0.0.1:{port}",
+                             "--dashboard-linger", "3s", "--summary-json", str(summary)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert harness.wait_for_port(port, 10), "the dashboard listens"
+        page = inspect(f"http://127.0.0.1:{port}/", "--live", "--max-seconds", "30",
+                       "--after-end-ms", "4000")
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert_clean(page, allowed_failures=["/events: net::ERR_ABORTED"])
+    live = page["live"]
+    assert len(live["rps"]) >= 6, f"req/s changed fewer than 5 times: {live['rps']}"
+    assert live["statuses"][0] == "running", live["statuses"]
+    assert page["status"].startswith("finished"), page["status"]
+    assert any(v not in ("", "—") for v in live["legend_after_end"]), live["legend_after_end"]
+    assert_charts(page, TIME_CHARTS + LATENCY_CHARTS)
+    doc = json.loads(summary.read_text())
+    assert value(page, "ledger-sent") == count_text(doc["ledger"]["sent"])
 
 
 if __name__ == "__main__":
