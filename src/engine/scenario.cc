@@ -25,10 +25,6 @@ ScenarioContext::ScenarioContext(uint32_t index, ScenarioSetup setup, ScenarioSt
   default_name_ = name_stats(setup_.default_name, setup_.default_method);
 }
 
-bool ScenarioContext::stop_requested() const {
-  return setup_.handle && setup_.handle->stop.load(std::memory_order_relaxed);
-}
-
 SeriesSlot* ScenarioContext::series_slot(const NameStats* name, Recorder& recorder) {
   auto it = series_.find(name);
   if (it != series_.end()) return it->second;

@@ -44,7 +44,9 @@ class ScenarioContext {
   bool capture() const { return capture_; }      // the script has response()
   bool has_delay() const { return has_delay_; }  // the script has delay()
   // thread:stop() was called in the script.
-  bool stop_requested() const;
+  bool stop_requested() const {
+    return setup_.handle && setup_.handle->stop.load(std::memory_order_relaxed);
+  }
   NameStats* default_name() const { return default_name_; }
   // The figures of requests named `name` (method: of the first request with that name). Past
   // WorkerStats::kMaxNames names, new ones fold into "other".

@@ -262,6 +262,7 @@ void Worker::publish() {
     waiting += e->outstanding();
   }
   collect_checks();
+  recorder_.finish_latency();
   std::vector<ClosedSecond> seconds = recorder_.series().take_closed();
   std::lock_guard<std::mutex> lock(publish_mutex_);
   published_ = stats_;

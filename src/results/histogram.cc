@@ -39,6 +39,12 @@ Histogram& Histogram::operator=(const Histogram& o) {
   return *this;
 }
 
+Histogram::Block* Histogram::make_block(size_t i) {
+  auto& slot = blocks_[i >> kSubBits];
+  slot = std::make_unique<Block>();
+  return slot.get();
+}
+
 void Histogram::add_at(size_t i, uint64_t n) {
   std::unique_ptr<Block>& block = blocks_[i >> kSubBits];
   if (!block) block = std::make_unique<Block>();

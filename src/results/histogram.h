@@ -38,6 +38,8 @@ class Histogram {
   static constexpr size_t kBuckets =
       static_cast<size_t>(kTopBits - kSubBits) * kSubBuckets + kSubBuckets;  // 7424
 
+  using Block = std::array<uint64_t, kSubBuckets>;  // the buckets of one power of two
+
   Histogram() { reset(); }
   Histogram(const Histogram& o) { *this = o; }
   Histogram& operator=(const Histogram& o);
@@ -53,8 +55,8 @@ class Histogram {
     overflow_ += value > kMaxValue ? count : 0;
     value = value > kMaxValue ? kMaxValue : value;
     const size_t i = bucket_index(value);
-    std::unique_ptr<Block>& block = blocks_[i >> kSubBits];
-    if (!block) block = std::make_unique<Block>();  // the first value of this power of two
+    Block* block = blocks_[i >> kSubBits].get();
+    if (!block) [[unlikely]] block = make_block(i);  // the first value of this power of two
     (*block)[i & (kSubBuckets - 1)] += count;
     count_ += count;
     min_ = value < min_ ? value : min_;
@@ -133,8 +135,8 @@ class Histogram {
     return b ? (*b)[i & (kSubBuckets - 1)] : 0;
   }
   void add_at(size_t i, uint64_t n);  // adds n to bucket i, making its block when needed
+  [[gnu::noinline]] Block* make_block(size_t i);  // the block of bucket i, made empty
 
-  using Block = std::array<uint64_t, kSubBuckets>;        // the buckets of one power of two
   static constexpr size_t kBlocks = kBuckets / kSubBuckets;
   std::array<std::unique_ptr<Block>, kBlocks> blocks_;    // samples per bucket, by block
   uint64_t count_ = 0;                            // samples recorded

@@ -91,7 +91,7 @@ class Recorder {
     series_.roll(now_ns);
     ++stats_.ledger.completed;
     if (status >= 0 && static_cast<size_t>(status) < stats_.status.size()) ++stats_.status[status];
-    stats_.latency.record(latency_us);
+    // (the run's latency histogram is the merge of the names', made by finish_latency())
     stats_.service.record(service_us);
     NameStats& name = *scope.name();
     ++name.requests.responses;
@@ -149,6 +149,15 @@ class Recorder {
   // An iteration was cut unfinished; its `unanswered` requests stay in flight in the ledger.
   void record_interrupted(uint32_t scenario, uint64_t unanswered, uint64_t now_ns);
   void record_script_error(const std::string& message) { stats_.add_script_error(message); }
+  // Makes stats().latency, the run's request durations, from the request names' histograms:
+  // every response has exactly one name, so the merge is exact and the request path records
+  // one histogram less. Call before the figures are read (each snapshot, the end).
+  void finish_latency() {
+    stats_.latency.reset();
+    for (const ScenarioStats& sc : stats_.scenarios) {
+      for (const auto& [name, ns] : sc.names) stats_.latency.merge(ns.latency);
+    }
+  }
   // wrk's Req/Sec: one sample of this thread's completed requests per second.
   void record_rate_sample(uint64_t per_second) { stats_.req_per_sec.record(per_second); }
 

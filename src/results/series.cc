@@ -21,12 +21,6 @@ double add_gauge(double a, double b) {
 
 // --- SeriesHistogram ---
 
-uint32_t SeriesHistogram::index(uint64_t value) {
-  int shift = std::bit_width(value) - (kSubBits + 1);
-  shift = shift < 0 ? 0 : shift;
-  return (static_cast<uint32_t>(shift) << kSubBits) + static_cast<uint32_t>(value >> shift);
-}
-
 uint64_t SeriesHistogram::lower(uint32_t i) {
   if (i < 2 * kSub) return i;
   const uint32_t shift = (i >> kSubBits) - 1;
@@ -186,14 +180,15 @@ void SecondHistogram::drain_into(SeriesHistogram& out) {
   h.min_ = min_;
   h.max_ = max_;
   h.sum_ = sum_;
-  h.sum_sq_ = sum_sq_;
+  h.sum_sq_ = static_cast<unsigned __int128>(sum_sq_);
   out.merge(h);
   lo_ = SeriesHistogram::kBuckets;
   hi_ = 0;
   count_ = 0;
   min_ = std::numeric_limits<uint64_t>::max();
   max_ = 0;
-  sum_ = sum_sq_ = 0;
+  sum_ = 0;
+  sum_sq_ = 0;
 }
 
 // --- SeriesPoint ---

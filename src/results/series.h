@@ -11,6 +11,7 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <cmath>
 #include <compare>
 #include <cstdint>
@@ -33,7 +34,11 @@ class SeriesHistogram {
   static constexpr uint64_t kMaxValue = (uint64_t{1} << 36) - 1;  // larger values are clamped
   static constexpr uint32_t kBuckets = (36 - kSubBits) * (1u << kSubBits) + (1u << kSubBits);
 
-  static uint32_t index(uint64_t value);
+  static uint32_t index(uint64_t value) {
+    int shift = std::bit_width(value) - (kSubBits + 1);
+    shift = shift < 0 ? 0 : shift;
+    return (static_cast<uint32_t>(shift) << kSubBits) + static_cast<uint32_t>(value >> shift);
+  }
   static uint64_t lower(uint32_t index);     // smallest value of a bucket
   static uint64_t midpoint(uint32_t index);  // its representative value
 
@@ -85,7 +90,7 @@ class SecondHistogram {
     min_ = value < min_ ? value : min_;
     max_ = value > max_ ? value : max_;
     sum_ += value;
-    sum_sq_ += static_cast<unsigned __int128>(value) * value;
+    sum_sq_ += static_cast<double>(value) * static_cast<double>(value);
   }
   bool empty() const { return count_ == 0; }
   void drain_into(SeriesHistogram& out);
@@ -98,7 +103,7 @@ class SecondHistogram {
   uint64_t min_ = std::numeric_limits<uint64_t>::max();  // smallest sample
   uint64_t max_ = 0;                         // largest sample
   unsigned __int128 sum_ = 0;                // sum of samples
-  unsigned __int128 sum_sq_ = 0;             // sum of squared samples
+  double sum_sq_ = 0;                        // sum of squared samples (a second's spread)
 };
 
 // What a series measured in one bucket of time.

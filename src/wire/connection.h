@@ -80,8 +80,8 @@ class Connection : private TransportEvents, private SessionEvents {
   // SessionEvents
   void on_first_byte() override { user_.on_first_byte(); }
   void on_response(const ParsedResponse& response) override;
-  bool write(std::shared_ptr<const void> owner, std::string_view bytes) override {
-    return transport_->send(std::move(owner), bytes);
+  bool write(const std::shared_ptr<const void>& owner, std::string_view bytes) override {
+    return transport_->send(owner, bytes);
   }
 
   // A connection-level failure: closes (and later reopens) and tells the user how many

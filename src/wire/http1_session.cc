@@ -8,7 +8,11 @@ Http1Session::Http1Session(SessionEvents& events)
 }
 
 bool Http1Session::submit(const RequestBatch& batch) {
-  for (bool head : batch.heads) parser_.push_request(head);
+  if (batch.heads.size() == 1) {
+    parser_.push_request(batch.heads[0]);  // the common case: one request
+  } else {
+    for (bool head : batch.heads) parser_.push_request(head);
+  }
   return events_.write(batch.owner, batch.bytes);
 }
 

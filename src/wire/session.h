@@ -26,7 +26,7 @@ class SessionEvents {
   // A complete response to the oldest waiting request.
   virtual void on_response(const ParsedResponse& response) = 0;
   // Bytes the session wants sent (requests, protocol frames), valid while `owner` lives.
-  virtual bool write(std::shared_ptr<const void> owner, std::string_view bytes) = 0;
+  virtual bool write(const std::shared_ptr<const void>& owner, std::string_view bytes) = 0;
 };
 
 class Session {

@@ -199,13 +199,13 @@ void PlainTransport::on_socket_eof() {
   events_.on_transport_eof();
 }
 
-bool PlainTransport::send(std::shared_ptr<const void> owner, std::string_view bytes) {
-  return write_shared(std::move(owner), bytes);
+bool PlainTransport::send(const std::shared_ptr<const void>& owner, std::string_view bytes) {
+  return write_shared(owner, bytes);
 }
 
-bool PlainTransport::write_shared(std::shared_ptr<const void> owner, std::string_view bytes) {
+bool PlainTransport::write_shared(const std::shared_ptr<const void>& owner, std::string_view bytes) {
   if (bytes.empty()) return true;
-  if (!out_.empty()) return queue(std::move(owner), bytes, 0, false);  // keep the order
+  if (!out_.empty()) return queue(owner, bytes, 0, false);  // keep the order
   ssize_t n;
   do {
     n = raw_send(fd_, bytes.data(), bytes.size());
@@ -220,7 +220,7 @@ bool PlainTransport::write_shared(std::shared_ptr<const void> owner, std::string
     }
     n = 0;
   }
-  return queue(std::move(owner), bytes, static_cast<size_t>(n), false);
+  return queue(owner, bytes, static_cast<size_t>(n), false);
 }
 
 bool PlainTransport::write_copy(const char* data, size_t len) {
@@ -400,9 +400,9 @@ void TlsTransport::on_socket_eof() {
   events_.on_transport_eof();
 }
 
-bool TlsTransport::send(std::shared_ptr<const void> owner, std::string_view bytes) {
+bool TlsTransport::send(const std::shared_ptr<const void>& owner, std::string_view bytes) {
   if (bytes.empty()) return true;
-  plain_out_.push_back({std::move(owner), bytes, 0});
+  plain_out_.push_back({owner, bytes, 0});
   return pump();
 }
 

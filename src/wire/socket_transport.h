@@ -18,7 +18,7 @@ class PlainTransport : public Transport {
   ~PlainTransport() override;
 
   void connect(const sockaddr* dst, const sockaddr* src) override;
-  bool send(std::shared_ptr<const void> owner, std::string_view bytes) override;
+  bool send(const std::shared_ptr<const void>& owner, std::string_view bytes) override;
   void close() override;
   void shutdown() override;
   void check_connect_timeout(uint64_t now_ns, uint64_t timeout_ns) override;
@@ -32,7 +32,7 @@ class PlainTransport : public Transport {
   virtual void on_socket_eof();
   // Writes bytes to the socket, queueing what it does not take: shared bytes by reference,
   // others (write_copy) as a copy. False when the write failed.
-  bool write_shared(std::shared_ptr<const void> owner, std::string_view bytes);
+  bool write_shared(const std::shared_ptr<const void>& owner, std::string_view bytes);
   bool write_copy(const char* data, size_t len);
   // Everything queued has gone to the socket.
   bool drained() const { return out_.empty(); }
@@ -81,7 +81,7 @@ class TlsTransport : public PlainTransport {
   TlsTransport(TransportEvents& events, const TransportSettings& settings);
   ~TlsTransport() override;
 
-  bool send(std::shared_ptr<const void> owner, std::string_view bytes) override;
+  bool send(const std::shared_ptr<const void>& owner, std::string_view bytes) override;
   void close() override;
   void shutdown() override;
 

@@ -55,7 +55,7 @@ class Transport {
   // Sends application bytes that stay valid while `owner` lives (they are not copied: a
   // partial write keeps a reference and an offset). False when the connection failed on the
   // way (already reported).
-  virtual bool send(std::shared_ptr<const void> owner, std::string_view bytes) = 0;
+  virtual bool send(const std::shared_ptr<const void>& owner, std::string_view bytes) = 0;
   // Closes the socket; on_transport_closed() follows once it is closed.
   virtual void close() = 0;
   // End of the run: closes without further callbacks.

@@ -84,7 +84,11 @@ class Sim {
 
   pelt::test::FakeServer& server() { return server_; }
   pelt::Executor& executor() { return *executor_; }
-  const pelt::WorkerStats& stats() const { return stats_; }
+  // The worker's figures, with the run's latency made from the names' (as a worker publishes).
+  const pelt::WorkerStats& stats() {
+    recorder_.finish_latency();
+    return stats_;
+  }
   const pelt::ScenarioStats& scenario() const { return stats_.scenarios[0]; }
   double elapsed_ms() { return static_cast<double>(clock_.now_ns() - start_ns_) / kMs; }
   uint64_t timeout_ns = 60'000 * kMs;

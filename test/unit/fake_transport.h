@@ -38,7 +38,7 @@ class FakeTransport : public Transport {
     ++server_.connects;
     accept_timer_->start(server_.connect_ns);
   }
-  bool send(std::shared_ptr<const void>, std::string_view) override {
+  bool send(const std::shared_ptr<const void>&, std::string_view) override {
     ++server_.requests;
     if (server_.answer) {
       auto timer = clock_.make_timer(&FakeTransport::on_answer, this);
