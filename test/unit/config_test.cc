@@ -383,7 +383,7 @@ TEST_CASE("bad files give file:line:col messages", "[config]") {
        "timeout, method, path, body, headers, insecure, cacert"},
       {"bad-top-key.toml",
        ":4:2: unknown key \"scenario\" at the top level (did you mean \"scenarios\"?); allowed "
-       "keys: script, target, metrics, scenarios, thresholds, outputs"},
+       "keys: script, target, metrics, scenarios, thresholds, outputs, execution"},
       {"bad-type.toml", ":3:12: target.insecure must be true or false, not a string"},
       {"bad-duration.toml",
        ":4:12: bad duration \"10x\" for scenarios.a.duration: use a number with a unit (us, ms, "
@@ -556,4 +556,17 @@ TEST_CASE("more validation messages", "[config]") {
   // ${VAR} errors inside a scenario value point at the "$".
   CHECK(load_error(a + "body = '{\"id\": ${PELT_CONFIG_TEST_NOPE}}'\n")
             .starts_with("t.toml:4:16: ${PELT_CONFIG_TEST_NOPE} is not set"));
+}
+
+TEST_CASE("[execution] segment names this instance's part of the plan", "[config]") {
+  const std::string scenario = "[scenarios.a]\nexecutor = \"constant-vus\"\nvus = 4\nduration = \"1s\"\n";
+  RunConfig config;
+  CHECK(load("[execution]\nsegment = \"${SEG:-2/4}\"\n" + scenario, config) == "");
+  CHECK(config.execution.segment == "2/4");
+  CHECK(load(scenario, config) == "");
+  CHECK(config.execution.segment.empty());
+  CHECK(load_error("[execution]\nsegment = \"4/4\"\n" + scenario) ==
+        "t.toml:2:11: execution.segment \"4/4\": I must be below N (I is 0-based: 0/4 .. 3/4)");
+  CHECK(load_error("[execution]\nsegment = 3\n" + scenario).find("t.toml:2:11: execution.segment must be a string") == 0);
+  CHECK(load_error("[execution]\nsegments = \"0/2\"\n" + scenario).find("t.toml:2:1: unknown key \"segments\" in [execution]") == 0);
 }
