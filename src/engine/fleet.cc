@@ -43,6 +43,10 @@ bool apply_fleet_flag(std::string_view name, const std::string& value, FleetOpti
     return true;
   }
   if (name == "--start-at") {
+    if (value == "now") {  // no wait (a default that a coordinator may replace)
+      out.start_at.reset();
+      return true;
+    }
     std::chrono::system_clock::time_point t;
     if (!parse_start_time(value, t, error)) return false;
     out.start_at = t;

@@ -32,7 +32,7 @@ bool apply_fleet_flag(std::string_view name, const std::string& value, FleetOpti
                       std::string& error);
 
 // "2026-03-01T12:00:00Z" (fractions of a second allowed, UTC only) or "@1772366400.5" (Unix
-// seconds). False with a message otherwise.
+// seconds). False with a message otherwise. (--start-at also takes "now": no wait.)
 bool parse_start_time(std::string_view text, std::chrono::system_clock::time_point& out,
                       std::string& error);
 
