@@ -84,7 +84,7 @@ bool parse_start_time(std::string_view text, std::chrono::system_clock::time_poi
   // YYYY-MM-DDTHH:MM:SS[.fff...]Z
   std::tm tm{};
   int year = 0, mon = 0, day = 0, hour = 0, min = 0, sec = 0;
-  if (text.size() < 20 || !digits(text, 0, 4, year) || text[4] != '-' || !digits(text, 5, 2, mon) ||
+  if (text.size() < 19 || !digits(text, 0, 4, year) || text[4] != '-' || !digits(text, 5, 2, mon) ||
       text[7] != '-' || !digits(text, 8, 2, day) || (text[10] != 'T' && text[10] != 't') ||
       !digits(text, 11, 2, hour) || text[13] != ':' || !digits(text, 14, 2, min) ||
       text[16] != ':' || !digits(text, 17, 2, sec) || mon < 1 || mon > 12 || day < 1 ||
@@ -94,7 +94,7 @@ bool parse_start_time(std::string_view text, std::chrono::system_clock::time_poi
   }
   size_t i = 19;
   int64_t frac_us = 0;
-  if (text[i] == '.') {
+  if (i < text.size() && text[i] == '.') {
     int64_t scale = 100000;
     ++i;
     const size_t first = i;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/executors.h"
+#include "engine/fleet.h"
 #include "engine/plan.h"
 #include "engine/segment.h"
 #include "executor_sim.h"
@@ -252,4 +253,27 @@ TEST_CASE("executors of 4 instances with 1 to 3 threads run the single plan on f
     c.max_duration = 10s;
     CHECK(run_all(c, fleet(4, Threads::kMixed), 2000ms).first == 21);
   }
+}
+
+TEST_CASE("--start-at reads UTC times and Unix seconds", "[segment]") {
+  using namespace std::chrono;
+  system_clock::time_point t;
+  std::string error;
+  auto unix_us = [&] { return duration_cast<microseconds>(t.time_since_epoch()).count(); };
+  REQUIRE(pelt::parse_start_time("2026-03-01T12:00:00Z", t, error));
+  CHECK(unix_us() == 1772366400LL * 1000000);
+  REQUIRE(pelt::parse_start_time("2026-03-01T12:00:00.25Z", t, error));
+  CHECK(unix_us() == 1772366400LL * 1000000 + 250000);
+  REQUIRE(pelt::parse_start_time("@1772366400.5", t, error));
+  CHECK(unix_us() == 1772366400LL * 1000000 + 500000);
+  for (const char* bad : {"", "now", "2026-03-01T12:00:00", "2026-03-01 12:00:00Z", "2026-13-01T12:00:00Z",
+                          "2026-03-01T12:00:00+01:00", "2026-03-01T12:00:00.Z", "@", "@-5", "@abc"}) {
+    INFO(bad);
+    CHECK_FALSE(pelt::parse_start_time(bad, t, error));
+  }
+  pelt::FleetOptions f;
+  REQUIRE(pelt::apply_fleet_flag("--start-at", "@1772366400", f, error));
+  CHECK(f.start_at.has_value());
+  REQUIRE(pelt::apply_fleet_flag("--start-at", "now", f, error));
+  CHECK_FALSE(f.start_at.has_value());
 }
