@@ -186,8 +186,9 @@ def pelt_dashboard():
             (f"sum by (instance) (pelt_target{{{SEL}}})", "{{instance}} target")),
             description="Each instance's share of the VUs, or of the arrival rate."), 12, 8),
         lay.place(timeseries("Errors by instance", targets(
-            (f"sum by (instance) (rate(pelt_http_request_failures_total{{{SEL}}}[{RI}]))",
-             "{{instance}}")), unit="short"), 12, 8),
+            (f"sum by (instance) (rate(pelt_http_request_failures_total{{{SEL}}}[{RI}]))"
+             f" or sum by (instance) (rate({req}[{RI}])) * 0", "{{instance}}")), unit="short",
+            description="Failed requests per second (0 while an instance has none)."), 12, 8),
     ]
     variables = [
         query_variable("run_id", "Run", "label_values(pelt_run_info, run_id)"),
