@@ -67,7 +67,9 @@ bool parse_merge_args(const std::vector<std::string>& args, MergeArgs& out, std:
     }
   }
   if (!out.help && out.inputs.empty()) {
-    error = "pelt merge needs the instances' summaries: pelt merge A.json B.json ... [--summary-json OUT]";
+    error =
+        "pelt merge needs the instances' summaries: pelt merge A.json B.json ... [--summary-json "
+        "OUT]";
     return false;
   }
   return true;
@@ -92,7 +94,8 @@ bool is_merge_command(const std::vector<std::string>& args) {
 }
 
 std::string merge_usage_text() {
-  return "Usage: pelt merge A.json B.json ... [--summary-json OUT] [--report OUT.html] [--allow-partial]\n"
+  return "Usage: pelt merge A.json B.json ... [--summary-json OUT] [--report OUT.html] "
+         "[--allow-partial]\n"
          "\n"
          "Merges the summaries (--summary-json) of the instances of one fleet run\n"
          "(pelt run --segment I/N) into the fleet's: counts summed, histograms merged\n"
@@ -141,7 +144,8 @@ int run_merge_command(const std::vector<std::string>& args) {
   const FleetInfo& fleet = report.info.fleet;
   std::fprintf(stderr, "pelt: merge: %zu summaries, segments %s\n", sources.size(),
                segment_list(fleet.segments, fleet.segment_count).c_str());
-  for (const std::string& note : merged.notes) std::fprintf(stderr, "pelt: merge: %s\n", note.c_str());
+  for (const std::string& note : merged.notes)
+    std::fprintf(stderr, "pelt: merge: %s\n", note.c_str());
   if (!ma.quiet) {
     if (report.info.quick) {
       print_wrk_summary(stdout, report);

@@ -4,7 +4,6 @@
 
 #include <fstream>
 #include <iterator>
-
 #include <nlohmann/json.hpp>
 
 namespace pelt {
@@ -30,7 +29,8 @@ std::string file_text(const std::string& path) {
   if (path.empty()) return "";
   std::ifstream in(path, std::ios::binary);
   if (!in) return "<unreadable " + path + ">";
-  return sha256_hex(std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()));
+  return sha256_hex(
+      std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()));
 }
 
 json headers_json(const HeaderList& headers) {

@@ -87,8 +87,8 @@ bool parse_start_time(std::string_view text, std::chrono::system_clock::time_poi
   if (text.size() < 19 || !digits(text, 0, 4, year) || text[4] != '-' || !digits(text, 5, 2, mon) ||
       text[7] != '-' || !digits(text, 8, 2, day) || (text[10] != 'T' && text[10] != 't') ||
       !digits(text, 11, 2, hour) || text[13] != ':' || !digits(text, 14, 2, min) ||
-      text[16] != ':' || !digits(text, 17, 2, sec) || mon < 1 || mon > 12 || day < 1 ||
-      day > 31 || hour > 23 || min > 59 || sec > 60) {
+      text[16] != ':' || !digits(text, 17, 2, sec) || mon < 1 || mon > 12 || day < 1 || day > 31 ||
+      hour > 23 || min > 59 || sec > 60) {
     error = bad;
     return false;
   }
@@ -119,7 +119,8 @@ bool parse_start_time(std::string_view text, std::chrono::system_clock::time_poi
   tm.tm_min = min;
   tm.tm_sec = sec;
   const time_t t = timegm(&tm);
-  out = system_clock::time_point(duration_cast<system_clock::duration>(seconds(t) + microseconds(frac_us)));
+  out = system_clock::time_point(
+      duration_cast<system_clock::duration>(seconds(t) + microseconds(frac_us)));
   return true;
 }
 

@@ -16,13 +16,13 @@ namespace pelt {
 inline constexpr const char* kControlTokenEnv = "PELT_CONTROL_TOKEN";
 
 struct FleetOptions {
-  Segment segment;            // this instance's part of the plan (0/1: all of it)
-  bool segment_set = false;   // --segment given (wins over [execution] segment)
-  std::string instance;       // --instance NAME; "" = default_instance_name()
-  std::string run_id;         // --run-id ID, shared by a fleet's instances; "" = time + pid
+  Segment segment;           // this instance's part of the plan (0/1: all of it)
+  bool segment_set = false;  // --segment given (wins over [execution] segment)
+  std::string instance;      // --instance NAME; "" = default_instance_name()
+  std::string run_id;        // --run-id ID, shared by a fleet's instances; "" = time + pid
   std::optional<std::chrono::system_clock::time_point> start_at;  // --start-at: wall-clock start
-  bool paused = false;        // --paused: connect, then wait for POST /start
-  std::string control_listen; // --control ADDR: where --paused listens ("" = 127.0.0.1:6565)
+  bool paused = false;         // --paused: connect, then wait for POST /start
+  std::string control_listen;  // --control ADDR: where --paused listens ("" = 127.0.0.1:6565)
 };
 
 // Whether `name` (e.g. "--segment") is one of the options above, and whether it takes a value.

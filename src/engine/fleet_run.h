@@ -17,7 +17,7 @@ FleetInfo fleet_info(const FleetOptions& fleet, const std::string& plan_sha256);
 
 // Says on the console when one of the `threads` workers of this instance would get no VU of an
 // arrival-rate scenario (its share of the arrivals would be dropped), with the fix.
-void warn_idle_workers(const std::vector<ExecutorPlan>& plans, const Segment& instance,
-                       int threads, Console& console);
+void warn_idle_workers(const std::vector<ExecutorPlan>& plans, const Segment& instance, int threads,
+                       Console& console);
 
 }  // namespace pelt

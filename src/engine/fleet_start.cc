@@ -55,8 +55,8 @@ ControlServer::~ControlServer() {
   if (fd_ >= 0) close(fd_);
 }
 
-std::unique_ptr<ControlServer> ControlServer::start(const std::string& listen, const std::string& token,
-                                                    std::string& error) {
+std::unique_ptr<ControlServer> ControlServer::start(const std::string& listen,
+                                                    const std::string& token, std::string& error) {
   if (token.size() < 16) {
     error = std::string("--paused needs a start token of at least 16 characters in $") +
             kControlTokenEnv + " (POST /start must carry it as \"Authorization: Bearer TOKEN\")";
@@ -93,8 +93,9 @@ std::unique_ptr<ControlServer> ControlServer::start(const std::string& listen, c
     return nullptr;
   }
   getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
-  const uint16_t real = ntohs(ss.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
-                                                       : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  const uint16_t real =
+      ntohs(ss.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
+                                     : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
   const std::string address =
       (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(real);
   return std::unique_ptr<ControlServer>(new ControlServer(fd, address, token));
@@ -142,7 +143,8 @@ bool ControlServer::serve(int client) {
   return true;
 }
 
-bool ControlServer::wait_for_start(const std::function<bool()>& stopped, std::chrono::milliseconds timeout) {
+bool ControlServer::wait_for_start(const std::function<bool()>& stopped,
+                                   std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!stopped() && std::chrono::steady_clock::now() < deadline) {
     pollfd p{fd_, POLLIN, 0};
@@ -165,7 +167,8 @@ bool wait_for_fleet_start(const FleetOptions& fleet, ControlServer* control,
   }
   if (!fleet.start_at) return true;
   const auto target = *fleet.start_at;
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(target.time_since_epoch()).count();
+  const auto ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(target.time_since_epoch()).count();
   timespec ts{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
   // Sleep in slices of at most 100 ms so a stop signal is noticed, the last one to the instant.
   while (!stopped()) {

@@ -34,7 +34,8 @@ struct Segment {
   }
   // share() saturated to 32 bits (VU counts).
   uint32_t share32(uint64_t n) const {
-    return static_cast<uint32_t>(std::min<uint64_t>(share(n), std::numeric_limits<uint32_t>::max()));
+    return static_cast<uint32_t>(
+        std::min<uint64_t>(share(n), std::numeric_limits<uint32_t>::max()));
   }
   // Striping: the first item of this part and the distance between its items.
   uint64_t first_item() const { return index; }
@@ -75,8 +76,8 @@ inline bool parse_segment(std::string_view text, Segment& out, std::string& erro
   uint64_t i = 0, n = 0;
   if (slash == std::string_view::npos || !number(text.substr(0, slash), i) ||
       !number(text.substr(slash + 1), n)) {
-    error = "bad segment \"" + std::string(text) +
-            "\": write I/N, instance I (0-based) of N, e.g. 0/4";
+    error =
+        "bad segment \"" + std::string(text) + "\": write I/N, instance I (0-based) of N, e.g. 0/4";
     return false;
   }
   if (n == 0 || n > Segment::kMaxInstances) {

@@ -12,7 +12,9 @@ using nlohmann::json;
 constexpr const char* kErrorNames[] = {"connect", "read", "write", "timeout", "status"};
 constexpr const char* kStatusClasses[] = {"1xx", "2xx", "3xx", "4xx", "5xx", "other"};
 
-uint64_t u64_at(const json& column, size_t i) { return column.at(i).get<uint64_t>(); }
+uint64_t u64_at(const json& column, size_t i) {
+  return column.at(i).get<uint64_t>();
+}
 
 double number_at(const json& column, size_t i) {
   const json& v = column.at(i);
@@ -31,7 +33,8 @@ SeriesKey key_of(const json& s, const std::vector<std::string>& scenario_names) 
   const std::string scope = s.at("scope").get<std::string>();
   if (scope == "run") return key;
   key.scope = scope == "scenario" ? SeriesScope::kScenario : SeriesScope::kName;
-  if (scope != "scenario" && scope != "name") throw std::runtime_error("unknown scope \"" + scope + "\"");
+  if (scope != "scenario" && scope != "name")
+    throw std::runtime_error("unknown scope \"" + scope + "\"");
   const std::string name = s.at("scenario").get<std::string>();
   size_t i = 0;
   while (i < scenario_names.size() && scenario_names[i] != name) ++i;
@@ -44,7 +47,9 @@ SeriesKey key_of(const json& s, const std::vector<std::string>& scenario_names) 
   return key;
 }
 
-uint64_t end_of(const TimeSeries::Bucket& b) { return b.start_s + b.width_s; }
+uint64_t end_of(const TimeSeries::Bucket& b) {
+  return b.start_s + b.width_s;
+}
 
 }  // namespace
 
@@ -69,7 +74,8 @@ bool timeseries_from_json(const json& ts, const std::vector<std::string>& scenar
         SeriesPoint p;
         p.requests = u64_at(s.at("requests"), i);
         p.failed = u64_at(s.at("failed"), i);
-        for (size_t k = 0; k < SeriesPoint::kErrorKinds; ++k) p.errors[k] = u64_at(s.at("errors").at(kErrorNames[k]), i);
+        for (size_t k = 0; k < SeriesPoint::kErrorKinds; ++k)
+          p.errors[k] = u64_at(s.at("errors").at(kErrorNames[k]), i);
         for (size_t k = 0; k < SeriesPoint::kStatusClasses; ++k) {
           p.status_class[k] = u64_at(s.at("status").at(kStatusClasses[k]), i);
         }
@@ -88,7 +94,8 @@ bool timeseries_from_json(const json& ts, const std::vector<std::string>& scenar
           p.iterations = u64_at(s.at("iterations"), i);
           p.dropped_iterations = u64_at(s.at("dropped_iterations"), i);
           p.interrupted_iterations = u64_at(s.at("interrupted_iterations"), i);
-          if (s.contains("send_lag_histogram_us")) histogram_at(s.at("send_lag_histogram_us"), i, p.send_lag);
+          if (s.contains("send_lag_histogram_us"))
+            histogram_at(s.at("send_lag_histogram_us"), i, p.send_lag);
         }
         // A series without data in a bucket is left out of it, as the recorder does.
         const bool empty = p.requests == 0 && p.iterations == 0 && p.dropped_iterations == 0 &&

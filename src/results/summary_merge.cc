@@ -15,11 +15,14 @@ namespace {
 using nlohmann::json;
 using std::chrono::microseconds;
 
-microseconds micros(double seconds) { return microseconds(std::llround(seconds * 1e6)); }
+microseconds micros(double seconds) {
+  return microseconds(std::llround(seconds * 1e6));
+}
 
 std::chrono::system_clock::time_point from_unix_ms(int64_t ms) {
   return std::chrono::system_clock::time_point(
-      std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::milliseconds(ms)));
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::milliseconds(ms)));
 }
 
 // The plan and the thresholds as the first summary describes them.
@@ -84,7 +87,8 @@ struct Part {
 
 std::string segment_list(const std::vector<uint32_t>& indexes, uint32_t count) {
   std::string out;
-  for (uint32_t i : indexes) out += (out.empty() ? "" : ", ") + std::to_string(i) + "/" + std::to_string(count);
+  for (uint32_t i : indexes)
+    out += (out.empty() ? "" : ", ") + std::to_string(i) + "/" + std::to_string(count);
   return out;
 }
 
@@ -101,11 +105,14 @@ bool merge_summaries(const std::vector<MergeSource>& inputs, bool allow_partial,
     p.source = &in;
     const std::string schema = in.doc.value("schema", "");
     if (schema != kSummarySchema) {
-      error = in.label + ": schema \"" + schema + "\" cannot be merged (this pelt merges " + kSummarySchema + ")";
+      error = in.label + ": schema \"" + schema + "\" cannot be merged (this pelt merges " +
+              kSummarySchema + ")";
       return false;
     }
     if (!in.doc.contains("fleet") || !in.doc.contains("stats")) {
-      error = in.label + ": no exact figures (\"fleet\" and \"stats\"): written by an older pelt; run it with this version";
+      error = in.label +
+              ": no exact figures (\"fleet\" and \"stats\"): written by an older pelt; run it with "
+              "this version";
       return false;
     }
     if (!fleet_from_json(in.doc.at("fleet"), p.fleet, p.start_ms, p.end_ms, error) ||
@@ -120,13 +127,15 @@ bool merge_summaries(const std::vector<MergeSource>& inputs, bool allow_partial,
   for (const Part& p : parts) {
     if (p.fleet.scenario_sha256 != first.fleet.scenario_sha256) {
       error = first.source->label + " and " + p.source->label +
-              " ran different scenario files (plan sha256 " + first.fleet.scenario_sha256.substr(0, 12) +
-              "... and " + p.fleet.scenario_sha256.substr(0, 12) + "...)";
+              " ran different scenario files (plan sha256 " +
+              first.fleet.scenario_sha256.substr(0, 12) + "... and " +
+              p.fleet.scenario_sha256.substr(0, 12) + "...)";
       return false;
     }
     if (p.fleet.segment_count != first.fleet.segment_count) {
-      error = first.source->label + " is a part of " + std::to_string(first.fleet.segment_count) + " and " +
-              p.source->label + " of " + std::to_string(p.fleet.segment_count) + ": segments of different splits";
+      error = first.source->label + " is a part of " + std::to_string(first.fleet.segment_count) +
+              " and " + p.source->label + " of " + std::to_string(p.fleet.segment_count) +
+              ": segments of different splits";
       return false;
     }
     for (uint32_t s : p.fleet.segments) {
@@ -144,14 +153,16 @@ bool merge_summaries(const std::vector<MergeSource>& inputs, bool allow_partial,
     if (!owner.count(s)) missing.push_back(s);
   }
   if (!missing.empty()) {
-    const std::string what = std::string(missing.size() == 1 ? "missing segment " : "missing segments ") +
-                             segment_list(missing, n);
+    const std::string what =
+        std::string(missing.size() == 1 ? "missing segment " : "missing segments ") +
+        segment_list(missing, n);
     if (!allow_partial) {
       error = what + " (merge with --allow-partial to report the others alone)";
       return false;
     }
     out.notes.push_back("partial merge: " + what + "; the figures and thresholds cover " +
-                        std::to_string(n - missing.size()) + " of " + std::to_string(n) + " segments");
+                        std::to_string(n - missing.size()) + " of " + std::to_string(n) +
+                        " segments");
   }
 
   auto report = std::make_unique<RunReport>();
@@ -177,8 +188,8 @@ bool merge_summaries(const std::vector<MergeSource>& inputs, bool allow_partial,
     info.threads += d.value("threads", 0);
     info.planned_seconds = std::max(info.planned_seconds, d.value("planned_seconds", 0.0));
     if (p.stats.scenarios.size() != info.scenarios.size()) {
-      error = p.source->label + ": stats has " + std::to_string(p.stats.scenarios.size()) + " scenarios, the plan " +
-              std::to_string(info.scenarios.size());
+      error = p.source->label + ": stats has " + std::to_string(p.stats.scenarios.size()) +
+              " scenarios, the plan " + std::to_string(info.scenarios.size());
       return false;
     }
     report->stats.merge(p.stats);
@@ -195,7 +206,8 @@ bool merge_summaries(const std::vector<MergeSource>& inputs, bool allow_partial,
   fleet.missing = missing;
   for (const auto& [s, p] : owner) {
     fleet.segments.push_back(s);
-    if (std::find(fleet.instances.begin(), fleet.instances.end(), p->fleet.instance) == fleet.instances.end()) {
+    if (std::find(fleet.instances.begin(), fleet.instances.end(), p->fleet.instance) ==
+        fleet.instances.end()) {
       fleet.instances.push_back(p->fleet.instance);
     }
   }
@@ -222,7 +234,8 @@ bool merge_summaries(const std::vector<MergeSource>& inputs, bool allow_partial,
   report->ended_at = from_unix_ms(end_ms);
   report->index_scenarios();
   report->thresholds = evaluate_thresholds(info, report->stats, report->elapsed_seconds);
-  for (const ThresholdOutcome& o : report->thresholds) report->thresholds_ok = report->thresholds_ok && o.result.ok;
+  for (const ThresholdOutcome& o : report->thresholds)
+    report->thresholds_ok = report->thresholds_ok && o.result.ok;
   report->breaking_point = find_breaking_point(*report);
   report->timeseries = series.get();
   out.report = std::move(report);

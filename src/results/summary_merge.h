@@ -6,10 +6,9 @@
 #pragma once
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "results/report.h"
 #include "results/series.h"
@@ -18,14 +17,14 @@ namespace pelt {
 
 // One summary document and the name messages use for it (its file name).
 struct MergeSource {
-  std::string label;     // e.g. "out/pod-0.json"
-  nlohmann::json doc;    // the parsed document
+  std::string label;   // e.g. "out/pod-0.json"
+  nlohmann::json doc;  // the parsed document
 };
 
 struct MergedRun {
-  std::unique_ptr<RunReport> report;  // the fleet's report (outcomes point into its info)
-  std::unique_ptr<TimeSeries> series; // the fleet's per-second series (report->timeseries)
-  std::vector<std::string> notes;     // what the console should say, e.g. about a partial merge
+  std::unique_ptr<RunReport> report;   // the fleet's report (outcomes point into its info)
+  std::unique_ptr<TimeSeries> series;  // the fleet's per-second series (report->timeseries)
+  std::vector<std::string> notes;      // what the console should say, e.g. about a partial merge
 };
 
 // Merges `inputs` (at least one). allow_partial: missing segments are named in the notes and

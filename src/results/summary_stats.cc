@@ -8,7 +8,9 @@ namespace {
 using nlohmann::json;
 
 json requests_json(const RequestCounts& r) {
-  return {{"responses", r.responses}, {"failed_responses", r.failed_responses}, {"no_response", r.no_response}};
+  return {{"responses", r.responses},
+          {"failed_responses", r.failed_responses},
+          {"no_response", r.no_response}};
 }
 
 void read_requests(const json& j, RequestCounts& r) {
@@ -26,13 +28,14 @@ void read_histogram(const json& j, Histogram& h) {
   }
 }
 
-constexpr const char* kHistograms[] = {"latency", "service", "send_lag", "connect_time",
+constexpr const char* kHistograms[] = {"latency",  "service", "send_lag",   "connect_time",
                                        "tls_time", "waiting", "req_per_sec"};
 
 Histogram WorkerStats::*histogram_member(size_t i) {
   static Histogram WorkerStats::*const kMembers[] = {
-      &WorkerStats::latency,  &WorkerStats::service, &WorkerStats::send_lag,   &WorkerStats::connect_time,
-      &WorkerStats::tls_time, &WorkerStats::waiting, &WorkerStats::req_per_sec};
+      &WorkerStats::latency,      &WorkerStats::service,  &WorkerStats::send_lag,
+      &WorkerStats::connect_time, &WorkerStats::tls_time, &WorkerStats::waiting,
+      &WorkerStats::req_per_sec};
   return kMembers[i];
 }
 
@@ -45,8 +48,11 @@ json stats_to_json(const WorkerStats& s) {
                  {"failed", s.ledger.failed},
                  {"timed_out", s.ledger.timed_out},
                  {"in_flight", s.ledger.in_flight}};
-  j["errors"] = {{"connect", s.errors.connect}, {"read", s.errors.read}, {"write", s.errors.write},
-                 {"timeout", s.errors.timeout}, {"status", s.errors.status}};
+  j["errors"] = {{"connect", s.errors.connect},
+                 {"read", s.errors.read},
+                 {"write", s.errors.write},
+                 {"timeout", s.errors.timeout},
+                 {"status", s.errors.status}};
   j["error_reasons"] = s.error_reasons;
   j["error_samples"] = s.error_samples;
   j["bytes_read"] = s.bytes_read;
@@ -61,7 +67,8 @@ json stats_to_json(const WorkerStats& s) {
   }
   j["status"] = status;
   json hist = json::object();
-  for (size_t i = 0; i < std::size(kHistograms); ++i) hist[kHistograms[i]] = (s.*histogram_member(i)).encode();
+  for (size_t i = 0; i < std::size(kHistograms); ++i)
+    hist[kHistograms[i]] = (s.*histogram_member(i)).encode();
   j["histograms_us"] = hist;
   json scenarios = json::array();
   for (const ScenarioStats& sc : s.scenarios) {
@@ -93,7 +100,8 @@ json stats_to_json(const WorkerStats& s) {
   }
   j["scenarios"] = scenarios;
   json checks = json::array();
-  for (const auto& [name, c] : s.checks) checks.push_back({{"name", name}, {"passes", c.passes}, {"fails", c.fails}});
+  for (const auto& [name, c] : s.checks)
+    checks.push_back({{"name", name}, {"passes", c.passes}, {"fails", c.fails}});
   j["checks"] = checks;
   j["script_errors"] = s.script_errors;
   j["script_error_samples"] = s.script_error_samples;
@@ -128,7 +136,8 @@ bool stats_from_json(const json& j, WorkerStats& s, std::string& error) {
       s.status[c] = n.get<uint64_t>();
     }
     const json& hist = j.at("histograms_us");
-    for (size_t i = 0; i < std::size(kHistograms); ++i) read_histogram(hist.at(kHistograms[i]), s.*histogram_member(i));
+    for (size_t i = 0; i < std::size(kHistograms); ++i)
+      read_histogram(hist.at(kHistograms[i]), s.*histogram_member(i));
     s.scenarios.clear();
     for (const json& sj : j.at("scenarios")) {
       ScenarioStats sc;
@@ -147,7 +156,8 @@ bool stats_from_json(const json& j, WorkerStats& s, std::string& error) {
         NameStats ns;
         read_requests(nj, ns.requests);
         ns.method = nj.at("method").get<std::string>();
-        for (const auto& [code, n] : nj.at("status").items()) ns.status[std::stoi(code)] = n.get<uint64_t>();
+        for (const auto& [code, n] : nj.at("status").items())
+          ns.status[std::stoi(code)] = n.get<uint64_t>();
         ns.failure_reasons = nj.at("failure_reasons").get<std::map<std::string, uint64_t>>();
         read_histogram(nj.at("latency_us"), ns.latency);
         sc.names[nj.at("name").get<std::string>()] = std::move(ns);
@@ -155,7 +165,8 @@ bool stats_from_json(const json& j, WorkerStats& s, std::string& error) {
       s.scenarios.push_back(std::move(sc));
     }
     for (const json& c : j.at("checks")) {
-      s.checks[c.at("name").get<std::string>()] = {c.at("passes").get<uint64_t>(), c.at("fails").get<uint64_t>()};
+      s.checks[c.at("name").get<std::string>()] = {c.at("passes").get<uint64_t>(),
+                                                   c.at("fails").get<uint64_t>()};
     }
     s.script_errors = j.at("script_errors").get<uint64_t>();
     s.script_error_samples = j.at("script_error_samples").get<std::vector<std::string>>();
@@ -197,7 +208,8 @@ bool fleet_from_json(const json& j, FleetInfo& f, int64_t& start_unix_ms, int64_
       const size_t slash = t.find('/');
       if (slash == std::string::npos || std::stoul(t.substr(slash + 1)) != f.segment_count ||
           std::stoul(t.substr(0, slash)) >= f.segment_count) {
-        throw std::runtime_error("segment \"" + t + "\" is not I/" + std::to_string(f.segment_count));
+        throw std::runtime_error("segment \"" + t + "\" is not I/" +
+                                 std::to_string(f.segment_count));
       }
       return static_cast<uint32_t>(std::stoul(t.substr(0, slash)));
     };

@@ -4,9 +4,8 @@
 // gives back equal statistics, so summaries of a fleet's instances merge exactly.
 #pragma once
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "results/fleet_info.h"
 #include "results/stats.h"

@@ -65,7 +65,8 @@ class Sim {
     while (clock_.now_ns() < end && !executor_->done()) {
       const uint64_t next = clock_.now_ns() + kMs;
       // Arrivals due within this step go out at their due time.
-      for (uint64_t due = executor_->next_due_ns(); due != 0 && due <= next; due = executor_->next_due_ns()) {
+      for (uint64_t due = executor_->next_due_ns(); due != 0 && due <= next;
+           due = executor_->next_due_ns()) {
         clock_.advance_to(due);
         executor_->dispatch_due(clock_.now_ns());
         if (executor_->next_due_ns() == due) break;

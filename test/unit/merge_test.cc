@@ -53,8 +53,8 @@ struct Instance {
   pelt::TimeSeries series;
 };
 
-std::unique_ptr<Instance> instance(uint32_t index, uint32_t count, WorkerStats stats, int64_t start_ms,
-                                   const std::string& threshold = "p(95)<500") {
+std::unique_ptr<Instance> instance(uint32_t index, uint32_t count, WorkerStats stats,
+                                   int64_t start_ms, const std::string& threshold = "p(95)<500") {
   auto in = std::make_unique<Instance>();
   RunReport& r = in->report;
   r.info.version = "test";
@@ -143,7 +143,8 @@ TEST_CASE("merging a fleet's summaries gives the figures of one run", "[merge]")
     fleet.push_back(instance(i, 3, std::move(s), 1'700'000'000'000 + 3 * i));
   }
   std::vector<MergeSource> sources;
-  for (uint32_t i = 0; i < 3; ++i) sources.push_back(source(*fleet[i], "pod-" + std::to_string(i) + ".json"));
+  for (uint32_t i = 0; i < 3; ++i)
+    sources.push_back(source(*fleet[i], "pod-" + std::to_string(i) + ".json"));
   MergedRun merged;
   std::string error;
   REQUIRE(pelt::merge_summaries(sources, false, merged, error));
@@ -151,8 +152,10 @@ TEST_CASE("merging a fleet's summaries gives the figures of one run", "[merge]")
   CHECK(merged.notes.empty());
   CHECK(r.stats.ledger.sent == all.ledger.sent);
   CHECK(r.stats.latency.encode() == all.latency.encode());
-  CHECK(r.stats.scenarios[0].stages[1].latency.encode() == all.scenarios[0].stages[1].latency.encode());
-  CHECK(r.stats.scenarios[0].names.at("/api").requests.responses == all.scenarios[0].names.at("/api").requests.responses);
+  CHECK(r.stats.scenarios[0].stages[1].latency.encode() ==
+        all.scenarios[0].stages[1].latency.encode());
+  CHECK(r.stats.scenarios[0].names.at("/api").requests.responses ==
+        all.scenarios[0].names.at("/api").requests.responses);
   CHECK(r.stats.checks.at("ok").fails == 40);
   CHECK(r.stats.scenarios[0].vus_max == 9);
   CHECK(r.info.threads == 6);
@@ -187,7 +190,8 @@ TEST_CASE("merging a fleet's summaries gives the figures of one run", "[merge]")
 TEST_CASE("the fleet's verdict can differ from every instance's", "[merge]") {
   // Each instance has 4% slow requests, under the 5% a p(95) tolerates; the fleet's p(90)
   // threshold holds, a p(97) threshold is crossed on the fleet as on each instance.
-  for (const auto& [threshold, ok] : {std::pair<std::string, bool>{"p(90)<500", true}, {"p(97)<500", false}}) {
+  for (const auto& [threshold, ok] :
+       {std::pair<std::string, bool>{"p(90)<500", true}, {"p(97)<500", false}}) {
     std::vector<std::unique_ptr<Instance>> fleet;
     std::vector<MergeSource> sources;
     for (uint32_t i = 0; i < 2; ++i) {
@@ -204,13 +208,16 @@ TEST_CASE("the fleet's verdict can differ from every instance's", "[merge]") {
 
 TEST_CASE("merge refuses what does not belong together and names missing segments", "[merge]") {
   std::vector<std::unique_ptr<Instance>> fleet;
-  for (uint32_t i = 0; i < 3; ++i) fleet.push_back(instance(i, 3, instance_stats(10, 1000, 0), 1'700'000'000'000));
+  for (uint32_t i = 0; i < 3; ++i)
+    fleet.push_back(instance(i, 3, instance_stats(10, 1000, 0), 1'700'000'000'000));
   MergedRun merged;
   std::string error;
   SECTION("a missing segment") {
-    CHECK_FALSE(pelt::merge_summaries({source(*fleet[0], "a"), source(*fleet[2], "c")}, false, merged, error));
+    CHECK_FALSE(pelt::merge_summaries({source(*fleet[0], "a"), source(*fleet[2], "c")}, false,
+                                      merged, error));
     CHECK(error.rfind("missing segment 1/3", 0) == 0);
-    REQUIRE(pelt::merge_summaries({source(*fleet[0], "a"), source(*fleet[2], "c")}, true, merged, error));
+    REQUIRE(pelt::merge_summaries({source(*fleet[0], "a"), source(*fleet[2], "c")}, true, merged,
+                                  error));
     REQUIRE(merged.notes.size() == 1);
     CHECK(merged.notes[0].find("missing segment 1/3") != std::string::npos);
     CHECK(merged.report->info.fleet.missing == std::vector<uint32_t>{1});
@@ -223,13 +230,15 @@ TEST_CASE("merge refuses what does not belong together and names missing segment
     CHECK(error.rfind("missing segments 0/3, 2/3", 0) == 0);
   }
   SECTION("overlapping segments") {
-    CHECK_FALSE(pelt::merge_summaries({source(*fleet[0], "a"), source(*fleet[0], "a2"), source(*fleet[1], "b")},
-                                      false, merged, error));
+    CHECK_FALSE(pelt::merge_summaries(
+        {source(*fleet[0], "a"), source(*fleet[0], "a2"), source(*fleet[1], "b")}, false, merged,
+        error));
     CHECK(error == "a and a2 both hold segment 0/3 (overlapping segments)");
   }
   SECTION("different plans") {
     fleet[1]->report.info.fleet.scenario_sha256 = std::string(64, 'b');
-    CHECK_FALSE(pelt::merge_summaries({source(*fleet[0], "a"), source(*fleet[1], "b")}, true, merged, error));
+    CHECK_FALSE(pelt::merge_summaries({source(*fleet[0], "a"), source(*fleet[1], "b")}, true,
+                                      merged, error));
     CHECK(error.find("ran different scenario files") != std::string::npos);
   }
   SECTION("different schema versions") {
@@ -240,7 +249,8 @@ TEST_CASE("merge refuses what does not belong together and names missing segment
   }
   SECTION("a different split") {
     auto other = instance(1, 4, instance_stats(10, 1000, 0), 1'700'000'000'000);
-    CHECK_FALSE(pelt::merge_summaries({source(*fleet[0], "a"), source(*other, "b")}, true, merged, error));
+    CHECK_FALSE(
+        pelt::merge_summaries({source(*fleet[0], "a"), source(*other, "b")}, true, merged, error));
     CHECK(error.find("segments of different splits") != std::string::npos);
   }
 }

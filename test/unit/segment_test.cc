@@ -1,6 +1,8 @@
 // Execution segments: N instances (--segment I/N), each with its own thread count, together run
 // exactly the single-instance plan. Pure functions first (every stage, N from 1 to 64, sums
 // exact), then the real executors on fake time.
+#include "engine/segment.h"
+
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cmath>
@@ -10,7 +12,6 @@
 #include "engine/executors.h"
 #include "engine/fleet.h"
 #include "engine/plan.h"
-#include "engine/segment.h"
 #include "executor_sim.h"
 
 namespace {
@@ -94,7 +95,8 @@ TEST_CASE("parse_segment reads I/N and refuses what is not a segment", "[segment
   REQUIRE(pelt::parse_segment("3/4", s, error));
   CHECK(s == Segment{3, 4});
   CHECK(s.text() == "3/4");
-  for (const char* bad : {"", "4/4", "5/4", "1/0", "-1/4", "1", "1/", "/4", "a/4", "1/4x", "1/100001"}) {
+  for (const char* bad :
+       {"", "4/4", "5/4", "1/0", "-1/4", "1", "1/", "/4", "a/4", "1/4x", "1/100001"}) {
     INFO(bad);
     error.clear();
     CHECK_FALSE(pelt::parse_segment(bad, s, error));
@@ -102,7 +104,8 @@ TEST_CASE("parse_segment reads I/N and refuses what is not a segment", "[segment
   }
 }
 
-TEST_CASE("composed segments take every item exactly once, whatever the thread counts", "[segment]") {
+TEST_CASE("composed segments take every item exactly once, whatever the thread counts",
+          "[segment]") {
   for (Threads layout : {Threads::kOne, Threads::kThree, Threads::kMixed}) {
     for (uint32_t n = 1; n <= 64; ++n) {
       INFO("N=" << n << " layout=" << static_cast<int>(layout));
@@ -113,8 +116,8 @@ TEST_CASE("composed segments take every item exactly once, whatever the thread c
         REQUIRE(owners == 1);
       }
       const uint64_t big_n = n;
-      for (uint64_t total : {uint64_t{0}, uint64_t{1}, uint64_t{2}, big_n - 1, big_n, big_n + 1, 7 * big_n + 3,
-                             uint64_t{1000}, uint64_t{12345}}) {
+      for (uint64_t total : {uint64_t{0}, uint64_t{1}, uint64_t{2}, big_n - 1, big_n, big_n + 1,
+                             7 * big_n + 3, uint64_t{1000}, uint64_t{12345}}) {
         uint64_t sum = 0;
         for (const Segment& p : parts) sum += p.share(total);
         REQUIRE(sum == total);
@@ -131,7 +134,8 @@ TEST_CASE("composed segments take every item exactly once, whatever the thread c
   }
 }
 
-TEST_CASE("ramping-vus: at every instant of every stage the VU targets add up to the whole", "[segment]") {
+TEST_CASE("ramping-vus: at every instant of every stage the VU targets add up to the whole",
+          "[segment]") {
   const ExecutorPlan plan(pelt::plan_spec(ramping_vus()));
   for (Threads layout : {Threads::kOne, Threads::kMixed}) {
     for (uint32_t n = 1; n <= 64; ++n) {
@@ -143,7 +147,8 @@ TEST_CASE("ramping-vus: at every instant of every stage the VU targets add up to
           const auto total = static_cast<uint64_t>(plan.target_vus(t));
           uint64_t sum = 0;
           // As the closed-loop executor computes it: its share, capped by its share of max_vus.
-          for (const Segment& p : parts) sum += std::min(p.share32(total), p.share32(plan.max_vus()));
+          for (const Segment& p : parts)
+            sum += std::min(p.share32(total), p.share32(plan.max_vus()));
           INFO("N=" << n << " stage " << st << " t=" << t.count() << "us target " << total);
           REQUIRE(sum == total);
         }
@@ -152,7 +157,8 @@ TEST_CASE("ramping-vus: at every instant of every stage the VU targets add up to
   }
 }
 
-TEST_CASE("ramping-arrival-rate: the instances' arrivals interleave into the single schedule", "[segment]") {
+TEST_CASE("ramping-arrival-rate: the instances' arrivals interleave into the single schedule",
+          "[segment]") {
   const ExecutorPlan plan(pelt::plan_spec(ramping_rate()));
   const std::vector<microseconds> times = schedule(plan);
   REQUIRE(times.size() > 300);
@@ -198,7 +204,8 @@ TEST_CASE("shared and per-VU iterations split exactly, never to a part without V
           uint64_t shared = 0, per_vu = 0;
           for (const Segment& p : parts) {
             const uint64_t quota = p.iteration_quota(vus, iterations);
-            INFO("N=" << n << " vus " << vus << " iterations " << iterations << " part " << p.text());
+            INFO("N=" << n << " vus " << vus << " iterations " << iterations << " part "
+                      << p.text());
             if (p.share(vus) == 0) REQUIRE(quota == 0);
             shared += quota;
             per_vu += p.share(vus) * 4;  // per-vu-iterations = 4: each VU runs 4
@@ -211,9 +218,11 @@ TEST_CASE("shared and per-VU iterations split exactly, never to a part without V
   }
 }
 
-TEST_CASE("executors of 4 instances with 1 to 3 threads run the single plan on fake time", "[segment]") {
+TEST_CASE("executors of 4 instances with 1 to 3 threads run the single plan on fake time",
+          "[segment]") {
   using pelt::test::Sim;
-  auto run_all = [](const ScenarioConfig& c, const std::vector<Segment>& parts, std::chrono::milliseconds d) {
+  auto run_all = [](const ScenarioConfig& c, const std::vector<Segment>& parts,
+                    std::chrono::milliseconds d) {
     uint64_t iterations = 0, dropped = 0;
     for (const Segment& p : parts) {
       Sim sim(c, p);
@@ -266,8 +275,9 @@ TEST_CASE("--start-at reads UTC times and Unix seconds", "[segment]") {
   CHECK(unix_us() == 1772366400LL * 1000000 + 250000);
   REQUIRE(pelt::parse_start_time("@1772366400.5", t, error));
   CHECK(unix_us() == 1772366400LL * 1000000 + 500000);
-  for (const char* bad : {"", "now", "2026-03-01T12:00:00", "2026-03-01 12:00:00Z", "2026-13-01T12:00:00Z",
-                          "2026-03-01T12:00:00+01:00", "2026-03-01T12:00:00.Z", "@", "@-5", "@abc"}) {
+  for (const char* bad :
+       {"", "now", "2026-03-01T12:00:00", "2026-03-01 12:00:00Z", "2026-13-01T12:00:00Z",
+        "2026-03-01T12:00:00+01:00", "2026-03-01T12:00:00.Z", "@", "@-5", "@abc"}) {
     INFO(bad);
     CHECK_FALSE(pelt::parse_start_time(bad, t, error));
   }
