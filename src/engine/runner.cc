@@ -317,6 +317,7 @@ void Run::start() {
     if (!wait_for_fleet_start(opt_.fleet, control_.get(), [&] { return signals_.stops() > stops; }, why)) {
       console_.notice("pelt: " + why + "; not starting");
       interrupted_ = true;
+      stop_deadline_ = kStopGraceSeconds;
       for (auto& w : workers_) w->stop();
     }
     control_.reset();
