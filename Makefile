@@ -10,7 +10,8 @@ DEB_PACKAGES := build-essential cmake pkg-config python3 python3-jsonschema pyth
   libuv1-dev libluajit2-5.1-dev libssl-dev prometheus-cpp-dev libtomlplusplus-dev catch2 \
   libfmt-dev nlohmann-json3-dev libhttp-parser-dev libnghttp2-dev nghttp2-client \
   nginx-light prometheus wrk docker-compose clang libclang-rt-14-dev strace \
-  nodejs npm chromium libxml2-utils libprotobuf-dev protobuf-compiler libsnappy-dev influxdb
+  nodejs npm chromium libxml2-utils libprotobuf-dev protobuf-compiler libsnappy-dev influxdb \
+  kubernetes-client python3-kubernetes python3-yaml iproute2
 
 .PHONY: all deps build test demo bench install clean test-asan fuzz report-screenshot
 
@@ -22,7 +23,8 @@ deps:
 	@# A nodejs package that bundles npm (NodeSource's) provides npm without the Debian package.
 	@missing=""; for p in $(DEB_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || \
-	  { [ "$$p" = npm ] && command -v npm >/dev/null; } || missing="$$missing $$p"; \
+	  { [ "$$p" = npm ] && command -v npm >/dev/null; } || \
+	  { [ "$$p" = kubernetes-client ] && command -v kubectl >/dev/null; } || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \

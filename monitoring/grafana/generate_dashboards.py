@@ -15,9 +15,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "dashboards")
 OUT_INFLUX = os.path.join(HERE, "dashboards-influxdb")
 
-# Label matchers shared by the pelt queries.
-RUN = 'run_id=~"$run_id"'
-SEL = 'run_id=~"$run_id", scenario=~"$scenario"'
+# Label matchers shared by the pelt queries. A fleet's instances (pelt run --segment I/N) share
+# a run_id; `instance` tells them apart. Every panel sums over the instances picked.
+RUN = 'run_id=~"$run_id", instance=~"$instance"'
+SEL = 'run_id=~"$run_id", instance=~"$instance", scenario=~"$scenario"'
 RI = "$__rate_interval"
 
 
@@ -172,11 +173,30 @@ def pelt_dashboard():
             (quantile(0.5, "pelt_send_lag_seconds", sel=RUN), "p50"),
             (quantile(0.99, "pelt_send_lag_seconds", sel=RUN), "p99")), unit="s",
             description="How far open-loop sends fell behind schedule."), 8, 8),
+        # A fleet: the same figures split by instance (docs/DISTRIBUTED.md).
+        lay.place(stat("Instances", targets(
+            (f"count(count by (instance) (pelt_run_info{{{RUN}}}))", "instances")),
+            description="Instances of the run reporting (pelt run --segment I/N)."), 4, 8),
+        lay.place(timeseries("Requests per second by instance", targets(
+            (f"sum by (instance) (rate({req}[{RI}]))", "{{instance}}")), unit="reqps"), 10, 8),
+        lay.place(timeseries("p95 latency by instance", targets(
+            (quantile(0.95, dur, by="le, instance"), "{{instance}}")), unit="s"), 10, 8),
+        lay.place(timeseries("VUs by instance", targets(
+            (f"sum by (instance) (pelt_vus{{{SEL}}})", "{{instance}} active"),
+            (f"sum by (instance) (pelt_target{{{SEL}}})", "{{instance}} target")),
+            description="Each instance's share of the VUs, or of the arrival rate."), 12, 8),
+        lay.place(timeseries("Errors by instance", targets(
+            (f"sum by (instance) (rate(pelt_http_request_failures_total{{{SEL}}}[{RI}]))"
+             f" or sum by (instance) (rate({req}[{RI}])) * 0", "{{instance}}")), unit="short",
+            description="Failed requests per second (0 while an instance has none)."), 12, 8),
     ]
     variables = [
         query_variable("run_id", "Run", "label_values(pelt_run_info, run_id)"),
+        query_variable("instance", "Instance",
+                       'label_values(pelt_run_info{run_id=~"$run_id"}, instance)', multi=True),
         query_variable("scenario", "Scenario",
-                       'label_values(pelt_run_info{run_id=~"$run_id"}, scenario)', multi=True),
+                       'label_values(pelt_run_info{run_id=~"$run_id", instance=~"$instance"}, scenario)',
+                       multi=True),
         # Scenario tags are free-form labels: Grafana adds any label filter picked here to
         # every query of the dashboard (e.g. team = checkout).
         {"name": "filters", "label": "Tags", "type": "adhoc", "datasource": DATASOURCE,

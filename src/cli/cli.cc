@@ -147,6 +147,13 @@ std::string usage_text() {
       "      --metrics ADDR       serve Prometheus metrics on ADDR (e.g. 9464, 127.0.0.1:9464)\n"
       "      --metrics-linger D   keep serving final metrics this long after the run\n"
       "      --quiet              no progress line\n"
+      "      --segment I/N        run part I (0-based) of N of the plan (docs/DISTRIBUTED.md)\n"
+      "      --instance NAME      this instance's name in metrics and summaries\n"
+      "      --run-id ID          the run id (shared by the instances of one fleet run)\n"
+      "      --start-at TIME      start at a UTC time: 2026-03-01T12:00:00Z or @UNIX_SECONDS\n"
+      "      --paused             connect, then wait for POST /start on --control ADDR\n"
+      "                           (token from $PELT_CONTROL_TOKEN)\n"
+      "      --control ADDR       where --paused listens (default 127.0.0.1:6565)\n"
       "  -v, --version            print the version\n"
       "  -h, --help               print this help\n"
       "\n"
@@ -154,6 +161,8 @@ std::string usage_text() {
       "  pelt run FILE.toml [--target URL] [-e KEY=VALUE]... [--summary-json FILE]\n"
       "                     [--threads N] [--quiet] [--metrics ADDR] [--json FILE]\n"
       "  '-' reads the file from standard input.\n"
+      "  pelt merge A.json B.json ... [--summary-json OUT] [--report OUT.html] [--allow-partial]\n"
+      "  merges the summaries of a fleet's instances (docs/DISTRIBUTED.md).\n"
       "\n"
       "Exit codes: 0 passed, 99 a threshold was crossed, 2 bad command line, config or script,\n"
       "1 the run failed.\n";
@@ -321,6 +330,8 @@ CliResult parse_command_line(const std::vector<std::string>& args) {
       o.metrics_linger = std::chrono::duration_cast<std::chrono::milliseconds>(d);
     } else if (name == "--quiet" || name == "-q") {
       o.quiet = true;
+    } else if (bool takes = false; is_fleet_flag(name, takes)) {
+      ok = (!takes || need(v)) && apply_fleet_flag(name, v, o.fleet, rd.error);
     } else if (!o.quick && name == "--target") {
       ok = need(target_override);
     } else {
@@ -344,12 +355,18 @@ CliResult parse_command_line(const std::vector<std::string>& args) {
     Url url;
     if (!parse_url(url_text, url, error)) return fail(error);
     if (!threads_set) o.threads = 2;
-    if (connections < static_cast<uint64_t>(o.threads)) {
-      if (connections_set) {
+    // With --segment I/N this instance opens its share of the -c connections.
+    const uint64_t mine = o.fleet.segment.share(connections);
+    if (mine == 0) {
+      return fail("-c " + std::to_string(connections) + " leaves no connection to segment " +
+                  o.fleet.segment.text() + ": give at least one per instance");
+    }
+    if (mine < static_cast<uint64_t>(o.threads)) {
+      if (connections_set && o.fleet.segment.whole()) {
         return fail("-c " + std::to_string(connections) + " is lower than -t " + std::to_string(o.threads) +
                     ": every thread needs at least one connection");
       }
-      o.threads = static_cast<int>(connections);
+      o.threads = static_cast<int>(mine);
     }
     if (!script.empty() && !readable_file(script, "script", error)) return fail(error);
     // init(args): args[0] is the URL, then what follows it, as in wrk.
@@ -397,6 +414,9 @@ CliResult parse_command_line(const std::vector<std::string>& args) {
     Url url;
     if (!parse_url(target_override, url, error)) return fail("--target: " + error);
     o.config.target.url = target_override;
+  }
+  if (!o.fleet.segment_set && !o.config.execution.segment.empty()) {
+    parse_segment(o.config.execution.segment, o.fleet.segment, error);  // checked at load time
   }
   if (timeout_set) o.config.target.timeout = timeout;
   if (insecure) o.config.target.insecure = true;

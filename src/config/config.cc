@@ -12,6 +12,7 @@
 
 #include "config/config_loader.h"
 #include "config/toml_guard.h"
+#include "engine/segment.h"
 #include "outputs/output_config.h"
 #include "wire/url.h"
 
@@ -19,8 +20,8 @@ namespace pelt {
 namespace config_detail {
 namespace {
 
-constexpr std::string_view kTopKeys[] = {"script",     "target",  "metrics",
-                                         "scenarios",  "thresholds", "outputs"};
+constexpr std::string_view kTopKeys[] = {"script",     "target",     "metrics",  "scenarios",
+                                         "thresholds", "outputs",    "execution"};
 constexpr std::string_view kTargetKeys[] = {"url",  "timeout", "method",   "path",
                                             "body", "headers", "insecure", "cacert"};
 constexpr std::string_view kMetricsKeys[] = {"listen", "buckets", "linger"};
@@ -121,6 +122,22 @@ bool Loader::read_metrics(const toml::node& node, MetricsConfig& out) {
   return true;
 }
 
+bool Loader::read_execution(const toml::node& node, ExecutionConfig& out) {
+  static constexpr std::string_view kKeys[] = {"segment"};
+  const auto* table = node.as_table();
+  if (table == nullptr) {
+    return fail(node, fmt::format("execution must be a table ([execution]), not {}", type_name(node)));
+  }
+  for (const auto& [key, value] : ordered(*table)) {
+    if (!check_key(*key, kKeys, "in [execution]")) return false;
+    if (!read_string(*value, "execution.segment", out.segment)) return false;
+    Segment segment;
+    std::string message;
+    if (!parse_segment(out.segment, segment, message)) return fail(*value, "execution." + message.substr(4));
+  }
+  return true;
+}
+
 bool Loader::load(std::string_view text, RunConfig& out) {
   toml::table root;
   uint32_t deep_line = 0, deep_column = 0;
@@ -165,6 +182,9 @@ bool Loader::load(std::string_view text, RunConfig& out) {
   }
   if (const auto* node = root.get("metrics")) {
     if (!read_metrics(*node, config.metrics)) return false;
+  }
+  if (const auto* node = root.get("execution")) {
+    if (!read_execution(*node, config.execution)) return false;
   }
   if (const auto* node = root.get("outputs")) {
     std::string error;

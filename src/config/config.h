@@ -101,6 +101,11 @@ struct TargetConfig {
   std::string cacert;  // extra CA file, resolved path; "" = none
 };
 
+// The [execution] table: this instance's part of a plan run by many (docs/DISTRIBUTED.md).
+struct ExecutionConfig {
+  std::string segment;  // "I/N", checked at load time; "" = the whole plan
+};
+
 // A whole scenario file.
 struct RunConfig {
   std::string source;                       // file name used in messages ("<stdin>" for -)
@@ -111,6 +116,7 @@ struct RunConfig {
   std::vector<ThresholdConfig> thresholds;  // in file order
   MetricsConfig metrics;                    // [metrics]
   std::vector<OutputConfig> outputs;        // [[outputs]]: stores the results are pushed to
+  ExecutionConfig execution;                // [execution]
 };
 
 // Parses and validates. vars: -e values (they win over the process environment, which is read

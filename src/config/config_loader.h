@@ -80,6 +80,7 @@ class Loader {
 
   // --- sections ---
   bool read_target(const toml::node& node, TargetConfig& out, RequestDefaults& defaults);
+  bool read_execution(const toml::node& node, ExecutionConfig& out);
   bool read_metrics(const toml::node& node, MetricsConfig& out);
   bool read_scenarios(const toml::node& node, const TargetConfig& target,
                       const RequestDefaults& defaults, std::vector<ScenarioConfig>& out);

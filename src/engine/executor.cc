@@ -97,7 +97,19 @@ ClosedLoopExecutor::ClosedLoopExecutor(VuEnv& env, ScenarioContext& scenario,
                                        IterationQuota quota, uint64_t iterations)
     : Executor(env, scenario, plan, segment), quota_(quota) {
   if (quota_ == IterationQuota::kPerVu) per_vu_iterations_ = iterations;
-  if (quota_ == IterationQuota::kShared) iterations_left_ = segment_.share(iterations);
+  if (quota_ == IterationQuota::kShared) {
+    iterations_left_ = segment_.iteration_quota(plan_.max_vus(), iterations);
+  }
+}
+
+void ClosedLoopExecutor::prewarm() {
+  const uint64_t total = static_cast<uint64_t>(std::max(0.0, plan_.target_vus(std::chrono::microseconds(0))));
+  const uint32_t want = std::min(segment_.share32(total), max_vus_);
+  while (vus_.size() < want) {
+    Vu& vu = open_vu();
+    vu.set_keep_connected(true);  // until it first iterates (control)
+    vu.warm_up();
+  }
 }
 
 void ClosedLoopExecutor::control(uint64_t now_ns, std::chrono::microseconds t) {
@@ -110,6 +122,7 @@ void ClosedLoopExecutor::control(uint64_t now_ns, std::chrono::microseconds t) {
   const uint64_t grace_ns = to_ns(scenario_.config().graceful_ramp_down);
   for (auto& vu : vus_) {
     const bool on = vu->index() < want;
+    if (on) vu->set_keep_connected(false);  // (a prewarmed VU's connection is kept while active)
     vu->set_active(on);
     // (inactive_since may be a little later than `now_ns`, read inside set_active)
     if (!on && !vu->free() && now_ns >= vu->inactive_since_ns() + grace_ns) {
@@ -157,6 +170,11 @@ OpenLoopExecutor::OpenLoopExecutor(VuEnv& env, ScenarioContext& scenario, const 
                                    Segment segment, bool queue_when_busy)
     : Executor(env, scenario, plan, segment), queue_when_busy_(queue_when_busy) {
   next_arrival_ = segment_.first_item();
+}
+
+void OpenLoopExecutor::prewarm() {
+  const uint32_t initial = std::min(segment_.share32(plan_.initial_vus()), max_vus_);
+  while (vus_.size() < initial) open_warm_vu();
 }
 
 void OpenLoopExecutor::control(uint64_t now_ns, std::chrono::microseconds t) {

@@ -29,6 +29,8 @@ class Executor {
 
   ScenarioContext& scenario() { return scenario_; }
   const ExecutorPlan& plan() const { return plan_; }
+  // Before the start (--paused, --start-at): opens the VUs the start needs and connects them.
+  virtual void prewarm() {}
   // The run began at run_start_ns; the scenario starts start_time later.
   void start(uint64_t run_start_ns);
   // The control tick: stage, targets, the end of the plan and of the graceful stop.
@@ -88,6 +90,7 @@ class ClosedLoopExecutor : public Executor {
  public:
   ClosedLoopExecutor(VuEnv& env, ScenarioContext& scenario, const ExecutorPlan& plan,
                      Segment segment, IterationQuota quota, uint64_t iterations);
+  void prewarm() override;
   void on_vu_free(Vu& vu) override;
 
  protected:
@@ -108,6 +111,7 @@ class OpenLoopExecutor : public Executor {
   OpenLoopExecutor(VuEnv& env, ScenarioContext& scenario, const ExecutorPlan& plan,
                    Segment segment, bool queue_when_busy);
   uint64_t next_due_ns() const override { return issuing_ ? next_due_ns_ : 0; }
+  void prewarm() override;
   void dispatch_due(uint64_t now_ns) override;
   void on_vu_free(Vu& vu) override;
 

@@ -13,9 +13,12 @@
 #include <memory>
 #include <thread>
 
+#include "config/config_identity.h"
 #include "config/executors.h"
 #include "engine/done_sink.h"
 #include "engine/executors.h"
+#include "engine/fleet_run.h"
+#include "engine/fleet_start.h"
 #include "engine/prepare.h"
 #include "engine/signals.h"
 #include "engine/worker.h"
@@ -144,6 +147,7 @@ class Run {
   bool abandoned_ = false;                  // a worker was left running
   bool aborted_ = false;                    // stopped by an abort_on_fail threshold
   std::string abort_reason_;                // which threshold
+  std::unique_ptr<ControlServer> control_;  // --paused: waits for POST /start
 };
 
 int Run::prepare() {
@@ -172,7 +176,7 @@ int Run::prepare() {
   }
 
   // What the run is, once.
-  info_.run_id = make_run_id();
+  info_.run_id = opt_.fleet.run_id.empty() ? make_run_id() : opt_.fleet.run_id;
   info_.version = PELT_VERSION;
   info_.target = redactor_.clean(url_.redacted());
   info_.quick = opt_.quick;
@@ -184,6 +188,7 @@ int Run::prepare() {
   info_.rate = opt_.rate;
   info_.latency = opt_.latency;
   info_.thresholds = cfg.thresholds;
+  info_.fleet = fleet_info(opt_.fleet, plan_identity(cfg));
   uint64_t total_vus = 0;
   for (const ScenarioConfig& sc : cfg.scenarios) {
     plans_.emplace_back(plan_spec(sc));
@@ -240,6 +245,7 @@ int Run::prepare() {
   mo.scenario_tags = info_.scenario_tags();
   for (const ScenarioInfo& si : info_.scenarios) mo.arrival_rate.push_back(si.arrival_rate);
   mo.redactor = &redactor_;
+  mo.instance = info_.fleet.instance;
   // Stores the results are pushed to: [[outputs]], then --out (with --out-label on all).
   std::vector<OutputConfig> outputs = cfg.outputs;
   if (!opt_.outs.empty() || !opt_.out_labels.empty()) {
@@ -273,9 +279,20 @@ int Run::prepare() {
     sinks_.push_back(make_metrics_sink(std::move(server), linger, console_));
   }
 
+  if (opt_.fleet.paused) {
+    const char* token = std::getenv(kControlTokenEnv);
+    control_ = ControlServer::start(opt_.fleet.control_listen, token ? token : "", error);
+    if (!control_) {
+      std::fprintf(stderr, "pelt: %s\n", error.c_str());
+      return kExitUsage;
+    }
+  }
+  warn_idle_workers(plans_, opt_.fleet.segment, threads, console_);
   for (int w = 0; w < threads; ++w) {
     WorkerOptions wo;
-    wo.segment = Segment{static_cast<uint32_t>(w), static_cast<uint32_t>(threads)};
+    // This instance's part of the plan, shared between its threads (engine/segment.h).
+    wo.segment = Segment::compose(opt_.fleet.segment, {static_cast<uint32_t>(w), static_cast<uint32_t>(threads)});
+    wo.prewarm = opt_.fleet.paused || opt_.fleet.start_at.has_value();
     wo.url = url_;
     wo.timeout = cfg.target.timeout;
     wo.tls.verify = !cfg.target.insecure;
@@ -293,6 +310,19 @@ void Run::start() {
   std::latch ready(static_cast<std::ptrdiff_t>(workers_.size())), go(1);
   for (auto& w : workers_) w->start(ready, go, start_ns_);
   ready.wait();
+  if (control_ || opt_.fleet.start_at) {
+    if (control_) console_.notice("pelt: connected; waiting for POST /start on http://" + control_->address() + "/start");
+    std::string why;
+    const uint64_t stops = signals_.stops();
+    if (!wait_for_fleet_start(opt_.fleet, control_.get(), [&] { return signals_.stops() > stops; }, why)) {
+      console_.notice("pelt: " + why + "; not starting");
+      interrupted_ = true;
+      stop_deadline_ = kStopGraceSeconds;
+      for (auto& w : workers_) w->stop();
+    }
+    control_.reset();
+    info_.started_at = std::chrono::system_clock::now();
+  }
   t0_ns_ = uv_hrtime();
   start_ns_.store(t0_ns_, std::memory_order_release);
   go.count_down();

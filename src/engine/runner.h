@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "engine/fleet.h"
 
 namespace pelt {
 
@@ -48,6 +49,7 @@ struct RunOptions {
   std::vector<std::string> sources;          // --source local addresses
   std::string metrics_listen;                // --metrics ADDR (overrides [metrics] listen)
   std::chrono::milliseconds metrics_linger{-1};  // --metrics-linger (-1 = from config)
+  FleetOptions fleet;  // --segment, --instance, --run-id, --start-at, --paused, --control
 };
 
 // Runs everything and returns the process exit code. Messages go to stderr.

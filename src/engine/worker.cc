@@ -135,8 +135,12 @@ void Worker::run(std::latch& ready, std::latch& go, const std::atomic<uint64_t>&
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
   const bool ok = prepare();
-  ready.count_down();
-  go.wait();
+  if (ok && options_.prewarm) {
+    prewarm(ready, go);
+  } else {
+    ready.count_down();
+    go.wait();
+  }
   if (!ok) {
     finished_.store(true, std::memory_order_release);
     return;
@@ -163,6 +167,28 @@ void Worker::run(std::latch& ready, std::latch& go, const std::atomic<uint64_t>&
   arrival_fd_ = -1;
   publish();
   finished_.store(true, std::memory_order_release);
+}
+
+void Worker::prewarm(std::latch& ready, std::latch& go) {
+  // The VUs may connect now (running() is what lets a connection open).
+  running_ = true;
+  size_t vus = 0;
+  for (auto& e : executors_) {
+    e->prewarm();
+    vus += e->vus().size();
+  }
+  const uint64_t give_up_ns = clock_->now_ns() + 5'000'000'000ull;
+  bool counted = false;
+  for (;;) {
+    uv_run(&loop_, UV_RUN_NOWAIT);
+    const bool connected = stats_.connects + stats_.errors.connect >= vus;
+    if (!counted && (connected || clock_->now_ns() >= give_up_ns)) {
+      ready.count_down();
+      counted = true;
+    }
+    if (counted && go.try_wait()) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 void Worker::begin(uint64_t start_ns) {

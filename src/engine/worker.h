@@ -38,6 +38,7 @@ struct WorkerOptions {
   TlsOptions tls;                          // TLS settings (https only)
   std::vector<std::string> sources;        // local addresses to bind, spread over the VUs
   const std::vector<ExecutorPlan>* plans = nullptr;  // by scenario index (owned by the runner)
+  bool prewarm = false;  // connect the first VUs before counting down `ready` (a fleet's start)
 };
 
 class Worker : private RunControl {
@@ -78,6 +79,9 @@ class Worker : private RunControl {
 
   void run(std::latch& ready, std::latch& go, const std::atomic<uint64_t>& start_ns);
   bool prepare();
+  // Opens and connects the VUs the start needs, counts down `ready` once they are connected
+  // (or after a few seconds), and runs the loop until `go`.
+  void prewarm(std::latch& ready, std::latch& go);
   void begin(uint64_t start_ns);
   void control();
   void dispatch_arrivals(uint64_t now_ns);

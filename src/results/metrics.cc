@@ -130,8 +130,8 @@ class LabelFolder {
 // Collects the series of one family, summing series whose labels fold together.
 class FamilyBuilder {
  public:
-  FamilyBuilder(std::string name, std::string help, MetricType type, std::string run_id)
-      : run_id_(std::move(run_id)) {
+  FamilyBuilder(std::string name, std::string help, MetricType type, Labels common)
+      : common_(std::move(common)) {
     family_.name = std::move(name);
     family_.help = std::move(help);
     family_.type = type;
@@ -176,7 +176,7 @@ class FamilyBuilder {
 
  private:
   ClientMetric& at(Labels labels) {
-    if (!run_id_.empty()) labels.push_back({"run_id", run_id_});
+    labels.insert(labels.end(), common_.begin(), common_.end());
     auto [it, inserted] = index_.emplace(labels, family_.metric.size());
     if (inserted) {
       family_.metric.emplace_back();
@@ -186,7 +186,7 @@ class FamilyBuilder {
   }
 
   MetricFamily family_;
-  std::string run_id_;              // added to every series when not empty
+  Labels common_;                   // added to every series: run_id, instance
   std::map<Labels, size_t> index_;  // labels -> position in family_.metric
 };
 
@@ -203,9 +203,12 @@ std::vector<double> clean_bounds(const std::vector<double>& wanted) {
 std::vector<MetricFamily> build(const MetricsOptions& options, const WorkerStats& s,
                                 const std::vector<ThresholdState>& thresholds, LabelFolder& f) {
   const std::string run_id = f.clean(options.run_id);
+  Labels common;
+  if (!run_id.empty()) common.push_back({"run_id", run_id});
+  if (!options.instance.empty()) common.push_back({"instance", f.clean(options.instance)});
   const std::vector<double> bounds = clean_bounds(options.buckets);
   auto family = [&](const char* name, const char* help, MetricType type) {
-    return FamilyBuilder(name, help, type, run_id);
+    return FamilyBuilder(name, help, type, common);
   };
   FamilyBuilder requests =
       family("pelt_http_requests_total",

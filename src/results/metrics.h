@@ -30,7 +30,8 @@ struct MetricsOptions {
   std::string listen;                       // endpoint address (forms above)
   std::vector<double> buckets;              // duration bucket bounds, s; empty = 1 ms .. 60 s
   std::string version;                      // pelt version
-  std::string run_id;                       // unique per run (time + pid)
+  std::string run_id;                       // unique per run (time + pid), or --run-id
+  std::string instance;                     // the instance label (--instance); "" = none
   std::string target;                       // target URL, any user:password already stripped
   std::vector<std::string> scenario_names;  // scenario name by index in WorkerStats::scenarios
   std::vector<bool> arrival_rate;           // by scenario index: target is a rate (iterations/s)

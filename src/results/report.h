@@ -14,6 +14,7 @@
 
 #include "config/config.h"
 #include "results/catalogue.h"
+#include "results/fleet_info.h"
 #include "results/series.h"
 #include "results/stats.h"
 #include "results/thresholds.h"
@@ -54,6 +55,7 @@ struct RunInfo {
   std::chrono::system_clock::time_point started_at;  // wall-clock start
   std::vector<ScenarioInfo> scenarios;      // by scenario index
   std::vector<ThresholdConfig> thresholds;  // in file order
+  FleetInfo fleet;                          // instance, segments, the plan's identity
 
   std::vector<std::string> scenario_names() const;
   std::vector<std::map<std::string, std::string>> scenario_tags() const;

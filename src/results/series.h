@@ -165,6 +165,11 @@ class TimeSeries {
 
   // Merges a worker's second in; seconds between the last bucket and it get empty buckets.
   void add(ClosedSecond second);
+  // Replaces every bucket (pelt merge builds a fleet's series from its instances' summaries).
+  void assign(std::deque<Bucket> buckets) {
+    buckets_ = std::move(buckets);
+    ++generation_;
+  }
   const std::deque<Bucket>& buckets() const { return buckets_; }
   // Every key that appears in any bucket, in order (run, scenarios, names).
   std::vector<SeriesKey> keys() const;

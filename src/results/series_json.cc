@@ -65,7 +65,7 @@ json series_columns(const TimeSeries& ts, const SeriesKey& key, const RunInfo& i
   }
   json requests = json::array(), failed = json::array(), sent = json::array(), received = json::array();
   json errors = json::object(), status = json::object(), latency = json::object(), lag = json::object();
-  json encoded = json::array(), vus = json::array(), vus_max = json::array();
+  json encoded = json::array(), lag_encoded = json::array(), vus = json::array(), vus_max = json::array();
   json target_vus = json::array(), target_rate = json::array();
   json iterations = json::array(), dropped = json::array(), interrupted = json::array();
   std::map<int, json> codes;
@@ -98,6 +98,7 @@ json series_columns(const TimeSeries& ts, const SeriesKey& key, const RunInfo& i
       dropped.push_back(p.dropped_iterations);
       interrupted.push_back(p.interrupted_iterations);
       for (const char* stat : {"p50", "p99", "max"}) lag[stat].push_back(number_or_null(stat_ms(p.send_lag, stat)));
+      lag_encoded.push_back(p.send_lag.encode());
     }
   }
   s["requests"] = requests;
@@ -126,6 +127,7 @@ json series_columns(const TimeSeries& ts, const SeriesKey& key, const RunInfo& i
     s["dropped_iterations"] = dropped;
     s["interrupted_iterations"] = interrupted;
     s["send_lag_ms"] = lag;
+    s["send_lag_histogram_us"] = lag_encoded;
   }
   return s;
 }

@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include "results/series_json.h"
+#include "results/summary_stats.h"
 #include "results/summary.h"
 #include "util/atomic_file.h"
 
@@ -141,7 +142,8 @@ json build_summary_json(const RunReport& r) {
                   {"has_data", t.result.has_data},
                   {"observed", t.result.observed},
                   {"text", t.result.text},
-                  {"abort_on_fail", t.config->abort_on_fail}});
+                  {"abort_on_fail", t.config->abort_on_fail},
+                  {"tags", t.config->tags}});
   }
   j["thresholds"] = th;
   j["metrics"] = metrics_json(r);
@@ -227,6 +229,12 @@ json build_summary_json(const RunReport& r) {
   json outputs = json::array();
   for (const OutputSummary& o : r.outputs) outputs.push_back(o.details);
   j["outputs"] = outputs;
+  // Exact figures and the fleet section, for pelt merge (results/summary_stats.h).
+  const auto unix_ms = [](std::chrono::system_clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  };
+  j["fleet"] = fleet_to_json(info.fleet, unix_ms(info.started_at), unix_ms(r.ended_at));
+  j["stats"] = stats_to_json(s);
   if (r.timeseries && !r.timeseries->buckets().empty()) {
     j["timeseries"] = timeseries_json(*r.timeseries, info);
     j["timeseries"].erase("from");

@@ -30,8 +30,9 @@ class Prometheus:
         p.query("up")
     """
 
-    def __init__(self, scrape_targets=(), interval="1s", startup_timeout=60.0):
+    def __init__(self, scrape_targets=(), interval="1s", startup_timeout=60.0, honor_labels=False):
         self.scrape_targets = list(scrape_targets)
+        self.honor_labels = honor_labels  # keep pelt's `instance` label, as monitoring/ does
         self.interval = interval
         self.startup_timeout = startup_timeout
         self.port = None
@@ -46,6 +47,7 @@ class Prometheus:
             targets = ", ".join(f'"{t}"' for t in self.scrape_targets)
             lines += ["  - job_name: pelt", f"    scrape_interval: {self.interval}",
                       f"    scrape_timeout: {self.interval}",
+                      f"    honor_labels: {'true' if self.honor_labels else 'false'}",
                       "    static_configs:", f"      - targets: [{targets}]"]
         else:
             lines[-1] = "scrape_configs: []"

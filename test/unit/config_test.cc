@@ -1,6 +1,7 @@
 // Scenario-file loader: shipped scenarios, field mapping, ${VAR} rules and error messages.
 #include "config/config.h"
 #include "config/toml_guard.h"
+#include "config/config_identity.h"
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
@@ -384,7 +385,7 @@ TEST_CASE("bad files give file:line:col messages", "[config]") {
        "timeout, method, path, body, headers, insecure, cacert"},
       {"bad-top-key.toml",
        ":4:2: unknown key \"scenario\" at the top level (did you mean \"scenarios\"?); allowed "
-       "keys: script, target, metrics, scenarios, thresholds, outputs"},
+       "keys: script, target, metrics, scenarios, thresholds, outputs, execution"},
       {"bad-type.toml", ":3:12: target.insecure must be true or false, not a string"},
       {"bad-duration.toml",
        ":4:12: bad duration \"10x\" for scenarios.a.duration: use a number with a unit (us, ms, "
@@ -581,4 +582,33 @@ TEST_CASE("a key of thousands of dotted parts is refused before the parser recur
   CHECK_FALSE(pelt::check_key_depth("a.b.c.d = 1\n", 3, line, column, message));
   CHECK(line == 1);
   CHECK(column == 7);
+}
+
+TEST_CASE("[execution] segment names this instance's part of the plan", "[config]") {
+  const std::string scenario = "[scenarios.a]\nexecutor = \"constant-vus\"\nvus = 4\nduration = \"1s\"\n";
+  RunConfig config;
+  CHECK(load("[execution]\nsegment = \"${SEG:-2/4}\"\n" + scenario, config) == "");
+  CHECK(config.execution.segment == "2/4");
+  CHECK(load(scenario, config) == "");
+  CHECK(config.execution.segment.empty());
+  CHECK(load_error("[execution]\nsegment = \"4/4\"\n" + scenario) ==
+        "t.toml:2:11: execution.segment \"4/4\": I must be below N (I is 0-based: 0/4 .. 3/4)");
+  CHECK(load_error("[execution]\nsegment = 3\n" + scenario).find("t.toml:2:11: execution.segment must be a string") == 0);
+  CHECK(load_error("[execution]\nsegments = \"0/2\"\n" + scenario).find("t.toml:2:1: unknown key \"segments\" in [execution]") == 0);
+}
+
+TEST_CASE("the plan's identity ignores what differs between a fleet's instances", "[config]") {
+  const std::string scenario = "[scenarios.a]\nexecutor = \"constant-vus\"\nvus = 4\nduration = \"1s\"\n";
+  RunConfig a, b, c, d;
+  REQUIRE(load("[execution]\nsegment = \"0/2\"\n[metrics]\nlisten = \"127.0.0.1:9464\"\n" + scenario, a) == "");
+  REQUIRE(load("[execution]\nsegment = \"1/2\"\n" + scenario, b) == "");
+  REQUIRE(load(scenario + "[thresholds]\nhttp_reqs = [\"count>10\"]\n", c) == "");
+  REQUIRE(load("[target]\nurl = \"http://127.0.0.1:${PORT}/\"\n" + scenario, d, {{"PORT", "81"}}) == "");
+  const std::string id = pelt::plan_identity(a);
+  CHECK(id.size() == 64);
+  CHECK(id == pelt::plan_identity(b));
+  CHECK(id != pelt::plan_identity(c));
+  RunConfig d2;
+  REQUIRE(load("[target]\nurl = \"http://127.0.0.1:${PORT}/\"\n" + scenario, d2, {{"PORT", "82"}}) == "");
+  CHECK(pelt::plan_identity(d) != pelt::plan_identity(d2));  // expanded values count
 }
