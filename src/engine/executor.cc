@@ -11,6 +11,10 @@ uint64_t to_ns(std::chrono::microseconds d) {
   return d.count() <= 0 ? 0 : static_cast<uint64_t>(d.count()) * kNsPerUs;
 }
 
+const sockaddr* target_address(const ScenarioContext& scenario) {
+  return reinterpret_cast<const sockaddr*>(&scenario.setup().handle->addr.storage);
+}
+
 }  // namespace
 
 Executor::Executor(VuEnv& env, ScenarioContext& scenario, const ExecutorPlan& plan, Segment segment)
@@ -49,7 +53,14 @@ void Executor::tick(uint64_t now_ns) {
 }
 
 Vu& Executor::open_vu() {
-  vus_.push_back(std::make_unique<Vu>(env_, scenario_, *this, static_cast<uint32_t>(vus_.size())));
+  const auto index = static_cast<uint32_t>(vus_.size());
+  const uint32_t c = index / std::max<uint32_t>(env_.streams, 1);
+  if (c == connections_.size()) {
+    connections_.push_back(std::make_unique<Connection>(
+        env_.transports, env_.recorder, target_address(scenario_), env_.run.bind_address(c)));
+    connections_.back()->set_capture(scenario_.capture());
+  }
+  vus_.push_back(std::make_unique<Vu>(env_, scenario_, *this, index, *connections_[c]));
   scenario_.stats().vus_max = static_cast<uint32_t>(vus_.size());
   return *vus_.back();
 }
@@ -61,6 +72,7 @@ void Executor::count_cut(const Vu& vu) {
 void Executor::check_timeouts(uint64_t now_ns, uint64_t timeout_ns) {
   if (done_ || timeout_ns == 0) return;
   for (auto& vu : vus_) vu->check_timeouts(now_ns, timeout_ns);
+  for (auto& c : connections_) c->check_connect_timeout(now_ns, timeout_ns);
 }
 
 void Executor::finish() {
@@ -73,6 +85,7 @@ void Executor::finish() {
     if (!vu->free()) count_cut(*vu);
     vu->shutdown();
   }
+  for (auto& c : connections_) c->shutdown();
   scenario_.stats().vus = 0;
 }
 
@@ -193,17 +206,19 @@ void OpenLoopExecutor::dispatch(uint64_t intended_ns) {
   }
   // (Earlier arrivals still wait: keep the order.) VUs still connecting will each take one
   // waiting arrival: open more only beyond that.
+  // (The arrival is queued before a VU is opened for it: a VU whose connection is ready
+  // already is free at once and takes it.)
   const bool covered = queue_.size() < warming_;
   const bool can_open = vus_.size() < max_vus_;
   if (queue_when_busy_) {
     if (queue_.size() < kMaxQueuedArrivals) {
-      if (!covered && can_open) open_warm_vu();
       queue_.push_back(intended_ns);
+      if (!covered && can_open) open_warm_vu();
       return;
     }
   } else if (covered || can_open) {
-    if (!covered) open_warm_vu();
     queue_.push_back(intended_ns);
+    if (!covered) open_warm_vu();
     return;
   }
   env_.recorder.record_dropped(scenario_.index(), 1, intended_ns);

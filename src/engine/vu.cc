@@ -11,20 +11,14 @@ constexpr uint64_t kNsPerMs = 1000 * 1000;
 // the loop.
 constexpr uint64_t kScriptErrorPauseNs = 10 * kNsPerMs;
 
-const sockaddr* target_address(const ScenarioContext& scenario) {
-  return reinterpret_cast<const sockaddr*>(&scenario.setup().handle->addr.storage);
-}
-
 }  // namespace
 
-Vu::Vu(VuEnv& env, ScenarioContext& scenario, Executor& executor, uint32_t index)
+Vu::Vu(VuEnv& env, ScenarioContext& scenario, Executor& executor, uint32_t index,
+       Connection& connection)
     : env_(env), scenario_(scenario), executor_(executor), index_(index),
-      scope_(scenario.index(), &scenario.stats()),
-      connection_(*this, env.transports, env.recorder, target_address(scenario),
-                  env.run.bind_address(index)),
-      timer_(env.clock.make_timer(&Vu::on_timer, this)) {
+      scope_(scenario.index(), &scenario.stats()), connection_(connection),
+      slot_(connection.attach(*this)), timer_(env.clock.make_timer(&Vu::on_timer, this)) {
   set_name(scenario.default_name());
-  connection_.set_capture(scenario.capture());
 }
 
 void Vu::set_name(NameStats* name) {
@@ -42,7 +36,7 @@ void Vu::set_active(bool active) {
 
 void Vu::interrupt() {
   if (!busy_) return;
-  connection_.abandon();
+  connection_.abandon(slot_);
   want_send_ = false;
   batch_done_ = false;
   thinking_ = false;
@@ -53,6 +47,11 @@ void Vu::interrupt() {
 }
 
 void Vu::warm_up() {
+  // A connection another VU opened is ready already: this VU is free at once.
+  if (connection_.ready()) {
+    executor_.on_vu_free(*this);
+    return;
+  }
   connection_.warm_up();
 }
 
@@ -122,15 +121,27 @@ void Vu::send_request() {
   } else {
     bytes = setup.static_request;
   }
+  const int requests = connection_.prepare(bytes, setup.batch_heads);
+  if (requests <= 0) {
+    // The protocol cannot carry these bytes (HTTP/2 needs whole HTTP/1.1 requests to convert):
+    // a script error, and the iteration ends after a short pause.
+    env_.recorder.record_script_error("request(): " + connection_.prepare_error());
+    batch_done_ = true;
+    thinking_ = true;
+    ++iterations_;
+    env_.recorder.record_iteration(scenario_.index(), env_.clock.now_ns());
+    timer_->start(kScriptErrorPauseNs);
+    return;
+  }
   batch_done_ = false;
   // Inside a read callback the read's timestamp is a fraction of a microsecond old: the next
   // request of a closed loop starts where the previous response ended, with no clock read.
   sent_ns_ = connection_.now_ns();
   if (intended_ns_ == 0) intended_ns_ = sent_ns_;
   const uint64_t lag_us = intended_ns_ < sent_ns_ ? (sent_ns_ - intended_ns_) / 1000 : 0;
-  env_.recorder.record_sent(scope_, static_cast<uint32_t>(setup.batch_heads.size()), bytes.size(),
-                            lag_us, sent_ns_);
-  connection_.submit(bytes, setup.batch_heads);
+  env_.recorder.record_sent(scope_, static_cast<uint32_t>(requests), bytes.size(), lag_us,
+                            sent_ns_);
+  connection_.submit(slot_);
 }
 
 void Vu::on_connection_ready() {
@@ -152,7 +163,7 @@ void Vu::on_response(const ParsedResponse& r) {
   if (scenario_.capture() && !scenario_.script()->response(r.status, r.headers, r.body)) {
     env_.recorder.record_script_error(scenario_.script()->last_error());
   }
-  if (connection_.outstanding() == 0) batch_done_ = true;
+  if (connection_.outstanding(slot_) == 0) batch_done_ = true;
 }
 
 void Vu::on_input_done() {
@@ -161,14 +172,19 @@ void Vu::on_input_done() {
   finish_iteration();
 }
 
-void Vu::on_connection_failed(ErrorKind kind, const std::string& reason, const std::string& detail,
-                              uint64_t unanswered, bool while_connecting) {
-  env_.recorder.record_failure(scope_, kind, reason, detail, unanswered, connection_.now_ns());
-  // Failed before it was ready: the iteration still waits for a connection (want_send_ stays).
-  if (while_connecting) return;
-  if (busy_ && unanswered > 0 && !thinking_) {
+void Vu::on_requests_failed(const RequestFailure& f) {
+  const uint64_t now = connection_.now_ns();
+  if (f.kind == ErrorKind::kTimeout) {
+    env_.recorder.record_timeout(scope_, f.unanswered, now);
+  } else if (f.counts_error) {
+    env_.recorder.record_failure(scope_, f.kind, f.reason, f.detail, f.unanswered, now);
+  } else {
+    env_.recorder.record_failed_requests(scope_, f.reason, f.unanswered, now);
+  }
+  // A failed connect leaves the iteration waiting for a connection (want_send_ stays); lost
+  // requests end it once none of them is left (on_input_done follows).
+  if (busy_ && f.unanswered > 0 && !thinking_ && connection_.outstanding(slot_) == 0) {
     batch_done_ = true;
-    finish_iteration();
   }
 }
 
@@ -201,24 +217,22 @@ void Vu::next_step() {
 }
 
 void Vu::check_timeouts(uint64_t now_ns, uint64_t timeout_ns) {
-  const uint64_t waiting = connection_.outstanding();
+  const uint64_t waiting = connection_.outstanding(slot_);
   if (waiting > 0 && now_ns - sent_ns_ > timeout_ns) {
     env_.recorder.record_timeout(scope_, waiting, now_ns);
-    connection_.drop_and_reopen();
+    connection_.time_out(slot_);
     want_send_ = false;
     if (!thinking_) {
       batch_done_ = true;
       finish_iteration();
     }
   }
-  connection_.check_connect_timeout(now_ns, timeout_ns);
 }
 
 void Vu::shutdown() {
   shutting_down_ = true;
   want_send_ = false;
   timer_->stop();
-  connection_.shutdown();
 }
 
 }  // namespace pelt

@@ -120,6 +120,15 @@ class Recorder {
   // as a sample) and `requests` requests that will get no response.
   void record_failure(RequestScope& scope, ErrorKind kind, const std::string& reason,
                       const std::string& detail, uint64_t requests, uint64_t now_ns);
+  // `requests` requests got no response, lost to a failure another user's record_failure()
+  // counted (one connection failure, several VUs on the connection): the ledger and the
+  // per-name breakdown, no error count.
+  void record_failed_requests(RequestScope& scope, const std::string& reason, uint64_t requests,
+                              uint64_t now_ns) {
+    series_.roll(now_ns);
+    stats_.ledger.failed += requests;
+    count_unanswered(scope, reason, requests);
+  }
   // `requests` requests got no response within the timeout (noticed at now_ns).
   void record_timeout(RequestScope& scope, uint64_t requests, uint64_t now_ns);
 

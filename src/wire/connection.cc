@@ -4,12 +4,19 @@
 
 namespace pelt {
 
-Connection::Connection(ConnectionUser& user, TransportFactory& transports, Recorder& recorder,
-                       const sockaddr* dst, const sockaddr* src)
-    : user_(user), recorder_(recorder), session_(*this), transport_(transports.make(*this)),
-      dst_(dst), src_(src) {}
+Connection::Connection(TransportFactory& transports, Recorder& recorder, const sockaddr* dst,
+                       const sockaddr* src)
+    : recorder_(recorder), session_(std::make_unique<Http1Session>(static_cast<SessionEvents&>(*this))),
+      transport_(transports.make(*this)), dst_(dst), src_(src) {}
 
 Connection::~Connection() = default;
+
+uint32_t Connection::attach(ConnectionUser& user) {
+  users_.push_back(&user);
+  is_touched_.push_back(0);
+  session_->add_slot();
+  return static_cast<uint32_t>(users_.size() - 1);
+}
 
 void Connection::open() {
   if (shutting_down_) return;
@@ -23,52 +30,104 @@ void Connection::warm_up() {
   if (transport_->state() == Transport::State::kClosed) transport_->connect(dst_, src_);
 }
 
-bool Connection::submit(std::string_view requests, const std::vector<bool>& heads) {
+bool Connection::submit(uint32_t slot) {
   close_after_response_ = false;
-  return session_.submit(requests, heads);
+  if (!session_->submit(slot)) return false;
+  return batch_depth_ > 0 || session_->flush();
+}
+
+void Connection::touch(uint32_t slot) {
+  if (users_.size() == 1 || is_touched_[slot]) return;
+  is_touched_[slot] = 1;
+  touched_.push_back(slot);
+}
+
+void Connection::end_input() {
+  if (users_.size() == 1) {
+    users_[0]->on_input_done();
+  } else {
+    // A user may be touched again while the list is walked (a failure it causes): take the
+    // list first.
+    for (size_t i = 0; i < touched_.size(); ++i) {
+      const uint32_t slot = touched_[i];
+      is_touched_[slot] = 0;
+      users_[slot]->on_input_done();
+    }
+    touched_.clear();
+  }
+  if (--batch_depth_ == 0 && transport_->ready()) session_->flush();
+}
+
+void Connection::announce_ready() {
+  if (announced_ || !ready()) return;
+  announced_ = true;
+  begin_input();
+  for (ConnectionUser* user : users_) user->on_connection_ready();
+  if (--batch_depth_ == 0 && transport_->ready()) session_->flush();
 }
 
 void Connection::on_transport_ready() {
-  session_.reset();
-  user_.on_connection_ready();
+  session_->reset();
+  announced_ = false;
+  if (!session_->start()) {
+    fail(ErrorKind::kConnect, session_->error(), session_->error());
+    return;
+  }
+  announce_ready();
 }
 
-void Connection::on_response(const ParsedResponse& response) {
+void Connection::on_response(uint32_t slot, const ParsedResponse& response) {
   if (!response.keep_alive) close_after_response_ = true;
-  user_.on_response(response);
+  touch(slot);
+  users_[slot]->on_response(response);
+}
+
+void Connection::on_request_failed(uint32_t slot, ErrorKind kind, const std::string& reason,
+                                   const std::string& detail) {
+  touch(slot);
+  users_[slot]->on_requests_failed({kind, reason, detail, 1, true});
 }
 
 void Connection::on_transport_bytes(const char* data, size_t len) {
-  if (!session_.feed(data, len)) {
-    user_.on_input_done();
-    if (transport_->ready()) fail(ErrorKind::kRead, "parse error", "parse: " + session_.error());
+  begin_input();
+  if (!session_->feed(data, len)) {
+    end_input();
+    if (transport_->ready()) fail(ErrorKind::kRead, "parse error", "parse: " + session_->error());
     return;
   }
-  if (close_after_response_ && session_.outstanding() == 0 && transport_->ready()) {
+  if (close_after_response_ && session_->outstanding() == 0 && transport_->ready()) {
     // The server asked to close after its response: reconnect for the next request.
     close_after_response_ = false;
     recorder_.record_reconnect();
     close_and_reopen();
+  } else if (session_->wants_close() && transport_->ready()) {
+    recorder_.record_reconnect();
+    close_and_reopen();
   }
-  user_.on_input_done();
+  end_input();
+  announce_ready();
 }
 
 void Connection::on_transport_eof() {
-  if (!session_.finish()) {
-    fail(ErrorKind::kRead, "premature close", "read: " + session_.error());
+  begin_input();
+  const bool clean = session_->finish();
+  if (!clean) {
+    end_input();
+    fail(ErrorKind::kRead, "premature close", "read: " + session_->error());
     return;
   }
-  if (session_.outstanding() > 0) {
+  if (session_->outstanding() > 0 && !session_->wants_close()) {
+    end_input();
     fail(ErrorKind::kRead, "premature close",
          "read: the server closed the connection before responding");
     return;
   }
-  // Closed after the last response, or while idle (the server's keep-alive timeout):
-  // reconnect quietly.
+  // Closed after the last response, or while idle (the server's keep-alive timeout), or after
+  // a graceful GOAWAY: reconnect quietly.
   close_after_response_ = false;
   recorder_.record_reconnect();
   close_and_reopen();
-  user_.on_input_done();
+  end_input();
 }
 
 void Connection::on_transport_error(ErrorKind kind, const std::string& reason,
@@ -77,12 +136,33 @@ void Connection::on_transport_error(ErrorKind kind, const std::string& reason,
 }
 
 void Connection::fail(ErrorKind kind, const std::string& reason, const std::string& detail) {
-  const uint64_t unanswered = session_.outstanding();
-  const bool connecting = transport_->connecting() ||
-                          transport_->state() == Transport::State::kClosed;
-  session_.reset();
+  std::vector<uint64_t> lost(users_.size());
+  for (size_t slot = 0; slot < users_.size(); ++slot) {
+    lost[slot] = session_->outstanding(static_cast<uint32_t>(slot));
+  }
+  session_->reset();
   close_and_reopen();
-  user_.on_connection_failed(kind, reason, detail, unanswered, connecting);
+  report_lost(lost, kind, reason, detail, /*always_count=*/true);
+}
+
+void Connection::report_lost(const std::vector<uint64_t>& lost, ErrorKind kind,
+                             const std::string& reason, const std::string& detail,
+                             bool always_count) {
+  // The first user that lost requests carries the error; when none did (a failed connect),
+  // the first user, if the failure counts anyway.
+  size_t carrier = users_.size();
+  for (size_t slot = 0; slot < lost.size() && carrier == users_.size(); ++slot) {
+    if (lost[slot] > 0) carrier = slot;
+  }
+  if (carrier == users_.size() && always_count) carrier = 0;
+  if (carrier == users_.size()) return;  // nobody lost anything
+  begin_input();
+  for (size_t slot = 0; slot < lost.size(); ++slot) {
+    if (lost[slot] == 0 && slot != carrier) continue;
+    touch(static_cast<uint32_t>(slot));
+    users_[slot]->on_requests_failed({kind, reason, detail, lost[slot], slot == carrier});
+  }
+  end_input();
 }
 
 void Connection::close_and_reopen() {
@@ -96,12 +176,17 @@ void Connection::on_transport_closed() {
   reopen_ = false;
   // Reconnect at once after a clean close; back off after failed connects so a refusing
   // server does not spin the loop. A close that did not ask to reopen (abandon()) reopens only
-  // when the user wants a connection again by now.
+  // when a user wants a connection again by now.
   if (reopen && transport_->failures() > 0) {
     transport_->connect_after_backoff();
     return;
   }
-  if (user_.wants_connection()) transport_->connect(dst_, src_);
+  for (ConnectionUser* user : users_) {
+    if (user->wants_connection()) {
+      transport_->connect(dst_, src_);
+      return;
+    }
+  }
 }
 
 void Connection::on_transport_backoff_done() {
@@ -109,18 +194,44 @@ void Connection::on_transport_backoff_done() {
   if (transport_->state() == Transport::State::kClosed) transport_->connect(dst_, src_);
 }
 
-void Connection::abandon() {
-  const bool unanswered = session_.outstanding() > 0;
-  session_.reset();
-  if (unanswered) {
-    reopen_ = false;
-    transport_->close();
+void Connection::abandon(uint32_t slot) {
+  if (session_->outstanding(slot) == 0) return;
+  if (session_->cancel(slot)) {
+    if (batch_depth_ == 0 && transport_->ready()) session_->flush();
+    return;
   }
+  // Only closing gives the requests up (their responses could still arrive); the other
+  // users' requests on the pipeline are lost with them.
+  std::vector<uint64_t> lost = others_outstanding(slot);
+  session_->reset();
+  reopen_ = false;
+  transport_->close();
+  static const std::string kReason = "pipeline cut";
+  static const std::string kDetail = "read: closed with a pipelined request another VU gave up";
+  report_lost(lost, ErrorKind::kRead, kReason, kDetail, /*always_count=*/false);
 }
 
-void Connection::drop_and_reopen() {
-  session_.reset();
+void Connection::time_out(uint32_t slot) {
+  if (session_->cancel(slot)) {
+    if (batch_depth_ == 0 && transport_->ready()) session_->flush();
+    return;
+  }
+  // HTTP/1.1: closing is the only way to give a request up. The requests behind it on the
+  // pipeline waited as long as it did: they time out too.
+  std::vector<uint64_t> lost = others_outstanding(slot);
+  session_->reset();
   close_and_reopen();
+  static const std::string kReason = "timeout";
+  static const std::string kDetail = "timeout: no response within the timeout";
+  report_lost(lost, ErrorKind::kTimeout, kReason, kDetail, /*always_count=*/false);
+}
+
+std::vector<uint64_t> Connection::others_outstanding(uint32_t slot) const {
+  std::vector<uint64_t> lost(users_.size());
+  for (size_t s = 0; s < users_.size(); ++s) {
+    lost[s] = s == slot ? 0 : session_->outstanding(static_cast<uint32_t>(s));
+  }
+  return lost;
 }
 
 void Connection::check_connect_timeout(uint64_t now_ns, uint64_t timeout_ns) {
@@ -128,9 +239,10 @@ void Connection::check_connect_timeout(uint64_t now_ns, uint64_t timeout_ns) {
 }
 
 void Connection::shutdown() {
+  if (shutting_down_) return;
   shutting_down_ = true;
   // The caller has counted what was outstanding as in flight; nothing may count it again.
-  session_.reset();
+  session_->reset();
   transport_->shutdown();
 }
 
