@@ -20,7 +20,7 @@ const sockaddr* target_address(const ScenarioContext& scenario) {
 Executor::Executor(VuEnv& env, ScenarioContext& scenario, const ExecutorPlan& plan, Segment segment)
     : env_(env), scenario_(scenario), plan_(plan), segment_(segment) {
   scenario_.stats().stages.resize(std::max<size_t>(1, plan_.stage_count()));
-  max_vus_ = segment_.share32(plan_.max_vus());
+  max_vus_ = vu_share(plan_.max_vus());
   vus_.reserve(max_vus_);
 }
 
@@ -50,6 +50,11 @@ void Executor::tick(uint64_t now_ns) {
     return;
   }
   control(now_ns, t);
+}
+
+uint32_t Executor::vu_share(uint64_t n) const {
+  return static_cast<uint32_t>(std::min<uint64_t>(
+      segment_.share_grouped(n, std::max<uint32_t>(env_.streams, 1)), UINT32_MAX));
 }
 
 Vu& Executor::open_vu() {
@@ -114,7 +119,7 @@ ClosedLoopExecutor::ClosedLoopExecutor(VuEnv& env, ScenarioContext& scenario,
 
 void ClosedLoopExecutor::control(uint64_t now_ns, std::chrono::microseconds t) {
   const uint64_t total = static_cast<uint64_t>(std::max(0.0, plan_.target_vus(t)));
-  const uint32_t want = std::min(segment_.share32(total), max_vus_);
+  const uint32_t want = std::min(vu_share(total), max_vus_);
   scenario_.stats().target = static_cast<double>(want);
   while (vus_.size() < want) open_vu();
   // A VU the ramp-down took away finishes its iteration, unless that takes longer than
@@ -173,7 +178,7 @@ void OpenLoopExecutor::control(uint64_t now_ns, std::chrono::microseconds t) {
   // This worker's part of the rate (it takes every count-th arrival).
   scenario_.stats().target = plan_.target_rate(t) / segment_.count;
   if (vus_.empty()) {
-    const uint32_t initial = std::min(segment_.share32(plan_.initial_vus()), max_vus_);
+    const uint32_t initial = std::min(vu_share(plan_.initial_vus()), max_vus_);
     for (uint32_t i = 0; i < initial; ++i) open_warm_vu();
   }
   if (next_due_ns_ == 0 && issuing_) {

@@ -63,6 +63,8 @@ class Executor {
   virtual void on_finish() {}
   // Opens the next VU, on the connection its index falls in (env.streams VUs per connection).
   Vu& open_vu();
+  // This worker's share of n VUs, split in whole connections (env.streams VUs each).
+  uint32_t vu_share(uint64_t n) const;
   // Counts the iteration of a busy VU as interrupted and its unanswered requests as in flight.
   void count_cut(const Vu& vu);
 

@@ -184,11 +184,16 @@ int Run::prepare() {
   info_.rate = opt_.rate;
   info_.latency = opt_.latency;
   info_.thresholds = cfg.thresholds;
+  info_.http = std::string(http_version_name(cfg.target.http));
+  info_.streams = cfg.target.streams;
+  // Connections: VUs share them in groups of `streams` (each worker opens its own).
   uint64_t total_vus = 0;
+  const uint64_t streams = std::max<uint32_t>(cfg.target.streams, 1);
   for (const ScenarioConfig& sc : cfg.scenarios) {
     plans_.emplace_back(plan_spec(sc));
     const ExecutorPlan& plan = plans_.back();
-    total_vus += plan.max_vus();
+    total_vus += std::min<uint64_t>(plan.max_vus(),
+                                    (plan.max_vus() + streams - 1) / streams + threads - 1);
     ScenarioInfo si;
     si.name = sc.name;
     si.executor = std::string(executor_info(sc.executor).name);
@@ -280,6 +285,8 @@ int Run::prepare() {
     wo.timeout = cfg.target.timeout;
     wo.tls.verify = !cfg.target.insecure;
     wo.tls.ca_file = cfg.target.cacert;
+    wo.http = cfg.target.http;
+    wo.streams = cfg.target.streams;
     wo.sources = opt_.sources;
     wo.plans = &plans_;
     workers_.push_back(std::make_unique<Worker>(wo, std::move(prepared_.workers[static_cast<size_t>(w)])));

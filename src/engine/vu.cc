@@ -139,8 +139,8 @@ void Vu::send_request() {
   sent_ns_ = connection_.now_ns();
   if (intended_ns_ == 0) intended_ns_ = sent_ns_;
   const uint64_t lag_us = intended_ns_ < sent_ns_ ? (sent_ns_ - intended_ns_) / 1000 : 0;
-  env_.recorder.record_sent(scope_, static_cast<uint32_t>(requests), bytes.size(), lag_us,
-                            sent_ns_);
+  env_.recorder.record_sent(scope_, static_cast<uint32_t>(requests),
+                            connection_.sent_bytes(bytes.size()), lag_us, sent_ns_);
   connection_.submit(slot_);
 }
 

@@ -36,6 +36,8 @@ struct WorkerOptions {
   Url url;                                 // target
   std::chrono::microseconds timeout{0};    // per-request timeout (0 = none)
   TlsOptions tls;                          // TLS settings (https only)
+  HttpVersion http = HttpVersion::kHttp11; // --http: the protocol of the connections
+  uint32_t streams = 1;                    // -m: VUs per connection
   std::vector<std::string> sources;        // local addresses to bind, spread over the VUs
   const std::vector<ExecutorPlan>* plans = nullptr;  // by scenario index (owned by the runner)
 };

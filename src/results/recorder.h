@@ -150,6 +150,15 @@ class Recorder {
   }
   // The connection closed (server's keep-alive timeout, Connection: close) and is reopened.
   void record_reconnect() { ++stats_.reconnects; }
+  // Bytes a protocol wrote that record_sent() did not count (HTTP/2 frames).
+  void record_bytes_written(uint64_t bytes, uint64_t now_ns) {
+    series_.roll(now_ns);
+    stats_.bytes_written += bytes;
+    series_.run_extra().point.bytes_sent += bytes;
+    series_.run_extra().used = true;
+  }
+  // The HTTP/2 session's own counters (streams, HPACK, GOAWAY ...): no ledger, no series.
+  Http2Stats& http2() { return stats_.http2; }
 
   // --- iterations (scenario: its index) ---
   void record_iteration(uint32_t scenario, uint64_t now_ns);

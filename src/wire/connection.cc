@@ -1,21 +1,38 @@
 #include "wire/connection.h"
 
 #include "results/recorder.h"
+#include "wire/http2_session.h"
 
 namespace pelt {
 
 Connection::Connection(TransportFactory& transports, Recorder& recorder, const sockaddr* dst,
                        const sockaddr* src)
-    : recorder_(recorder), session_(std::make_unique<Http1Session>(static_cast<SessionEvents&>(*this))),
-      transport_(transports.make(*this)), dst_(dst), src_(src) {}
+    : recorder_(recorder), protocol_(transports.protocol()),
+      http1_(std::make_unique<Http1Session>(static_cast<SessionEvents&>(*this))),
+      session_(http1_.get()), transport_(transports.make(*this)), dst_(dst), src_(src) {
+  if (protocol_.version != HttpVersion::kHttp11) {
+    http2_ = std::make_unique<Http2Session>(static_cast<SessionEvents&>(*this), recorder_,
+                                            protocol_);
+    // HTTP/2 unless ALPN says otherwise (auto over cleartext is HTTP/1.1).
+    const bool h2 = protocol_.version == HttpVersion::kHttp2;
+    if (h2) session_ = http2_.get();
+  }
+}
 
 Connection::~Connection() = default;
 
 uint32_t Connection::attach(ConnectionUser& user) {
   users_.push_back(&user);
   is_touched_.push_back(0);
-  session_->add_slot();
+  http1_->add_slot();
+  if (http2_) http2_->add_slot();
   return static_cast<uint32_t>(users_.size() - 1);
+}
+
+void Connection::set_capture(bool capture) {
+  capture_ = capture;
+  http1_->set_capture(capture);
+  if (http2_) http2_->set_capture(capture);
 }
 
 void Connection::open() {
@@ -33,10 +50,37 @@ void Connection::warm_up() {
 bool Connection::submit(uint32_t slot) {
   close_after_response_ = false;
   if (!session_->submit(slot)) return false;
-  return batch_depth_ > 0 || session_->flush();
+  if (batch_depth_ == 0) flush_session();
+  return true;
+}
+
+void Connection::flush_session() {
+  if (!transport_->ready()) return;
+  // nghttp2 closes a stream it resets for a protocol error while it sends the RST_STREAM:
+  // the users that hear of it then get on_input_done, and what they submit goes out too.
+  const uint64_t events = events_;
+  ++batch_depth_;
+  const bool ok = session_->flush();
+  --batch_depth_;
+  if (ok && events_ != events && transport_->ready()) {
+    begin_input();
+    end_input();  // flushes again
+    return;
+  }
+  if (!ok || session_->broken()) {
+    if (transport_->ready()) fail(ErrorKind::kRead, session_->failure_reason(), session_->error());
+    return;
+  }
+  if (session_->wants_close()) {
+    // HTTP/2 after a graceful GOAWAY: every stream it allowed is done; what it left
+    // unprocessed goes out on the next connection.
+    recorder_.record_reconnect();
+    close_and_reopen();
+  }
 }
 
 void Connection::touch(uint32_t slot) {
+  ++events_;
   if (users_.size() == 1 || is_touched_[slot]) return;
   is_touched_[slot] = 1;
   touched_.push_back(slot);
@@ -55,21 +99,59 @@ void Connection::end_input() {
     }
     touched_.clear();
   }
-  if (--batch_depth_ == 0 && transport_->ready()) session_->flush();
+  if (--batch_depth_ == 0) flush_session();
 }
 
 void Connection::announce_ready() {
   if (announced_ || !ready()) return;
   announced_ = true;
+  transport_->note_usable();
   begin_input();
   for (ConnectionUser* user : users_) user->on_connection_ready();
-  if (--batch_depth_ == 0 && transport_->ready()) session_->flush();
+  if (--batch_depth_ == 0) flush_session();
+}
+
+bool Connection::choose_protocol() {
+  if (!http2_) return true;  // HTTP/1.1 only
+  bool h2 = protocol_.version == HttpVersion::kHttp2;
+  if (transport_->tls()) {
+    const std::string& alpn = transport_->alpn();
+    h2 = alpn == "h2";
+    if (!h2 && protocol_.version == HttpVersion::kHttp2) {
+      static const std::string kReason = "http2: ALPN did not choose h2";
+      const std::string chosen = alpn.empty() ? "no protocol" : alpn;
+      transport_->note_unusable();
+      fail(ErrorKind::kConnect, kReason,
+           "the server does not speak HTTP/2 (ALPN chose " + chosen +
+               "); --http auto falls back to HTTP/1.1");
+      return false;
+    }
+    if (!h2) ++recorder_.http2().alpn_fallbacks;
+  }
+  Session* chosen = h2 ? http2_.get() : http1_.get();
+  if (chosen != session_ && session_->outstanding() > 0) {
+    // Requests an HTTP/2 GOAWAY left for this connection cannot go over HTTP/1.1.
+    std::vector<uint64_t> lost(users_.size());
+    for (size_t slot = 0; slot < users_.size(); ++slot) {
+      lost[slot] = session_->outstanding(static_cast<uint32_t>(slot));
+    }
+    session_->reset();
+    session_ = chosen;
+    static const std::string kReason = "protocol changed";
+    static const std::string kDetail = "read: the server no longer speaks HTTP/2 (ALPN)";
+    report_lost(lost, ErrorKind::kRead, kReason, kDetail, /*always_count=*/false);
+    return transport_->ready();
+  }
+  session_ = chosen;
+  return true;
 }
 
 void Connection::on_transport_ready() {
-  session_->reset();
+  if (!choose_protocol()) return;
   announced_ = false;
+  ready_ns_ = transport_->now_ns();
   if (!session_->start()) {
+    transport_->note_unusable();
     fail(ErrorKind::kConnect, session_->error(), session_->error());
     return;
   }
@@ -92,15 +174,16 @@ void Connection::on_transport_bytes(const char* data, size_t len) {
   begin_input();
   if (!session_->feed(data, len)) {
     end_input();
-    if (transport_->ready()) fail(ErrorKind::kRead, "parse error", "parse: " + session_->error());
+    if (transport_->ready()) {
+      const std::string& reason = session_->failure_reason();
+      fail(ErrorKind::kRead, reason,
+           reason == "parse error" ? "parse: " + session_->error() : session_->error());
+    }
     return;
   }
   if (close_after_response_ && session_->outstanding() == 0 && transport_->ready()) {
     // The server asked to close after its response: reconnect for the next request.
     close_after_response_ = false;
-    recorder_.record_reconnect();
-    close_and_reopen();
-  } else if (session_->wants_close() && transport_->ready()) {
     recorder_.record_reconnect();
     close_and_reopen();
   }
@@ -197,7 +280,7 @@ void Connection::on_transport_backoff_done() {
 void Connection::abandon(uint32_t slot) {
   if (session_->outstanding(slot) == 0) return;
   if (session_->cancel(slot)) {
-    if (batch_depth_ == 0 && transport_->ready()) session_->flush();
+    if (batch_depth_ == 0) flush_session();
     return;
   }
   // Only closing gives the requests up (their responses could still arrive); the other
@@ -213,7 +296,7 @@ void Connection::abandon(uint32_t slot) {
 
 void Connection::time_out(uint32_t slot) {
   if (session_->cancel(slot)) {
-    if (batch_depth_ == 0 && transport_->ready()) session_->flush();
+    if (batch_depth_ == 0) flush_session();
     return;
   }
   // HTTP/1.1: closing is the only way to give a request up. The requests behind it on the
@@ -236,6 +319,11 @@ std::vector<uint64_t> Connection::others_outstanding(uint32_t slot) const {
 
 void Connection::check_connect_timeout(uint64_t now_ns, uint64_t timeout_ns) {
   transport_->check_connect_timeout(now_ns, timeout_ns);
+  if (transport_->ready() && !announced_ && now_ns - ready_ns_ > timeout_ns) {
+    // Connected, but the protocol never started (HTTP/2: no SETTINGS from the server).
+    transport_->note_unusable();
+    fail(ErrorKind::kConnect, "http2: no SETTINGS", "http2: the server sent no SETTINGS within the timeout");
+  }
 }
 
 void Connection::shutdown() {

@@ -52,7 +52,8 @@ class ConnectionUser {
 
 class Connection : private TransportEvents, private SessionEvents {
  public:
-  // dst: where to connect (read at every connect); src: local address to bind, or null.
+  // dst: where to connect (read at every connect); src: local address to bind, or null. The
+  // factory's protocol settings pick HTTP/1.1 or HTTP/2 at every connect (ALPN over TLS).
   Connection(TransportFactory& transports, Recorder& recorder, const sockaddr* dst,
              const sockaddr* src);
   ~Connection() override;
@@ -68,21 +69,26 @@ class Connection : private TransportEvents, private SessionEvents {
   void open();
   // Connects when closed (a VU opened ahead of need).
   void warm_up();
-  void set_capture(bool capture) { session_->set_capture(capture); }
+  void set_capture(bool capture);
   // Takes a batch of serialized requests for the next submit(): returns how many requests it
   // holds, or -1 when the protocol cannot send them (prepare_error() says why).
   int prepare(std::string_view requests, const std::vector<bool>& heads) {
     return session_->prepare(requests, heads);
   }
   const std::string& prepare_error() const { return session_->error(); }
+  // What record_sent() should count as written for `request_bytes` of serialized requests:
+  // those bytes for HTTP/1.1, none for HTTP/2 (its session counts its frames itself).
+  uint64_t sent_bytes(uint64_t request_bytes) const {
+    return session_->counts_written_bytes() ? 0 : request_bytes;
+  }
   // Sends the prepared batch for `slot` (ready() must hold). Inside a read the bytes go out
   // with the read's other writes. False when the write failed (reported).
   bool submit(uint32_t slot);
   // Requests sent and not yet answered: in all, and those of one slot.
   uint64_t outstanding() const { return session_->outstanding(); }
   uint64_t outstanding(uint32_t slot) const { return session_->outstanding(slot); }
-  // The current read's time inside a read, otherwise the clock's.
-  uint64_t now_ns() const { return transport_->now_ns(); }
+  // The current read's time inside a read, otherwise the clock's (also SessionEvents').
+  uint64_t now_ns() const override { return transport_->now_ns(); }
   // Forgets the requests of `slot` (the caller counted them). HTTP/2 resets their streams;
   // HTTP/1.1 closes without reopening, since their responses could still arrive.
   void abandon(uint32_t slot);
@@ -116,6 +122,11 @@ class Connection : private TransportEvents, private SessionEvents {
   void touch(uint32_t slot);
   // Tells the users the connection is ready, once per connection.
   void announce_ready();
+  // Sends what the session queued; fails the connection when the protocol gave up on it.
+  void flush_session();
+  // Picks the session for the connection that just became ready (HTTP/2 by ALPN or prior
+  // knowledge, else HTTP/1.1). False when it failed the connection instead.
+  bool choose_protocol();
   // A connection-level failure: closes (and later reopens); every user with requests on it
   // learns how many lost their answer, and one of them carries the error.
   void fail(ErrorKind kind, const std::string& reason, const std::string& detail);
@@ -128,14 +139,21 @@ class Connection : private TransportEvents, private SessionEvents {
   void close_and_reopen();
 
   Recorder& recorder_;                    // reconnects
-  std::unique_ptr<Session> session_;      // the protocol
+  const ProtocolSettings& protocol_;      // HTTP/1.1, HTTP/2 or auto (the factory's)
+  std::unique_ptr<Session> http1_;        // HTTP/1.1, made at once
+  std::unique_ptr<Session> http2_;        // HTTP/2, made when the settings allow it
+  Session* session_;                      // the one the current connection speaks
   std::unique_ptr<Transport> transport_;  // the socket
   std::vector<ConnectionUser*> users_;    // by slot
   std::vector<uint32_t> touched_;         // slots to tell on_input_done() (several users only)
   std::vector<uint8_t> is_touched_;       // by slot: in touched_ already
   const sockaddr* dst_;                   // target address
   const sockaddr* src_;                   // local address to bind, or null
+  uint64_t ready_ns_ = 0;                 // when the transport became ready (HTTP/2 waits
+                                          // for the server's SETTINGS after that), ns
   int batch_depth_ = 0;                   // inside input handling: writes wait for its end
+  uint64_t events_ = 0;                   // responses and failures reported to users so far
+  bool capture_ = false;                  // sessions keep headers and bodies
   bool announced_ = false;                // users were told this connection is ready
   bool reopen_ = false;                   // reconnect once the transport has closed
   bool close_after_response_ = false;     // the server asked to close after its response

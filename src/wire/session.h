@@ -33,6 +33,8 @@ class SessionEvents {
                                  const std::string& detail) = 0;
   // Bytes the session wants sent (requests, protocol frames).
   virtual bool write(const char* data, size_t len) = 0;
+  // The time to stamp events with (inside a read: the read's time).
+  virtual uint64_t now_ns() const = 0;
 };
 
 class Session {
@@ -41,7 +43,9 @@ class Session {
   // One more user: its slot is the number of slots before the call.
   virtual void add_slot() = 0;
   // The transport is ready: begin the protocol on the new connection (HTTP/2: the preface
-  // and SETTINGS). False on failure; error() says why.
+  // and SETTINGS, and the requests a GOAWAY left unprocessed on the previous one once the
+  // server's SETTINGS arrived). Forgets the previous connection's state. False on failure;
+  // error() says why.
   virtual bool start() = 0;
   // New requests may be submitted (HTTP/2: the server's SETTINGS arrived and no GOAWAY).
   virtual bool accepting() const = 0;
@@ -75,6 +79,17 @@ class Session {
   // and every stream it allowed has ended). Its unprocessed requests stay outstanding and go
   // out again on the next connection.
   virtual bool wants_close() const { return false; }
+  // The protocol gave up on the connection after a write (HTTP/2: a protocol error made pelt
+  // send GOAWAY): the connection must fail, for failure_reason().
+  virtual bool broken() const { return false; }
+  // Whether the session counts the bytes it writes itself (record_bytes_written): HTTP/2
+  // frames are not the request bytes the VU records with record_sent().
+  virtual bool counts_written_bytes() const { return false; }
+  // The error breakdown's label for a failed feed(), flush() or broken() connection.
+  virtual const std::string& failure_reason() const {
+    static const std::string kParseError = "parse error";
+    return kParseError;
+  }
   virtual const std::string& error() const = 0;
 };
 
@@ -85,7 +100,10 @@ class Http1Session : public Session {
   explicit Http1Session(SessionEvents& events);
 
   void add_slot() override;
-  bool start() override { return true; }
+  bool start() override {
+    reset();
+    return true;
+  }
   bool accepting() const override { return true; }
   void reset() override;
   void set_capture(bool capture) override { parser_.set_capture(capture); }

@@ -293,7 +293,9 @@ TlsTransport::TlsTransport(TransportEvents& events, const TransportSettings& set
 TlsTransport::~TlsTransport() = default;
 
 void TlsTransport::on_connected(uint64_t now_ns) {
-  tls_ = std::make_unique<TlsSession>(*settings_.tls, settings_.tls_host, settings_.tls_session_key);
+  tls_ = std::make_unique<TlsSession>(*settings_.tls, settings_.tls_host, settings_.tls_session_key,
+                                      settings_.protocol.version != HttpVersion::kHttp11);
+  alpn_.clear();
   state_ = State::kHandshaking;
   connect_start_ns_ = now_ns;
   tls_out_.clear();
@@ -322,6 +324,7 @@ void TlsTransport::on_socket_bytes(const char* data, size_t len) {
   if (handshaking) {
     if (!tls_->handshake_done()) return;
     settings_.recorder->record_tls_handshake((read_ns_ - connect_start_ns_) / 1000, tls_->resumed());
+    alpn_ = tls_->alpn();
     report_ready();
     if (!open()) return;
   }

@@ -70,6 +70,7 @@ class TlsTransport : public PlainTransport {
   bool send(const char* data, size_t len) override;
   void close() override;
   void shutdown() override;
+  bool tls() const override { return true; }
 
  protected:
   void on_connected(uint64_t now_ns) override;

@@ -9,8 +9,9 @@
 namespace pelt {
 namespace {
 
-// ALPN offer in wire format: one length-prefixed protocol name.
+// ALPN offers in wire format: length-prefixed protocol names, preferred first.
 constexpr unsigned char kAlpnHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+constexpr unsigned char kAlpnH2Http11[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
 // Largest slice of socket bytes pushed into the input BIO at once, so it stays small (bytes).
 constexpr size_t kFeedChunkBytes = 32 * 1024;
 // Plaintext bytes requested per SSL_read: one full TLS record (bytes).
@@ -127,7 +128,8 @@ int TlsContext::on_new_session(SSL* ssl, SSL_SESSION* session) {
 // ---------------------------------------------------------------------------------------------
 // TlsSession
 
-TlsSession::TlsSession(TlsContext& context, const std::string& host, const std::string& session_key)
+TlsSession::TlsSession(TlsContext& context, const std::string& host, const std::string& session_key,
+                       bool offer_h2)
     : context_(context), session_key_(session_key) {
   ERR_clear_error();
   ssl_ = SSL_new(context.native());
@@ -149,7 +151,8 @@ TlsSession::TlsSession(TlsContext& context, const std::string& host, const std::
   SSL_set_connect_state(ssl_);
 
   const std::string name = strip_brackets(host);
-  bool ok = SSL_set_alpn_protos(ssl_, kAlpnHttp11, sizeof(kAlpnHttp11)) == 0;
+  bool ok = offer_h2 ? SSL_set_alpn_protos(ssl_, kAlpnH2Http11, sizeof(kAlpnH2Http11)) == 0
+                     : SSL_set_alpn_protos(ssl_, kAlpnHttp11, sizeof(kAlpnHttp11)) == 0;
   if (is_ip_literal(name)) {
     ok = ok && X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), name.c_str()) == 1;
   } else if (!name.empty()) {

@@ -14,11 +14,19 @@
 
 #include "engine/clock.h"
 #include "results/stats.h"
+#include "wire/http_version.h"
 
 namespace pelt {
 
 class Recorder;
 class TlsContext;
+
+// How a connection chooses and starts its protocol (per worker, like the transports).
+struct ProtocolSettings {
+  HttpVersion version = HttpVersion::kHttp11;  // --http
+  std::string scheme = "http";                 // :scheme of HTTP/2 requests
+  std::string authority;                       // :authority when a request has no Host
+};
 
 // What a transport reports to its owner. Every callback may close the transport; the
 // transport checks its state after each one.
@@ -66,15 +74,24 @@ class Transport {
   // The time to stamp events with: inside a read, that read's time (a fraction of a
   // microsecond old, and no clock read); otherwise the clock's.
   uint64_t now_ns() const { return in_read_ ? read_ns_ : clock_.now_ns(); }
+  // Whether this transport runs TLS, and the protocol its handshake chose by ALPN ("" when
+  // none, or before the handshake).
+  virtual bool tls() const { return false; }
+  const std::string& alpn() const { return alpn_; }
 
   // Reconnect backoff: consecutive failed connects, and a connect after 1, 2, 4 ... 100 ms.
   uint32_t failures() const { return failures_; }
+  // The connection came up but could not be used (the protocol failed to start): counts as a
+  // failed connect, so the next one waits for the backoff, which grows until note_usable().
+  void note_unusable() { failures_ = ++unusable_; }
+  // The protocol started on the connection: the backoff starts over.
+  void note_usable() { failures_ = unusable_ = 0; }
   void connect_after_backoff();
   bool backoff_pending() const { return backoff_ && backoff_->active(); }
 
  protected:
   void note_connect_failure() { ++failures_; }
-  void note_connected() { failures_ = 0; }
+  void note_connected() { failures_ = unusable_; }
   void stop_backoff() {
     if (backoff_) backoff_->stop();
   }
@@ -84,11 +101,13 @@ class Transport {
   State state_ = State::kClosed;
   bool in_read_ = false;     // inside the handling of a read: read_ns_ is the current time
   uint64_t read_ns_ = 0;     // time of the read being handled, ns
+  std::string alpn_;         // protocol chosen by ALPN on the current connection, "" if none
 
  private:
   static void on_backoff(void* ctx);
 
   uint32_t failures_ = 0;           // consecutive failed connects
+  uint32_t unusable_ = 0;           // consecutive connects the protocol could not use
   std::unique_ptr<Timer> backoff_;  // reconnect backoff (made on the first failure)
 };
 
@@ -102,6 +121,7 @@ struct TransportSettings {
   TlsContext* tls = nullptr;         // per-thread TLS context; null = plain TCP
   std::string tls_host;              // SNI and certificate name
   std::string tls_session_key;       // "host:port" for session resumption
+  ProtocolSettings protocol;         // HTTP/1.1, HTTP/2 or either (ALPN offers h2 unless 1.1)
 };
 
 // Makes the transports of one worker: TLS or plain, decided once from the settings.
@@ -110,6 +130,7 @@ class TransportFactory {
   explicit TransportFactory(TransportSettings settings) : settings_(std::move(settings)) {}
   virtual ~TransportFactory() = default;
   virtual std::unique_ptr<Transport> make(TransportEvents& events);
+  const ProtocolSettings& protocol() const { return settings_.protocol; }
 
  protected:
   TransportFactory() = default;
