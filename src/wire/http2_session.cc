@@ -301,9 +301,12 @@ void Http2Session::settings_received() {
   const uint64_t limit =
       nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
   stats.peer_max_concurrent_streams = std::min(stats.peer_max_concurrent_streams, limit);
-  // What a GOAWAY left unprocessed on the previous connection goes out first.
+  // What a GOAWAY left unprocessed on the previous connection goes out first, the requests
+  // refused most often (the oldest) ahead, so each waits as few connections as possible.
   std::vector<Retry> retries;
   retries.swap(retry_);
+  std::stable_sort(retries.begin(), retries.end(),
+                   [](const Retry& a, const Retry& b) { return a.retries > b.retries; });
   for (Retry& r : retries) {
     ++stats.retried;
     open_stream(r.slot, r.batch, r.index, static_cast<uint8_t>(r.retries + 1));

@@ -9,9 +9,10 @@
 //  - RST_STREAM from the server: the request failed, "stream reset CODE";
 //  - reset by nghttp2 for a protocol error on the stream: "stream error CODE";
 //  - above the last_stream_id of a GOAWAY (never processed by the server): kept and sent again
-//    on the next connection (at most kMaxRetries times), still outstanding meanwhile; a
-//    graceful GOAWAY lets the open streams finish, then wants_close() asks for a new
-//    connection; a GOAWAY with an error code fails the connection ("goaway PROTOCOL_ERROR").
+//    on the next connection (the most refused first, at most kMaxRetries times), still
+//    outstanding meanwhile; a graceful GOAWAY lets the open streams finish, then
+//    wants_close() asks for a new connection; a GOAWAY with an error code fails the
+//    connection ("goaway PROTOCOL_ERROR").
 // Requests go out only once the server's SETTINGS arrived (accepting()), so a first flight
 // never exceeds its SETTINGS_MAX_CONCURRENT_STREAMS; beyond that limit nghttp2 holds the
 // requests until streams close (counted in Http2Stats::queued).
@@ -36,7 +37,7 @@ class Recorder;
 class Http2Session : public Session {
  public:
   // Times a request left unprocessed by a GOAWAY is sent again before it counts as failed.
-  static constexpr uint8_t kMaxRetries = 3;
+  static constexpr uint8_t kMaxRetries = 10;
 
   Http2Session(SessionEvents& events, Recorder& recorder, const ProtocolSettings& protocol);
   ~Http2Session() override;
