@@ -93,6 +93,7 @@ bool Worker::prepare() {
   ts.protocol.version = options_.http;
   ts.protocol.scheme = options_.url.scheme;
   ts.protocol.authority = options_.url.host_header();
+  ts.protocol.memory = &h2_memory_;
   transports_ = std::make_unique<TransportFactory>(std::move(ts));
   vu_env_ = std::make_unique<VuEnv>(
       VuEnv{*clock_, recorder_, *transports_, *this, std::max<uint32_t>(options_.streams, 1)});

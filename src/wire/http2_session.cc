@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "results/recorder.h"
+#include "wire/h2_memory.h"
 
 namespace pelt {
 namespace {
@@ -79,7 +80,8 @@ bool Http2Session::start() {
   settings_seen_ = goaway_ = goaway_error_ = ids_exhausted_ = broken_ = false;
   error_.clear();
   nghttp2_error_message_.clear();
-  if (nghttp2_session_client_new(&session_, callbacks_, this) != 0) {
+  nghttp2_mem* mem = protocol_.memory != nullptr ? protocol_.memory->mem() : nullptr;
+  if (nghttp2_session_client_new3(&session_, callbacks_, this, nullptr, mem) != 0) {
     error_ = "http2: cannot create a session";
     return false;
   }

@@ -18,6 +18,7 @@
 
 namespace pelt {
 
+class H2Memory;
 class Recorder;
 class TlsContext;
 
@@ -26,6 +27,7 @@ struct ProtocolSettings {
   HttpVersion version = HttpVersion::kHttp11;  // --http
   std::string scheme = "http";                 // :scheme of HTTP/2 requests
   std::string authority;                       // :authority when a request has no Host
+  H2Memory* memory = nullptr;                  // the worker's pool for nghttp2, or null
 };
 
 // What a transport reports to its owner. Every callback may close the transport; the

@@ -4,13 +4,16 @@
 // converted.
 #include "wire/http2_session.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "h2_peer.h"
 #include "results/recorder.h"
+#include "wire/h2_memory.h"
 
 namespace {
 
@@ -27,6 +30,7 @@ class Harness : public pelt::SessionEvents {
   explicit Harness(H2Peer::Options options, uint32_t slots = 1) {
     protocol_.version = pelt::HttpVersion::kHttp2;
     protocol_.authority = "example.test";
+    protocol_.memory = &memory_;
     session_ = std::make_unique<pelt::Http2Session>(*this, recorder_, protocol_);
     for (uint32_t i = 0; i < slots; ++i) session_->add_slot();
     connect(std::move(options));
@@ -90,6 +94,7 @@ class Harness : public pelt::SessionEvents {
   pelt::WorkerStats stats_;
   pelt::Recorder recorder_{stats_};
   pelt::ProtocolSettings protocol_;
+  pelt::H2Memory memory_;  // nghttp2's blocks (declared first: outlives the session)
   std::unique_ptr<pelt::Http2Session> session_;
   std::unique_ptr<H2Peer> peer_;
   std::string to_peer_;           // bytes written, not yet fed to the peer
@@ -240,4 +245,25 @@ TEST_CASE("http2 session: the end of the stream with streams open is a premature
   REQUIRE(h.pump());
   CHECK_FALSE(h.session().finish());
   CHECK(h.session().error() == "the server closed the connection with 1 stream open");
+}
+
+TEST_CASE("h2 memory: blocks are reused by size class and realloc keeps the bytes", "[http2]") {
+  pelt::H2Memory pool;
+  nghttp2_mem* mem = pool.mem();
+  void* a = mem->malloc(40, mem->mem_user_data);
+  std::memset(a, 'x', 40);
+  mem->free(a, mem->mem_user_data);
+  void* b = mem->malloc(33, mem->mem_user_data);  // the same 48-byte class
+  CHECK(b == a);
+  auto* c = static_cast<char*>(mem->realloc(b, 40, mem->mem_user_data));
+  CHECK(c == b);  // still fits
+  c = static_cast<char*>(mem->realloc(c, 3000, mem->mem_user_data));
+  CHECK(std::string(c, 40) == std::string(40, 'x'));
+  c = static_cast<char*>(mem->realloc(c, 20, mem->mem_user_data));
+  CHECK(std::string(c, 20) == std::string(20, 'x'));
+  auto* z = static_cast<unsigned char*>(mem->calloc(10, 10, mem->mem_user_data));
+  CHECK(std::all_of(z, z + 100, [](unsigned char v) { return v == 0; }));
+  mem->free(z, mem->mem_user_data);
+  mem->free(c, mem->mem_user_data);
+  CHECK(mem->calloc(SIZE_MAX / 2, 4, mem->mem_user_data) == nullptr);
 }
