@@ -105,6 +105,7 @@ class TlsSession {
   bool failed_ = false;      // a fatal error happened; every later call returns kError
   bool closed_ = false;      // close_notify received
   std::string error_;        // reason for the last kError
+  std::unique_ptr<char[]> scratch_;  // one record of plaintext, decrypted before appending
 };
 
 }  // namespace pelt
