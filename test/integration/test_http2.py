@@ -301,3 +301,13 @@ def test_http1_pipelined_streams(checks, target):
     checks.equal(data["connects"], 2, "two connections")
     checks.check(re.search(r"2 connections, 8 pipelined requests each", cp.stdout),
                  "header line")
+
+
+def test_static_request_that_cannot_go_over_http2(tmp_path, target):
+    """A request HTTP/2 cannot carry is bad input before the run: exit code 2."""
+    script = tmp_path / "connect.lua"
+    script.write_text('wrk.method = "CONNECT"\n')
+    cp = run_pelt(["-t1", "-c1", "-d1s", "--h2c", "-s", str(script), target.url("/")])
+    assert cp.returncode == 2, (cp.returncode, cp.stderr)
+    assert "the built request cannot be sent over HTTP/2" in cp.stderr and "CONNECT" in cp.stderr, \
+        cp.stderr
