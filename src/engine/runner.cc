@@ -134,6 +134,9 @@ class Run {
   Url url_;                                 // the target
   std::vector<ExecutorPlan> plans_;         // by scenario index, built once
   PreparedRun prepared_;                    // Lua states and per-worker setups
+  // The workers' start latches: a worker may still be inside go.wait() after start() returns,
+  // so they live as long as the workers (declared before them, destroyed after them).
+  std::unique_ptr<std::latch> ready_, go_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::unique_ptr<Sink>> sinks_;  // every output, in the order they run
   TimeSeries timeseries_;                   // the run second by second
@@ -297,12 +300,13 @@ int Run::prepare() {
 void Run::start() {
   info_.started_at = std::chrono::system_clock::now();
   for (auto& sink : sinks_) sink->on_start(info_);
-  std::latch ready(static_cast<std::ptrdiff_t>(workers_.size())), go(1);
-  for (auto& w : workers_) w->start(ready, go, start_ns_);
-  ready.wait();
+  ready_ = std::make_unique<std::latch>(static_cast<std::ptrdiff_t>(workers_.size()));
+  go_ = std::make_unique<std::latch>(1);
+  for (auto& w : workers_) w->start(*ready_, *go_, start_ns_);
+  ready_->wait();
   t0_ns_ = uv_hrtime();
   start_ns_.store(t0_ns_, std::memory_order_release);
-  go.count_down();
+  go_->count_down();
 }
 
 WorkerStats Run::merged_snapshot() {
