@@ -32,17 +32,10 @@ nghttp2_nv make_nv(std::string_view name, const std::string& value) {
 
 }  // namespace
 
-struct Http2Session::Batch {
-  std::string raw;                           // the HTTP/1.1 bytes it was converted from
-  std::vector<H2Request> requests;           // one per stream
-  std::vector<std::vector<nghttp2_nv>> nva;  // header fields of each, pointing into requests
-  std::vector<uint64_t> field_bytes;         // name + value bytes of each header block
-};
-
 struct Http2Session::Stream {
   uint32_t slot = 0;                    // the user that sent it
   int32_t id = 0;                       // HTTP/2 stream id
-  std::shared_ptr<const Batch> batch;   // its request: batch->requests[index]
+  H2BatchRef batch;                     // its request: batch->requests[index]
   size_t index = 0;                     // which request of the batch
   size_t body_sent = 0;                 // request body bytes handed to nghttp2
   size_t open_index = 0;                // position in open_
@@ -177,7 +170,7 @@ bool Http2Session::flush() {
 
 int Http2Session::prepare(std::string_view requests, const std::vector<bool>&) {
   if (prepared_ && prepared_->raw == requests) return static_cast<int>(prepared_->requests.size());
-  auto batch = std::make_shared<Batch>();
+  auto batch = std::make_unique<H2Batch>();
   if (!http1_to_h2(requests, protocol_.scheme, protocol_.authority, batch->requests, error_)) {
     return -1;
   }
@@ -195,7 +188,7 @@ int Http2Session::prepare(std::string_view requests, const std::vector<bool>&) {
     batch->nva.push_back(std::move(nva));
     batch->field_bytes.push_back(bytes);
   }
-  prepared_ = std::move(batch);
+  prepared_ = H2BatchRef(batch.release());
   return static_cast<int>(prepared_->requests.size());
 }
 
@@ -207,7 +200,7 @@ bool Http2Session::submit(uint32_t slot) {
   return true;
 }
 
-void Http2Session::open_stream(uint32_t slot, const std::shared_ptr<const Batch>& batch,
+void Http2Session::open_stream(uint32_t slot, const H2BatchRef& batch,
                                size_t index, uint8_t retries) {
   Http2Stats& stats = recorder_.http2();
   const uint32_t limit =

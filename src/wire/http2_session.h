@@ -34,6 +34,46 @@ namespace pelt {
 
 class Recorder;
 
+// A converted batch of requests, shared by the streams sending it (their header arrays point
+// into it) and counted by hand: one worker thread only, so no atomic reference counts.
+struct H2Batch {
+  std::string raw;                           // the HTTP/1.1 bytes it was converted from
+  std::vector<H2Request> requests;           // one per stream
+  std::vector<std::vector<nghttp2_nv>> nva;  // header fields of each, pointing into requests
+  std::vector<uint64_t> field_bytes;         // name + value bytes of each header block
+  uint32_t refs = 0;                         // H2BatchRefs holding it
+};
+
+// A counted reference to an H2Batch; the last one deletes it.
+class H2BatchRef {
+ public:
+  H2BatchRef() = default;
+  explicit H2BatchRef(H2Batch* batch) : batch_(batch) { ++batch_->refs; }
+  H2BatchRef(const H2BatchRef& o) : batch_(o.batch_) {
+    if (batch_ != nullptr) ++batch_->refs;
+  }
+  H2BatchRef(H2BatchRef&& o) noexcept : batch_(o.batch_) { o.batch_ = nullptr; }
+  H2BatchRef& operator=(const H2BatchRef& o) {
+    H2BatchRef copy(o);
+    std::swap(batch_, copy.batch_);
+    return *this;
+  }
+  H2BatchRef& operator=(H2BatchRef&& o) noexcept {
+    std::swap(batch_, o.batch_);
+    return *this;
+  }
+  ~H2BatchRef() { reset(); }
+  void reset() {
+    if (batch_ != nullptr && --batch_->refs == 0) delete batch_;
+    batch_ = nullptr;
+  }
+  const H2Batch* operator->() const { return batch_; }
+  explicit operator bool() const { return batch_ != nullptr; }
+
+ private:
+  H2Batch* batch_ = nullptr;  // the batch, or null
+};
+
 class Http2Session : public Session {
  public:
   // Times a request left unprocessed by a GOAWAY is sent again before it counts as failed.
@@ -61,8 +101,6 @@ class Http2Session : public Session {
   const std::string& failure_reason() const override { return failure_reason_; }
   const std::string& error() const override { return error_; }
 
-  // A converted batch, shared by the streams sending it (their header arrays point into it).
-  struct Batch;
   // One request in flight.
   struct Stream;
 
@@ -86,7 +124,7 @@ class Http2Session : public Session {
 
   // Opens a stream for request `index` of `batch` on behalf of `slot` (already counted as
   // outstanding). When the connection has no stream id left, the request waits for the next.
-  void open_stream(uint32_t slot, const std::shared_ptr<const Batch>& batch, size_t index,
+  void open_stream(uint32_t slot, const H2BatchRef& batch, size_t index,
                    uint8_t retries);
   Stream* take_stream();
   void release(Stream* stream);
@@ -102,7 +140,7 @@ class Http2Session : public Session {
   ProtocolSettings protocol_;                   // :scheme and the default :authority
   nghttp2_session_callbacks* callbacks_ = nullptr;  // made once, used by every session
   nghttp2_session* session_ = nullptr;          // the current connection's session, or null
-  std::shared_ptr<const Batch> prepared_;       // the batch prepare() took last (reused while
+  H2BatchRef prepared_;                         // the batch prepare() took last (reused while
                                                 // the same bytes come again)
   std::vector<std::unique_ptr<Stream>> pool_;   // every Stream ever made (in use or free)
   std::vector<Stream*> free_;                   // Streams ready for reuse
@@ -112,7 +150,7 @@ class Http2Session : public Session {
   // retries so far).
   struct Retry {
     uint32_t slot;                        // its user
-    std::shared_ptr<const Batch> batch;   // its batch
+    H2BatchRef batch;                     // its batch
     size_t index;                         // its request within the batch
     uint8_t retries;                      // times it was sent again already
   };
