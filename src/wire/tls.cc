@@ -228,11 +228,13 @@ TlsSession::Status TlsSession::write(const char* data, size_t len, std::string& 
     error_ = "TLS write before the handshake completed";
     return Status::kError;
   }
+  // The error queue is empty here: every failure path empties it (take_openssl_error, fail()),
+  // so the I/O calls of an established session skip ERR_clear_error, which costs a
+  // thread-local lookup each time.
   size_t offset = 0;
   while (offset < len) {
     size_t chunk = std::min(len - offset, kWriteChunkBytes);
     size_t written = 0;
-    ERR_clear_error();
     int rc = SSL_write_ex(ssl_, data + offset, chunk, &written);
     drain_output(net_out);
     if (rc != 1) return fail(SSL_get_error(ssl_, rc), "write");
@@ -277,8 +279,7 @@ TlsSession::Status TlsSession::read_plain(std::string& plain_out, std::string& n
   if (!scratch_) scratch_ = std::make_unique<char[]>(kReadChunkBytes);
   for (;;) {
     size_t got = 0;
-    ERR_clear_error();
-    int rc = SSL_read_ex(ssl_, scratch_.get(), kReadChunkBytes, &got);
+    int rc = SSL_read_ex(ssl_, scratch_.get(), kReadChunkBytes, &got);  // (queue empty: write())
     if (rc == 1) plain_out.append(scratch_.get(), got);
     if (BIO_ctrl_pending(net_out_) > 0) drain_output(net_out);  // key updates, alerts
     if (rc == 1) continue;
