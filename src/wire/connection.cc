@@ -7,12 +7,16 @@ namespace pelt {
 
 Connection::Connection(TransportFactory& transports, Recorder& recorder, const sockaddr* dst,
                        const sockaddr* src)
-    : recorder_(recorder), protocol_(transports.protocol()),
+    : recorder_(recorder),
+      protocol_(transports.protocol()),
       http1_(std::make_unique<Http1Session>(static_cast<SessionEvents&>(*this))),
-      session_(http1_.get()), transport_(transports.make(*this)), dst_(dst), src_(src) {
+      session_(http1_.get()),
+      transport_(transports.make(*this)),
+      dst_(dst),
+      src_(src) {
   if (protocol_.version != HttpVersion::kHttp11) {
-    http2_ = std::make_unique<Http2Session>(static_cast<SessionEvents&>(*this), recorder_,
-                                            protocol_);
+    http2_ =
+        std::make_unique<Http2Session>(static_cast<SessionEvents&>(*this), recorder_, protocol_);
     // HTTP/2 unless ALPN says otherwise (auto over cleartext is HTTP/1.1).
     const bool h2 = protocol_.version == HttpVersion::kHttp2;
     if (h2) session_ = http2_.get();
@@ -322,7 +326,8 @@ void Connection::check_connect_timeout(uint64_t now_ns, uint64_t timeout_ns) {
   if (transport_->ready() && !announced_ && now_ns - ready_ns_ > timeout_ns) {
     // Connected, but the protocol never started (HTTP/2: no SETTINGS from the server).
     transport_->note_unusable();
-    fail(ErrorKind::kConnect, "http2: no SETTINGS", "http2: the server sent no SETTINGS within the timeout");
+    fail(ErrorKind::kConnect, "http2: no SETTINGS",
+         "http2: the server sent no SETTINGS within the timeout");
   }
 }
 

@@ -6,9 +6,13 @@
 namespace pelt {
 namespace {
 
-void* pool_malloc(size_t size, void* pool) { return static_cast<H2Memory*>(pool)->allocate(size); }
+void* pool_malloc(size_t size, void* pool) {
+  return static_cast<H2Memory*>(pool)->allocate(size);
+}
 
-void pool_free(void* p, void* pool) { static_cast<H2Memory*>(pool)->release(p); }
+void pool_free(void* p, void* pool) {
+  static_cast<H2Memory*>(pool)->release(p);
+}
 
 void* pool_calloc(size_t n, size_t size, void* pool) {
   if (size != 0 && n > SIZE_MAX / size) return nullptr;

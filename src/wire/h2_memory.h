@@ -29,7 +29,7 @@ class H2Memory {
   void release(void* p);
   void* reallocate(void* p, size_t bytes);
 
-  static constexpr size_t kClassBytes = 16;       // size classes step by this many bytes
+  static constexpr size_t kClassBytes = 16;        // size classes step by this many bytes
   static constexpr size_t kMaxPooledBytes = 1024;  // larger blocks are malloc's
 
  private:
@@ -42,7 +42,7 @@ class H2Memory {
   };
   static constexpr uint32_t kHuge = 0xffffffffu;
 
-  nghttp2_mem mem_;                          // the callbacks nghttp2 calls
+  nghttp2_mem mem_;                           // the callbacks nghttp2 calls
   std::array<Header*, kClasses + 1> free_{};  // free blocks by class (index 0 unused)
 };
 

@@ -11,7 +11,9 @@
 namespace pelt {
 namespace {
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c; }
+char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
+}
 
 std::string lowered(std::string_view s) {
   std::string out(s);
@@ -52,17 +54,17 @@ bool connection_specific(std::string_view name) {
 
 // The state of one conversion while http_parser runs over the bytes.
 struct Conversion {
-  std::vector<H2Request>* out = nullptr;  // converted requests
-  H2Request current;                      // the request being parsed
-  std::string url;                        // its request target, gathered from pieces
-  std::string field;                      // the header name being gathered
-  std::string value;                      // the header value being gathered
+  std::vector<H2Request>* out = nullptr;                 // converted requests
+  H2Request current;                                     // the request being parsed
+  std::string url;                                       // its request target, gathered from pieces
+  std::string field;                                     // the header name being gathered
+  std::string value;                                     // the header value being gathered
   std::vector<std::pair<std::string, std::string>> raw;  // its headers as sent (name lower-cased)
-  bool in_value = false;                  // the last header piece was a value
-  bool headers_done = false;              // the headers are complete (later fields: trailers)
-  bool chunked = false;                   // the body came chunked
-  bool in_message = false;                // between message begin and message complete
-  std::string problem;                    // why the request cannot go over HTTP/2, "" if it can
+  bool in_value = false;                                 // the last header piece was a value
+  bool headers_done = false;  // the headers are complete (later fields: trailers)
+  bool chunked = false;       // the body came chunked
+  bool in_message = false;    // between message begin and message complete
+  std::string problem;        // why the request cannot go over HTTP/2, "" if it can
 };
 
 void end_field(Conversion& c) {
@@ -258,8 +260,7 @@ bool http1_to_h2(std::string_view raw, std::string_view scheme, std::string_view
     pos += n;
   }
   if (conversion.in_message) {
-    error = "incomplete request " + std::to_string(out.size() + 1) +
-            ": the buffer ends inside it";
+    error = "incomplete request " + std::to_string(out.size() + 1) + ": the buffer ends inside it";
     return false;
   }
   if (out.empty()) {

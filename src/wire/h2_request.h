@@ -19,8 +19,8 @@ struct H2Request {
   std::string authority;  // :authority: the Host header, or the target's host[:port]
   std::string path;       // :path: the request target (origin form), "*" for OPTIONS *
   std::vector<std::pair<std::string, std::string>> headers;  // lower-case names, in order
-  std::string body;       // the body (de-chunked)
-  bool head = false;      // HEAD: the response has no body
+  std::string body;                                          // the body (de-chunked)
+  bool head = false;                                         // HEAD: the response has no body
 };
 
 // Converts `raw`, one or more serialized HTTP/1.1 (or 1.0) requests, into `out` (cleared

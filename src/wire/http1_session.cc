@@ -1,6 +1,6 @@
-#include "wire/session.h"
-
 #include <algorithm>
+
+#include "wire/session.h"
 
 namespace pelt {
 

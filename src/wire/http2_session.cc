@@ -33,18 +33,18 @@ nghttp2_nv make_nv(std::string_view name, const std::string& value) {
 }  // namespace
 
 struct Http2Session::Stream {
-  uint32_t slot = 0;                    // the user that sent it
-  int32_t id = 0;                       // HTTP/2 stream id
-  H2BatchRef batch;                     // its request: batch->requests[index]
-  size_t index = 0;                     // which request of the batch
-  size_t body_sent = 0;                 // request body bytes handed to nghttp2
-  size_t open_index = 0;                // position in open_
-  ParsedResponse response;              // status, body size (and headers, body when captured)
-  uint32_t rst_code = 0;                // error code of an RST_STREAM from the server
-  uint8_t retries = 0;                  // times the request was sent again after a GOAWAY
-  bool first_byte = false;              // the response's first HEADERS began
-  bool done = false;                    // answered, failed or given up: not outstanding
-  bool rst_received = false;            // the server reset the stream
+  uint32_t slot = 0;          // the user that sent it
+  int32_t id = 0;             // HTTP/2 stream id
+  H2BatchRef batch;           // its request: batch->requests[index]
+  size_t index = 0;           // which request of the batch
+  size_t body_sent = 0;       // request body bytes handed to nghttp2
+  size_t open_index = 0;      // position in open_
+  ParsedResponse response;    // status, body size (and headers, body when captured)
+  uint32_t rst_code = 0;      // error code of an RST_STREAM from the server
+  uint8_t retries = 0;        // times the request was sent again after a GOAWAY
+  bool first_byte = false;    // the response's first HEADERS began
+  bool done = false;          // answered, failed or given up: not outstanding
+  bool rst_received = false;  // the server reset the stream
 };
 
 Http2Session::Http2Session(SessionEvents& events, Recorder& recorder,
@@ -200,8 +200,8 @@ bool Http2Session::submit(uint32_t slot) {
   return true;
 }
 
-void Http2Session::open_stream(uint32_t slot, const H2BatchRef& batch,
-                               size_t index, uint8_t retries) {
+void Http2Session::open_stream(uint32_t slot, const H2BatchRef& batch, size_t index,
+                               uint8_t retries) {
   Http2Stats& stats = recorder_.http2();
   const uint32_t limit =
       nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
@@ -337,7 +337,8 @@ int Http2Session::on_begin_headers(nghttp2_session* session, const nghttp2_frame
                                    void* user_data) {
   if (frame->hd.type != NGHTTP2_HEADERS) return 0;
   auto* self = static_cast<Http2Session*>(user_data);
-  auto* s = static_cast<Stream*>(nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
+  auto* s =
+      static_cast<Stream*>(nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
   if (s == nullptr || s->done || s->first_byte) return 0;
   s->first_byte = true;
   self->events_.on_first_byte(s->slot);
@@ -350,7 +351,8 @@ int Http2Session::on_header(nghttp2_session* session, const nghttp2_frame* frame
   auto* self = static_cast<Http2Session*>(user_data);
   self->recorder_.http2().header_fields_received += namelen + valuelen;
   if (frame->hd.type != NGHTTP2_HEADERS) return 0;
-  auto* s = static_cast<Stream*>(nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
+  auto* s =
+      static_cast<Stream*>(nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
   if (s == nullptr || s->done) return 0;
   const std::string_view n(reinterpret_cast<const char*>(name), namelen);
   const std::string_view v(reinterpret_cast<const char*>(value), valuelen);
@@ -391,7 +393,8 @@ int Http2Session::on_frame_recv(nghttp2_session* session, const nghttp2_frame* f
     }
     case NGHTTP2_RST_STREAM: {
       ++self->recorder_.http2().resets_received;
-      auto* s = static_cast<Stream*>(nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
+      auto* s =
+          static_cast<Stream*>(nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
       if (s != nullptr) {
         s->rst_received = true;
         s->rst_code = frame->rst_stream.error_code;
@@ -404,7 +407,8 @@ int Http2Session::on_frame_recv(nghttp2_session* session, const nghttp2_frame* f
     default:
       return 0;
   }
-  auto* s = static_cast<Stream*>(nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
+  auto* s =
+      static_cast<Stream*>(nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
   if (s == nullptr || s->done) return 0;
   if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) {
     self->complete(*s);
@@ -434,8 +438,8 @@ int Http2Session::on_data_chunk(nghttp2_session* session, uint8_t, int32_t strea
   return 0;
 }
 
-int Http2Session::on_stream_close(nghttp2_session* session, int32_t stream_id,
-                                  uint32_t error_code, void* user_data) {
+int Http2Session::on_stream_close(nghttp2_session* session, int32_t stream_id, uint32_t error_code,
+                                  void* user_data) {
   auto* self = static_cast<Http2Session*>(user_data);
   auto* s = static_cast<Stream*>(nghttp2_session_get_stream_user_data(session, stream_id));
   if (s == nullptr) return 0;
@@ -482,7 +486,8 @@ int Http2Session::on_frame_send(nghttp2_session*, const nghttp2_frame* frame, vo
       self->broken_ = true;
       self->failure_reason_ = "http2 protocol error";
       self->error_ = "http2: pelt ended the connection with GOAWAY(" + code + ")";
-      if (!self->nghttp2_error_message_.empty()) self->error_ += ": " + self->nghttp2_error_message_;
+      if (!self->nghttp2_error_message_.empty())
+        self->error_ += ": " + self->nghttp2_error_message_;
       break;
     }
     default:

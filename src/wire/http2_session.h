@@ -114,8 +114,8 @@ class Http2Session : public Session {
                        size_t namelen, const uint8_t* value, size_t valuelen, uint8_t flags,
                        void* user_data);
   static int on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user_data);
-  static int on_data_chunk(nghttp2_session*, uint8_t flags, int32_t stream_id,
-                           const uint8_t* data, size_t len, void* user_data);
+  static int on_data_chunk(nghttp2_session*, uint8_t flags, int32_t stream_id, const uint8_t* data,
+                           size_t len, void* user_data);
   static int on_stream_close(nghttp2_session*, int32_t stream_id, uint32_t error_code,
                              void* user_data);
   static int on_frame_send(nghttp2_session*, const nghttp2_frame* frame, void* user_data);
@@ -124,8 +124,7 @@ class Http2Session : public Session {
 
   // Opens a stream for request `index` of `batch` on behalf of `slot` (already counted as
   // outstanding). When the connection has no stream id left, the request waits for the next.
-  void open_stream(uint32_t slot, const H2BatchRef& batch, size_t index,
-                   uint8_t retries);
+  void open_stream(uint32_t slot, const H2BatchRef& batch, size_t index, uint8_t retries);
   Stream* take_stream();
   void release(Stream* stream);
   // The stream's response is complete: it leaves the outstanding count and is reported.
@@ -135,39 +134,39 @@ class Http2Session : public Session {
   void settings_received();
   void drop_session();
 
-  SessionEvents& events_;                       // the connection
-  Recorder& recorder_;                          // HTTP/2 counters, bytes written
-  ProtocolSettings protocol_;                   // :scheme and the default :authority
+  SessionEvents& events_;                           // the connection
+  Recorder& recorder_;                              // HTTP/2 counters, bytes written
+  ProtocolSettings protocol_;                       // :scheme and the default :authority
   nghttp2_session_callbacks* callbacks_ = nullptr;  // made once, used by every session
-  nghttp2_session* session_ = nullptr;          // the current connection's session, or null
-  H2BatchRef prepared_;                         // the batch prepare() took last (reused while
-                                                // the same bytes come again)
-  std::vector<std::unique_ptr<Stream>> pool_;   // every Stream ever made (in use or free)
-  std::vector<Stream*> free_;                   // Streams ready for reuse
-  std::vector<Stream*> open_;                   // Streams in use on this connection (until
-                                                // nghttp2 closes them)
+  nghttp2_session* session_ = nullptr;              // the current connection's session, or null
+  H2BatchRef prepared_;                             // the batch prepare() took last (reused while
+                                                    // the same bytes come again)
+  std::vector<std::unique_ptr<Stream>> pool_;       // every Stream ever made (in use or free)
+  std::vector<Stream*> free_;                       // Streams ready for reuse
+  std::vector<Stream*> open_;                       // Streams in use on this connection (until
+                                                    // nghttp2 closes them)
   // Requests a GOAWAY left unprocessed, waiting for the next connection: (slot, batch, index,
   // retries so far).
   struct Retry {
-    uint32_t slot;                        // its user
-    H2BatchRef batch;                     // its batch
-    size_t index;                         // its request within the batch
-    uint8_t retries;                      // times it was sent again already
+    uint32_t slot;     // its user
+    H2BatchRef batch;  // its batch
+    size_t index;      // its request within the batch
+    uint8_t retries;   // times it was sent again already
   };
   std::vector<Retry> retry_;
-  std::vector<uint32_t> per_slot_;              // outstanding requests by slot
-  size_t outstanding_ = 0;                      // outstanding requests in all
-  size_t live_ = 0;                             // streams of open_ still outstanding
-  std::string out_;                             // frames gathered for one write
-  std::string error_;                           // why the last call failed
-  std::string failure_reason_;                  // the error breakdown's label for a failure
-  std::string nghttp2_error_message_;           // nghttp2's last error text (for details)
-  bool capture_ = false;                        // keep headers and bodies (Lua response())
-  bool settings_seen_ = false;                  // the server's first SETTINGS arrived
-  bool goaway_ = false;                         // a GOAWAY arrived on this connection
-  bool goaway_error_ = false;                   // ... with an error code
-  bool ids_exhausted_ = false;                  // no stream id left: a new connection is due
-  bool broken_ = false;                         // pelt sent GOAWAY for a protocol error
+  std::vector<uint32_t> per_slot_;     // outstanding requests by slot
+  size_t outstanding_ = 0;             // outstanding requests in all
+  size_t live_ = 0;                    // streams of open_ still outstanding
+  std::string out_;                    // frames gathered for one write
+  std::string error_;                  // why the last call failed
+  std::string failure_reason_;         // the error breakdown's label for a failure
+  std::string nghttp2_error_message_;  // nghttp2's last error text (for details)
+  bool capture_ = false;               // keep headers and bodies (Lua response())
+  bool settings_seen_ = false;         // the server's first SETTINGS arrived
+  bool goaway_ = false;                // a GOAWAY arrived on this connection
+  bool goaway_error_ = false;          // ... with an error code
+  bool ids_exhausted_ = false;         // no stream id left: a new connection is due
+  bool broken_ = false;                // pelt sent GOAWAY for a protocol error
 };
 
 }  // namespace pelt

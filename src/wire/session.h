@@ -122,16 +122,16 @@ class Http1Session : public Session {
   static void on_first_byte(void* ctx);
   uint32_t front_slot() const { return slots_ > 1 ? order_[order_start_] : 0; }
 
-  SessionEvents& events_;               // the connection
-  ResponseParser parser_;               // responses, in request order
-  std::string_view prepared_;           // the batch prepare() took
+  SessionEvents& events_;                              // the connection
+  ResponseParser parser_;                              // responses, in request order
+  std::string_view prepared_;                          // the batch prepare() took
   const std::vector<bool>* prepared_heads_ = nullptr;  // its HEAD flags
-  uint32_t slots_ = 0;                  // users of the connection
+  uint32_t slots_ = 0;                                 // users of the connection
   // With several slots: the slot of every outstanding request, oldest first (a ring), and the
   // outstanding requests of each slot.
-  std::vector<uint32_t> order_;         // ring of slots
-  size_t order_start_ = 0;              // index of the oldest entry in order_
-  std::vector<uint32_t> per_slot_;      // outstanding requests by slot
+  std::vector<uint32_t> order_;     // ring of slots
+  size_t order_start_ = 0;          // index of the oldest entry in order_
+  std::vector<uint32_t> per_slot_;  // outstanding requests by slot
 };
 
 }  // namespace pelt

@@ -16,13 +16,13 @@ namespace pelt::test {
 class H2Peer {
  public:
   struct Options {
-    uint32_t max_streams = 100;        // SETTINGS_MAX_CONCURRENT_STREAMS
-    bool hold = false;                 // never answer (until answer_held())
-    int goaway_after = 0;              // GOAWAY(goaway_code, last = Nth stream) at the Nth; 0 = never
+    uint32_t max_streams = 100;  // SETTINGS_MAX_CONCURRENT_STREAMS
+    bool hold = false;           // never answer (until answer_held())
+    int goaway_after = 0;        // GOAWAY(goaway_code, last = Nth stream) at the Nth; 0 = never
     uint32_t goaway_code = NGHTTP2_NO_ERROR;  // its error code
-    bool rst_every_other = false;      // RST_STREAM(REFUSED_STREAM) on every second stream
-    bool interim = false;              // a 103 before each final response
-    std::string body = "ok";           // the response body
+    bool rst_every_other = false;             // RST_STREAM(REFUSED_STREAM) on every second stream
+    bool interim = false;                     // a 103 before each final response
+    std::string body = "ok";                  // the response body
   };
 
   explicit H2Peer(Options options) : options_(std::move(options)) {
@@ -63,10 +63,10 @@ class H2Peer {
     for (int32_t id : held) answer(id);
   }
 
-  int requests = 0;                  // request streams complete
-  int resets = 0;                    // RST_STREAM frames received
-  uint32_t last_reset_code = 0;      // the error code of the last one
-  std::vector<std::string> paths;    // :path of every request, in order
+  int requests = 0;                // request streams complete
+  int resets = 0;                  // RST_STREAM frames received
+  uint32_t last_reset_code = 0;    // the error code of the last one
+  std::vector<std::string> paths;  // :path of every request, in order
 
  private:
   static int on_header(nghttp2_session*, const nghttp2_frame*, const uint8_t* name, size_t namelen,
@@ -108,8 +108,8 @@ class H2Peer {
     return 0;
   }
 
-  static ssize_t read_body(nghttp2_session*, int32_t, uint8_t* buf, size_t length,
-                           uint32_t* flags, nghttp2_data_source* source, void*) {
+  static ssize_t read_body(nghttp2_session*, int32_t, uint8_t* buf, size_t length, uint32_t* flags,
+                           nghttp2_data_source* source, void*) {
     auto* body = static_cast<std::string*>(source->ptr);
     const size_t n = std::min(length, body->size());
     std::memcpy(buf, body->data(), n);
@@ -139,7 +139,7 @@ class H2Peer {
 
   Options options_;
   nghttp2_session* session_ = nullptr;
-  std::vector<int32_t> held_;      // streams waiting for answer_held()
+  std::vector<int32_t> held_;       // streams waiting for answer_held()
   std::deque<std::string> bodies_;  // response bodies being sent (addresses stay put)
 };
 

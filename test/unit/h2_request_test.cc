@@ -114,7 +114,8 @@ TEST_CASE("h2 request: bytes that are not whole requests are refused", "[h2_requ
   CHECK(failure("GET / HTTP/1.1\r\nHost: h\r\n").find("incomplete request 1") != std::string::npos);
   CHECK(failure("GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nab").find("incomplete") !=
         std::string::npos);
-  CHECK(failure("GET / HTTP/1.1\r\n\r\nxyz\r\n\r\n").find("invalid request 2") != std::string::npos);
+  CHECK(failure("GET / HTTP/1.1\r\n\r\nxyz\r\n\r\n").find("invalid request 2") !=
+        std::string::npos);
   CHECK(failure("CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n").find("CONNECT") !=
         std::string::npos);
   CHECK(failure("GET / HTTP/2.0\r\n\r\n").find("request 1") != std::string::npos);

@@ -97,7 +97,7 @@ class Harness : public pelt::SessionEvents {
   pelt::H2Memory memory_;  // nghttp2's blocks (declared first: outlives the session)
   std::unique_ptr<pelt::Http2Session> session_;
   std::unique_ptr<H2Peer> peer_;
-  std::string to_peer_;           // bytes written, not yet fed to the peer
+  std::string to_peer_;             // bytes written, not yet fed to the peer
   std::vector<bool> heads_{false};  // unused by HTTP/2
 };
 
@@ -140,7 +140,8 @@ TEST_CASE("http2 session: capture keeps lower-case headers and the body; 1xx is 
   const pelt::ParsedResponse& r = h.responses[0].second;
   CHECK(r.status == 200);
   CHECK(r.body == "hello body");
-  CHECK(r.headers == std::vector<std::pair<std::string, std::string>>{{"content-type", "text/plain"}});
+  CHECK(r.headers ==
+        std::vector<std::pair<std::string, std::string>>{{"content-type", "text/plain"}});
   CHECK(h.first_bytes.size() == 1);
 }
 
