@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""pelt against wrk, side by side on loopback.
+"""pelt against wrk (HTTP/1.1) and h2load (HTTP/2), side by side on loopback.
 
-Runs each case with both tools, alternating tool by tool for several rounds, and reports the
-median of: requests/s, client CPU seconds (user+sys) per 1,000 requests and client peak RSS,
-with the pelt/wrk ratio of each (the median over rounds of the ratio of the two back-to-back
-runs of a round), then each target of the benchmark with its measured ratio. Server and client
+Runs each case with pelt and the other tool (wrk, or Debian's h2load for the HTTP/2 cases),
+alternating tool by tool for several rounds, and reports the median of: requests/s, client CPU
+seconds (user+sys) per 1,000 requests and client peak RSS, with the pelt/other ratio of each (the
+median over rounds of the ratio of the two back-to-back runs of a round), then each target of
+the benchmark with its measured ratio. One nginx serves every case: HTTP/1.1 on one port, h2c
+(prior knowledge) on a second, TLS with ALPN h2 and http/1.1 on a third. Server and client
 are pinned to different cores when the machine has two or more; then the server core's busy time
 per request is reported too (from /proc/stat, so it includes the kernel work loopback does there
 for the client's sockets): when it is above the client's CPU per request, the server sets the
@@ -12,7 +14,7 @@ rate and the req/s ratio cannot say which client is faster. Writes a table to st
 bench/out/results.json.
 
 Environment: BENCH_DURATION (seconds per run, default 3), BENCH_ROUNDS (default 7),
-BENCH_CASES (comma-separated subset of a,b,c,d,e,f), PELT_BIN, PELT_TARGET_BIN.
+BENCH_CASES (comma-separated subset of a,b,c,d,e,f,g,h,i,j), PELT_BIN, PELT_TARGET_BIN.
 """
 import json
 import os
@@ -28,13 +30,14 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "test", "integration"))
-from harness import Nginx, Target  # noqa: E402
+from harness import Nginx, Target, free_port  # noqa: E402
 
 PELT = os.environ.get("PELT_BIN", os.path.join(ROOT, "build", "pelt"))
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
+H2LOAD = shutil.which("h2load") or "/usr/bin/h2load"
 DURATION = int(os.environ.get("BENCH_DURATION", "3"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
-CASES = os.environ.get("BENCH_CASES", "a,b,c,d,e,f").split(",")
+CASES = os.environ.get("BENCH_CASES", "a,b,c,d,e,f,g,h,i,j").split(",")
 CORES = os.cpu_count() or 1
 
 # The scripts of cases b, c, d, e and f (bench/alloc.sh uses them too).
@@ -47,6 +50,35 @@ IDLE = os.path.join(HERE, "lua", "idle.lua")
 NGINX_ROUTES = """
     location /coupons/ { return 200 "{\\"status\\":\\"queued\\"}"; }
 """
+
+
+def h2_servers(h2c_port, tls_port, cert, key):
+    """Two more server blocks for the same nginx: h2c on h2c_port, TLS (ALPN h2 and
+    http/1.1) on tls_port; both answer / as the HTTP/1.1 block does."""
+    return f"""
+  server {{
+    listen 127.0.0.1:{h2c_port} http2;
+    location = / {{ return 200 "hello\\n"; }}
+  }}
+  server {{
+    listen 127.0.0.1:{tls_port} ssl http2;
+    ssl_certificate {cert};
+    ssl_certificate_key {key};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    location = / {{ return 200 "hello\\n"; }}
+  }}
+"""
+
+
+def make_cert(directory):
+    """A self-signed certificate for 127.0.0.1: (cert path, key path)."""
+    cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-keyout", key,
+                    "-out", cert, "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+    return cert, key
 
 
 def pin(cmd, core):
@@ -119,19 +151,26 @@ def run_client(cmd, timeout):
     return out, ru.ru_utime + ru.ru_stime, peak
 
 
-def parse_requests(out):
+def parse_requests(out, tool):
+    """(completed requests, requests/s) from a tool's output."""
+    if tool == "h2load":
+        done = re.search(r"requests: \d+ total, \d+ started, (\d+) done", out)
+        rps = re.search(r"finished in [\d.]+\w*, ([\d.]+) req/s", out)
+        return int(done.group(1)), float(rps.group(1))
     m = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", out)
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     return int(m.group(1)), float(rps.group(1))
 
 
+BINARIES = {"pelt": PELT, "wrk": WRK, "h2load": H2LOAD}
+
+
 def measure(tool, args, url, core):
-    binary = PELT if tool == "pelt" else WRK
-    cmd = pin([binary] + args + [url], core)
+    cmd = pin([BINARIES[tool]] + args + [url], core)
     server_before = core_busy_s(SERVER_CORE) if CORES >= 2 else None
     out, cpu, rss = run_client(cmd, DURATION * 3 + 30)
     server_after = core_busy_s(SERVER_CORE) if CORES >= 2 else None
-    requests, rps = parse_requests(out)
+    requests, rps = parse_requests(out, tool)
     result = {"requests": requests, "rps": rps, "cpu_s": cpu,
               "cpu_per_1k": cpu / max(requests, 1) * 1000.0, "rss_kb": rss}
     if server_before is not None and server_after is not None:
@@ -140,15 +179,31 @@ def measure(tool, args, url, core):
     return result
 
 
-def case_list(nginx_url, target_url):
+def case_list(nginx_url, target_url, h2c_url, tls_url):
+    """(key, title, pelt args, other tool, its args, pelt's URL, the other's URL)."""
     d = f"-d{DURATION}s"
+    h2 = ["-t", "1", "-D", str(DURATION)]  # h2load: one thread, the same duration
+
+    def wrk_case(key, title, args, url, pelt_only=()):
+        # pelt_only: options pelt needs that wrk does not know (wrk never verifies TLS)
+        return (key, title, args + list(pelt_only), "wrk", args, url, url)
+
     return [
-        ("a", "static GET, 1 thread, 50 connections", ["-t1", "-c50", d], nginx_url + "/"),
-        ("b", "Lua request() builds POST /coupons/<id>/issue-async", ["-t1", "-c50", d, "-s", COUPON], nginx_url),
-        ("c", "(b) plus response() checking the status", ["-t1", "-c50", d, "-s", COUPON_CHECK], nginx_url),
-        ("d", "pipelined GETs, depth 16", ["-t1", "-c50", d, "-s", PIPELINE], nginx_url + "/"),
-        ("e", "10,000 idle-ish connections, 1 request/s each", ["-t1", "-c10000", d, "--timeout", "10s", "-s", IDLE], target_url + "/"),
-        ("f", "(a) with a request() hook returning the same GET", ["-t1", "-c50", d, "-s", HOOK], nginx_url + "/"),
+        wrk_case("a", "static GET, 1 thread, 50 connections", ["-t1", "-c50", d], nginx_url + "/"),
+        wrk_case("b", "Lua request() builds POST /coupons/<id>/issue-async", ["-t1", "-c50", d, "-s", COUPON], nginx_url),
+        wrk_case("c", "(b) plus response() checking the status", ["-t1", "-c50", d, "-s", COUPON_CHECK], nginx_url),
+        wrk_case("d", "pipelined GETs, depth 16", ["-t1", "-c50", d, "-s", PIPELINE], nginx_url + "/"),
+        wrk_case("e", "10,000 idle-ish connections, 1 request/s each", ["-t1", "-c10000", d, "--timeout", "10s", "-s", IDLE], target_url + "/"),
+        wrk_case("f", "(a) with a request() hook returning the same GET", ["-t1", "-c50", d, "-s", HOOK], nginx_url + "/"),
+        ("g", "HTTP/2 h2c, 50 connections, 1 stream each", ["-t1", "-c50", "-m1", d, "--h2c"],
+         "h2load", h2 + ["-c", "50", "-m", "1"], h2c_url + "/", h2c_url + "/"),
+        ("h", "HTTP/2 h2c, 10 connections, 100 streams each", ["-t1", "-c10", "-m100", d, "--h2c"],
+         "h2load", h2 + ["-c", "10", "-m", "100"], h2c_url + "/", h2c_url + "/"),
+        ("i", "HTTP/2 over TLS (ALPN h2), 50 connections, 10 streams each",
+         ["-t1", "-c50", "-m10", d, "--http", "2", "--insecure"],
+         "h2load", h2 + ["-c", "50", "-m", "10"], tls_url + "/", tls_url + "/"),
+        wrk_case("j", "HTTP/1.1 over TLS, 50 connections", ["-t1", "-c50", d], tls_url + "/",
+                 pelt_only=["--insecure"]),
     ]
 
 
@@ -156,7 +211,15 @@ def main():
     if not os.path.exists(PELT):
         sys.exit(f"pelt binary not found at {PELT}: run make build first")
     results = []
-    with Nginx(access_log=False, extra_server=NGINX_ROUTES) as ng, Target(threads=1) as tg:
+    if not os.path.exists(H2LOAD):
+        print(f"h2load not found at {H2LOAD} (Debian's nghttp2-client): the HTTP/2 cases are "
+              "skipped", file=sys.stderr)
+    cert_dir = tempfile.mkdtemp(prefix="pelt-bench-")
+    cert, key = make_cert(cert_dir)
+    h2c_port, tls_port = free_port(), free_port()
+    with Nginx(access_log=False, extra_server=NGINX_ROUTES,
+               extra_http=h2_servers(h2c_port, tls_port, cert, key)) as ng, \
+            Target(threads=1) as tg:
         # Pin the servers to core 0, clients run on core 1.
         if CORES >= 2 and shutil.which("taskset"):
             for pid in [tg.proc.pid] + nginx_pids(ng):
@@ -170,18 +233,21 @@ def main():
                                 f"http://127.0.0.1:{ng.port}/"], CLIENT_CORE), 30)
             except RuntimeError as e:
                 print(f"warm-up {tool}: {e}", file=sys.stderr)
-        for key, title, args, url in case_list(f"http://127.0.0.1:{ng.port}", f"http://127.0.0.1:{tg.port}"):
-            if key not in CASES:
+        cases = case_list(f"http://127.0.0.1:{ng.port}", f"http://127.0.0.1:{tg.port}",
+                          f"http://127.0.0.1:{h2c_port}", f"https://127.0.0.1:{tls_port}")
+        for key, title, args, other, other_args, url, other_url in cases:
+            if key not in CASES or not os.path.exists(BINARIES[other]):
                 continue
-            runs = {"pelt": [], "wrk": []}
+            runs = {"pelt": [], other: []}
+            tool_args = {"pelt": (args, url), other: (other_args, other_url)}
             # Case f also runs pelt without the hook in every round: the hook's cost is the
             # ratio within a round, like the pelt/wrk ratios.
             hook_pairs = []
             for r in range(ROUNDS):
-                order = ("pelt", "wrk") if r % 2 == 0 else ("wrk", "pelt")
+                order = ("pelt", other) if r % 2 == 0 else (other, "pelt")
                 for tool in order:
                     try:
-                        runs[tool].append(measure(tool, args, url, CLIENT_CORE))
+                        runs[tool].append(measure(tool, *tool_args[tool], CLIENT_CORE))
                     except (RuntimeError, AttributeError) as e:
                         print(f"case {key} {tool}: {e}", file=sys.stderr)
                     time.sleep(0.5)
@@ -193,8 +259,9 @@ def main():
                     except (RuntimeError, AttributeError) as e:
                         print(f"case f pelt without hook: {e}", file=sys.stderr)
                     time.sleep(0.5)
-            row = {"case": key, "title": title, "args": args}
-            for tool in ("pelt", "wrk"):
+            row = {"case": key, "title": title, "args": args, "other": other,
+                   "other_args": other_args}
+            for tool in ("pelt", other):
                 if runs[tool]:
                     row[tool] = {k: statistics.median(x[k] for x in runs[tool])
                                  for k in ("rps", "cpu_per_1k", "rss_kb", "requests")}
@@ -202,10 +269,10 @@ def main():
                         row[tool]["server_us_per_req"] = statistics.median(
                             x["server_us_per_req"] for x in runs[tool])
                     row[tool]["runs"] = runs[tool]
-            if "pelt" in row and "wrk" in row:
+            if "pelt" in row and other in row:
                 # Each round ran the two tools back to back: the ratio of a pair is the fairest
                 # comparison on a machine whose speed drifts, and the median pair is reported.
-                pairs = list(zip(runs["pelt"], runs["wrk"]))
+                pairs = list(zip(runs["pelt"], runs[other]))
                 row["round_ratios"] = [
                     {"rps": p["rps"] / max(w["rps"], 1e-9),
                      "cpu_per_request": p["cpu_per_1k"] / max(w["cpu_per_1k"], 1e-9),
@@ -223,6 +290,7 @@ def main():
         json.dump({"duration_s": DURATION, "rounds": ROUNDS, "cores": CORES, "cases": results,
                    "targets": targets}, f, indent=2)
     print(f"\nresults written to {path}")
+    shutil.rmtree(cert_dir, ignore_errors=True)
 
 
 # (case, figure, comparison, bound): the targets the benchmark checks.
@@ -230,8 +298,11 @@ TARGETS = [
     ("a", "rps", ">=", 1.10), ("b", "rps", ">=", 1.10), ("c", "rps", ">=", 1.10),
     ("d", "rps", ">=", 1.00),
     ("a", "cpu_per_request", "<=", 0.90), ("b", "cpu_per_request", "<=", 0.90),
-    ("c", "cpu_per_request", "<=", 0.90),
+    ("c", "cpu_per_request", "<=", 0.90), ("d", "cpu_per_request", "<=", 0.90),
     ("e", "rss", "<=", 1.00),
+    ("g", "cpu_per_request", "<=", 0.90), ("h", "cpu_per_request", "<=", 0.90),
+    ("i", "cpu_per_request", "<=", 0.90), ("j", "cpu_per_request", "<=", 0.90),
+    ("g", "rps", ">=", 1.00), ("h", "rps", ">=", 1.00), ("i", "rps", ">=", 1.00),
 ]
 
 
@@ -264,7 +335,7 @@ def check_targets(results):
         lines.append(f"  (f) request() hook costs {cost * 100:4.1f}% of pelt's req/s without it, "
                      f"{cpu * 100:+.1f}% CPU per request  target <= 15%  {'met' if met else 'NOT met'}")
     if lines:
-        print("\ntargets (median of the per-round pelt/wrk ratios; range over rounds):")
+        print("\ntargets (median of the per-round pelt/other ratios; range over rounds):")
         print("\n".join(lines))
     return checked
 
@@ -289,18 +360,18 @@ def print_row(row):
               f"{'server core: us/req, busy':>28}")
         HEADER_PRINTED = True
     print(f"({row['case']}) {row['title']}")
-    for tool in ("pelt", "wrk"):
+    for tool in ("pelt", row["other"]):
         if tool in row:
             r = row[tool]
             server = r.get("server_us_per_req")
-            print(f"{'':<5}{tool:<6}{r['rps']:>12.0f}{r['cpu_per_1k']:>14.4f}"
+            print(f"{'':<5}{tool:<7}{r['rps']:>11.0f}{r['cpu_per_1k']:>14.4f}"
                   f"{r['rss_kb'] / 1024:>10.1f}MB"
                   + (f"{server:>20.2f}{min(server * r['rps'] / 1e6, 1.0):>7.0%}"
                      if server is not None else ""))
     if "ratio" in row:
         q = row["ratio"]
         print(f"{'':<5}{'ratio':<6}{q['rps']:>12.2f}{q['cpu_per_request']:>14.2f}{q['rss']:>12.2f}"
-              "   (pelt/wrk, median of per-round pairs: req/s, CPU per request, RSS)")
+              f"   (pelt/{row['other']}, median of per-round pairs: req/s, CPU per request, RSS)")
     sys.stdout.flush()
 
 

@@ -32,6 +32,7 @@ sources_for() {
   case "$1" in
     units) echo src/util/units.cc ;;
     http1) echo src/wire/http1.cc src/wire/http1_scan.cc -lhttp_parser ;;
+    h2_request) echo src/wire/h2_request.cc src/wire/http1_scan.cc -lhttp_parser ;;
     thresholds) echo src/results/thresholds.cc src/results/catalogue.cc src/results/stats.cc src/results/histogram.cc -lfmt ;;
     config)
       echo src/config/*.cc src/wire/url.cc src/util/units.cc src/results/thresholds.cc src/results/catalogue.cc src/results/stats.cc src/results/histogram.cc -lfmt

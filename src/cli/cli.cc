@@ -128,6 +128,11 @@ std::string usage_text() {
       "  -s, --script FILE        Lua script (wrk's API plus the pelt table)\n"
       "  -H, --header \"N: V\"      add a request header (repeatable)\n"
       "      --timeout D          per-request timeout (default 2s)\n"
+      "      --http 1.1|2|auto    HTTP version (default 1.1); 2 over https needs ALPN h2, over\n"
+      "                           http:// it is h2c (prior knowledge); auto: h2 if ALPN picks it\n"
+      "      --h2c                cleartext HTTP/2 with prior knowledge (same as --http 2 on http://)\n"
+      "  -m, --streams N          concurrent requests per connection (default 1): HTTP/2 streams,\n"
+      "                           pipelined over HTTP/1.1; -c C -m N runs C x N VUs\n"
       "      --latency            print the latency distribution\n"
       "  -R, --rate N             open loop: N requests/s in total, latency timed from the schedule\n"
       "  -e KEY=VALUE             value for pelt.env and ${KEY} in scenario files (repeatable)\n"
@@ -160,6 +165,7 @@ std::string usage_text() {
       "Scenario files:\n"
       "  pelt run FILE.toml [--target URL] [-e KEY=VALUE]... [--summary-json FILE]\n"
       "                     [--threads N] [--quiet] [--metrics ADDR] [--json FILE]\n"
+      "                     [--http V] [--h2c] [-m N]   (override [target] http, h2c, streams)\n"
       "  '-' reads the file from standard input.\n"
       "  pelt merge A.json B.json ... [--summary-json OUT] [--report OUT.html] [--allow-partial]\n"
       "  merges the summaries of a fleet's instances (docs/DISTRIBUTED.md).\n"
@@ -188,6 +194,10 @@ CliResult parse_command_line(const std::vector<std::string>& args) {
   std::string script, target_override, cacert;
   bool insecure = false;
   bool threads_set = false;
+  HttpVersion http = HttpVersion::kHttp11;
+  bool http_set = false, h2c = false;
+  uint64_t streams = 1;
+  bool streams_set = false;
   std::string error;
 
   ArgReader rd{args, run_mode ? size_t{2} : size_t{1}, ""};
@@ -314,6 +324,22 @@ CliResult parse_command_line(const std::vector<std::string>& args) {
       ok = need(v) && parse_duration(v, d, error);
       if (!ok && rd.error.empty()) rd.error = "bad --dashboard-linger: " + error;
       o.dashboard_linger = std::chrono::duration_cast<std::chrono::milliseconds>(d);
+    } else if (name == "--http") {
+      ok = need(v);
+      if (ok && !parse_http_version(v, http)) {
+        rd.error = "bad --http \"" + v + "\": use 1.1, 2 or auto";
+        ok = false;
+      }
+      http_set = true;
+    } else if (name == "--h2c") {
+      h2c = true;
+    } else if (name == "-m" || name == "--streams") {
+      ok = number(streams, "stream count");
+      if (ok && (streams == 0 || streams > 1000000)) {
+        rd.error = "stream count (-m) must be from 1 to 1000000";
+        ok = false;
+      }
+      streams_set = true;
     } else if (name == "--insecure" || name == "-k") {
       insecure = true;
     } else if (name == "--cacert") {
@@ -341,6 +367,13 @@ CliResult parse_command_line(const std::vector<std::string>& args) {
   }
 
   if (!cacert.empty() && !readable_file(cacert, "CA file", error)) return fail(error);
+  if (h2c && http_set && http != HttpVersion::kHttp2) {
+    return fail("--h2c is HTTP/2: it cannot go with --http " + std::string(http_version_name(http)));
+  }
+  if (h2c) {
+    http = HttpVersion::kHttp2;
+    http_set = true;
+  }
   for (const std::string& src : o.sources) {
     std::string ignored;
     Url probe;
@@ -354,6 +387,10 @@ CliResult parse_command_line(const std::vector<std::string>& args) {
     const std::string url_text = positional[0];
     Url url;
     if (!parse_url(url_text, url, error)) return fail(error);
+    if (h2c && url.tls()) {
+      return fail("--h2c is cleartext HTTP/2 and needs an http:// URL; over https, --http 2 "
+                  "negotiates h2 by ALPN");
+    }
     if (!threads_set) o.threads = 2;
     // With --segment I/N this instance opens its share of the -c connections.
     const uint64_t mine = o.fleet.segment.share(connections);
@@ -384,6 +421,11 @@ CliResult parse_command_line(const std::vector<std::string>& args) {
     c.target.headers = headers;
     c.target.insecure = insecure;
     c.target.cacert = cacert;
+    c.target.http = http;
+    c.target.streams = static_cast<uint32_t>(streams);
+    // -c counts connections; each carries -m VUs (one stream, or pipelined request, each).
+    const uint64_t vus = connections * streams;
+    if (vus > UINT32_MAX) return fail("-c times -m is too many VUs");
     ScenarioConfig sc;
     sc.name = "default";
     sc.headers = headers;
@@ -393,12 +435,12 @@ CliResult parse_command_line(const std::vector<std::string>& args) {
       sc.executor = ExecutorKind::kConstantArrivalRate;
       sc.rate = o.rate;
       sc.time_unit = std::chrono::seconds(1);
-      sc.pre_allocated_vus = static_cast<uint32_t>(connections);
-      sc.max_vus = static_cast<uint32_t>(connections);
+      sc.pre_allocated_vus = static_cast<uint32_t>(vus);
+      sc.max_vus = static_cast<uint32_t>(vus);
       sc.queue_when_busy = true;
     } else {
       sc.executor = ExecutorKind::kConstantVus;
-      sc.vus = static_cast<uint32_t>(connections);
+      sc.vus = static_cast<uint32_t>(vus);
     }
     sc.location = "command line";
     c.scenarios.push_back(sc);
@@ -419,6 +461,12 @@ CliResult parse_command_line(const std::vector<std::string>& args) {
     parse_segment(o.config.execution.segment, o.fleet.segment, error);  // checked at load time
   }
   if (timeout_set) o.config.target.timeout = timeout;
+  if (http_set) o.config.target.http = http;
+  if (streams_set) o.config.target.streams = static_cast<uint32_t>(streams);
+  if (o.config.target.http == HttpVersion::kHttp2 && h2c &&
+      o.config.target.url.rfind("https://", 0) == 0) {
+    return fail("--h2c is cleartext HTTP/2 and needs an http:// target");
+  }
   if (insecure) o.config.target.insecure = true;
   if (!cacert.empty()) o.config.target.cacert = cacert;
   if (!threads_set) {

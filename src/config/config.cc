@@ -20,10 +20,11 @@ namespace pelt {
 namespace config_detail {
 namespace {
 
-constexpr std::string_view kTopKeys[] = {"script",     "target",     "metrics",  "scenarios",
-                                         "thresholds", "outputs",    "execution"};
-constexpr std::string_view kTargetKeys[] = {"url",  "timeout", "method",   "path",
-                                            "body", "headers", "insecure", "cacert"};
+constexpr std::string_view kTopKeys[] = {"script",     "target",  "metrics",  "scenarios",
+                                         "thresholds", "outputs", "execution"};
+constexpr std::string_view kTargetKeys[] = {"url",     "timeout",  "method", "path",
+                                            "body",    "headers",  "insecure", "cacert",
+                                            "http",    "streams",  "h2c"};
 constexpr std::string_view kMetricsKeys[] = {"listen", "buckets", "linger"};
 
 }  // namespace
@@ -33,12 +34,28 @@ bool Loader::read_target(const toml::node& node, TargetConfig& out, RequestDefau
   if (table == nullptr) {
     return fail(node, fmt::format("target must be a table ([target]), not {}", type_name(node)));
   }
+  const toml::node* h2c = nullptr;   // h2c = true, checked against url and http at the end
+  const toml::node* http = nullptr;  // http = "...", likewise
   for (const auto& [key, value] : ordered(*table)) {
     if (!check_key(*key, kTargetKeys, "in [target]")) return false;
     const std::string name(key->str());
     const std::string what = "target." + name;
     bool ok = true;
-    if (name == "url") {
+    if (name == "http") {
+      std::string text;
+      ok = read_string(*value, what, text);
+      if (ok && !parse_http_version(text, out.http)) {
+        return fail(*value, fmt::format("target.http must be \"1.1\", \"2\" or \"auto\", got \"{}\"",
+                                        text));
+      }
+      http = value;
+    } else if (name == "streams") {
+      ok = read_u32(*value, what, 1, out.streams);
+    } else if (name == "h2c") {
+      bool on = false;
+      ok = read_bool(*value, what, on);
+      if (ok && on) h2c = value;
+    } else if (name == "url") {
       ok = read_string(*value, what, out.url);
       if (ok && out.url.rfind("http://", 0) != 0 && out.url.rfind("https://", 0) != 0) {
         return fail(*value, fmt::format("target.url must start with http:// or https://, got "
@@ -74,6 +91,18 @@ bool Loader::read_target(const toml::node& node, TargetConfig& out, RequestDefau
       ok = read_file_path(*value, what, "CA file", out.cacert);
     }
     if (!ok) return false;
+  }
+  if (h2c != nullptr) {
+    // Cleartext HTTP/2 with prior knowledge: http:// only, and HTTP/2.
+    if (http != nullptr && out.http != HttpVersion::kHttp2) {
+      return fail(*h2c, fmt::format("target.h2c = true is HTTP/2: it cannot go with http = \"{}\"",
+                                    http_version_name(out.http)));
+    }
+    if (out.url.rfind("https://", 0) == 0) {
+      return fail(*h2c, "target.h2c = true is cleartext HTTP/2 and needs an http:// url; over "
+                        "https, http = \"2\" negotiates h2 by ALPN");
+    }
+    out.http = HttpVersion::kHttp2;
   }
   return true;
 }

@@ -13,6 +13,7 @@
 
 #include "outputs/output_config.h"
 #include "results/thresholds.h"
+#include "wire/http_version.h"
 
 namespace pelt {
 
@@ -99,6 +100,8 @@ struct TargetConfig {
   HeaderList headers;                                           // headers sent with every request
   bool insecure = false;                                        // skip TLS certificate verification
   std::string cacert;  // extra CA file, resolved path; "" = none
+  HttpVersion http = HttpVersion::kHttp11;  // http = "1.1" | "2" | "auto" (h2c = true: "2")
+  uint32_t streams = 1;  // VUs per connection: concurrent HTTP/2 streams (pipelined over 1.1)
 };
 
 // The [execution] table: this instance's part of a plan run by many (docs/DISTRIBUTED.md).

@@ -12,12 +12,16 @@ uint64_t to_ns(std::chrono::microseconds d) {
   return d.count() <= 0 ? 0 : static_cast<uint64_t>(d.count()) * kNsPerUs;
 }
 
+const sockaddr* target_address(const ScenarioContext& scenario) {
+  return reinterpret_cast<const sockaddr*>(&scenario.setup().handle->addr.storage);
+}
+
 }  // namespace
 
 Executor::Executor(VuEnv& env, ScenarioContext& scenario, const ExecutorPlan& plan, Segment segment)
     : env_(env), scenario_(scenario), plan_(plan), segment_(segment) {
   scenario_.stats().stages.resize(std::max<size_t>(1, plan_.stage_count()));
-  max_vus_ = segment_.share32(plan_.max_vus());
+  max_vus_ = vu_share(plan_.max_vus());
   vus_.reserve(max_vus_);
 }
 
@@ -49,8 +53,20 @@ void Executor::tick(uint64_t now_ns) {
   control(now_ns, t);
 }
 
+uint32_t Executor::vu_share(uint64_t n) const {
+  return static_cast<uint32_t>(std::min<uint64_t>(
+      segment_.share_grouped(n, std::max<uint32_t>(env_.streams, 1)), UINT32_MAX));
+}
+
 Vu& Executor::open_vu() {
-  vus_.push_back(std::make_unique<Vu>(env_, scenario_, *this, static_cast<uint32_t>(vus_.size())));
+  const auto index = static_cast<uint32_t>(vus_.size());
+  const uint32_t c = index / std::max<uint32_t>(env_.streams, 1);
+  if (c == connections_.size()) {
+    connections_.push_back(std::make_unique<Connection>(
+        env_.transports, env_.recorder, target_address(scenario_), env_.run.bind_address(c)));
+    connections_.back()->set_capture(scenario_.capture());
+  }
+  vus_.push_back(std::make_unique<Vu>(env_, scenario_, *this, index, *connections_[c]));
   scenario_.stats().vus_max = static_cast<uint32_t>(vus_.size());
   return *vus_.back();
 }
@@ -62,6 +78,7 @@ void Executor::count_cut(const Vu& vu) {
 void Executor::check_timeouts(uint64_t now_ns, uint64_t timeout_ns) {
   if (done_ || timeout_ns == 0) return;
   for (auto& vu : vus_) vu->check_timeouts(now_ns, timeout_ns);
+  for (auto& c : connections_) c->check_connect_timeout(now_ns, timeout_ns);
 }
 
 void Executor::finish() {
@@ -74,6 +91,7 @@ void Executor::finish() {
     if (!vu->free()) count_cut(*vu);
     vu->shutdown();
   }
+  for (auto& c : connections_) c->shutdown();
   scenario_.stats().vus = 0;
 }
 
@@ -114,7 +132,7 @@ void ClosedLoopExecutor::prewarm() {
 
 void ClosedLoopExecutor::control(uint64_t now_ns, std::chrono::microseconds t) {
   const uint64_t total = static_cast<uint64_t>(std::max(0.0, plan_.target_vus(t)));
-  const uint32_t want = std::min(segment_.share32(total), max_vus_);
+  const uint32_t want = std::min(vu_share(total), max_vus_);
   scenario_.stats().target = static_cast<double>(want);
   while (vus_.size() < want) open_vu();
   // A VU the ramp-down took away finishes its iteration, unless that takes longer than
@@ -181,7 +199,7 @@ void OpenLoopExecutor::control(uint64_t now_ns, std::chrono::microseconds t) {
   // This worker's part of the rate (it takes every count-th arrival).
   scenario_.stats().target = plan_.target_rate(t) / segment_.count;
   if (vus_.empty()) {
-    const uint32_t initial = std::min(segment_.share32(plan_.initial_vus()), max_vus_);
+    const uint32_t initial = std::min(vu_share(plan_.initial_vus()), max_vus_);
     for (uint32_t i = 0; i < initial; ++i) open_warm_vu();
   }
   if (next_due_ns_ == 0 && issuing_) {
@@ -233,17 +251,19 @@ void OpenLoopExecutor::dispatch(uint64_t intended_ns) {
   }
   // (Earlier arrivals still wait: keep the order.) VUs still connecting will each take one
   // waiting arrival: open more only beyond that.
+  // (The arrival is queued before a VU is opened for it: a VU whose connection is ready
+  // already is free at once and takes it.)
   const bool covered = queue_.size() < warming_;
   const bool can_open = vus_.size() < max_vus_;
   if (queue_when_busy_) {
     if (queue_.size() < kMaxQueuedArrivals) {
-      if (!covered && can_open) open_warm_vu();
       queue_.push_back(intended_ns);
+      if (!covered && can_open) open_warm_vu();
       return;
     }
   } else if (covered || can_open) {
-    if (!covered) open_warm_vu();
     queue_.push_back(intended_ns);
+    if (!covered) open_warm_vu();
     return;
   }
   env_.recorder.record_dropped(scenario_.index(), 1, intended_ns);

@@ -63,7 +63,10 @@ class Executor {
   // Whether a VU counts as live in a snapshot.
   virtual bool counts_as_live(const Vu& vu) const = 0;
   virtual void on_finish() {}
+  // Opens the next VU, on the connection its index falls in (env.streams VUs per connection).
   Vu& open_vu();
+  // This worker's share of n VUs, split in whole connections (env.streams VUs each).
+  uint32_t vu_share(uint64_t n) const;
   // Counts the iteration of a busy VU as interrupted and its unanswered requests as in flight.
   void count_cut(const Vu& vu);
 
@@ -71,6 +74,9 @@ class Executor {
   ScenarioContext& scenario_;
   const ExecutorPlan& plan_;
   Segment segment_;                     // this worker's part
+  // Every connection ever opened here; VU i sends over connection i / env.streams. (Declared
+  // before vus_: the VUs, which hold references to them, are destroyed first.)
+  std::vector<std::unique_ptr<Connection>> connections_;
   std::vector<std::unique_ptr<Vu>> vus_;  // every VU ever opened here
   uint32_t max_vus_ = 0;                // VUs this worker may open
   uint64_t start_ns_ = 0;               // scenario start, ns

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "engine/runner.h"
+#include "wire/h2_request.h"
 #include "wire/http1.h"
 
 extern char** environ;
@@ -160,6 +161,16 @@ bool prepare_scripts(const RunConfig& cfg, const Url& url, int threads,
         return fail(error, exit_code,
                     std::string("the ") + (ts->has_request() ? "script's request()" : "built") +
                         " request is not valid HTTP: " + error);
+      }
+      if (w == 0 && cfg.target.http != HttpVersion::kHttp11) {
+        // Over HTTP/2 every request is converted: one that cannot be is bad input, not a
+        // script error per request.
+        std::vector<H2Request> converted;
+        if (!http1_to_h2(first_request, url.scheme, url.host_header(), converted, error)) {
+          return fail(error, exit_code,
+                      std::string("the ") + (ts->has_request() ? "script's request()" : "built") +
+                          " request cannot be sent over HTTP/2: " + error);
+        }
       }
       setup.config = &sc;
       setup.handle = handle.get();

@@ -137,6 +137,9 @@ class Run {
   Url url_;                                 // the target
   std::vector<ExecutorPlan> plans_;         // by scenario index, built once
   PreparedRun prepared_;                    // Lua states and per-worker setups
+  // The workers' start latches: a worker may still be inside go.wait() after start() returns,
+  // so they live as long as the workers (declared before them, destroyed after them).
+  std::unique_ptr<std::latch> ready_, go_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::unique_ptr<Sink>> sinks_;  // every output, in the order they run
   TimeSeries timeseries_;                   // the run second by second
@@ -189,11 +192,16 @@ int Run::prepare() {
   info_.latency = opt_.latency;
   info_.thresholds = cfg.thresholds;
   info_.fleet = fleet_info(opt_.fleet, plan_identity(cfg));
+  info_.http = std::string(http_version_name(cfg.target.http));
+  info_.streams = cfg.target.streams;
+  // Connections: VUs share them in groups of `streams` (each worker opens its own).
   uint64_t total_vus = 0;
+  const uint64_t streams = std::max<uint32_t>(cfg.target.streams, 1);
   for (const ScenarioConfig& sc : cfg.scenarios) {
     plans_.emplace_back(plan_spec(sc));
     const ExecutorPlan& plan = plans_.back();
-    total_vus += plan.max_vus();
+    total_vus += std::min<uint64_t>(plan.max_vus(),
+                                    (plan.max_vus() + streams - 1) / streams + threads - 1);
     ScenarioInfo si;
     si.name = sc.name;
     si.executor = std::string(executor_info(sc.executor).name);
@@ -297,6 +305,8 @@ int Run::prepare() {
     wo.timeout = cfg.target.timeout;
     wo.tls.verify = !cfg.target.insecure;
     wo.tls.ca_file = cfg.target.cacert;
+    wo.http = cfg.target.http;
+    wo.streams = cfg.target.streams;
     wo.sources = opt_.sources;
     wo.plans = &plans_;
     workers_.push_back(std::make_unique<Worker>(wo, std::move(prepared_.workers[static_cast<size_t>(w)])));
@@ -307,9 +317,12 @@ int Run::prepare() {
 void Run::start() {
   info_.started_at = std::chrono::system_clock::now();
   for (auto& sink : sinks_) sink->on_start(info_);
-  std::latch ready(static_cast<std::ptrdiff_t>(workers_.size())), go(1);
-  for (auto& w : workers_) w->start(ready, go, start_ns_);
-  ready.wait();
+  // The latches live as long as the run: a worker may still be inside go.wait() when this
+  // function returns.
+  ready_ = std::make_unique<std::latch>(static_cast<std::ptrdiff_t>(workers_.size()));
+  go_ = std::make_unique<std::latch>(1);
+  for (auto& w : workers_) w->start(*ready_, *go_, start_ns_);
+  ready_->wait();
   if (control_ || opt_.fleet.start_at) {
     if (control_) console_.notice("pelt: connected; waiting for POST /start on http://" + control_->address() + "/start");
     std::string why;
@@ -325,7 +338,7 @@ void Run::start() {
   }
   t0_ns_ = uv_hrtime();
   start_ns_.store(t0_ns_, std::memory_order_release);
-  go.count_down();
+  go_->count_down();
 }
 
 std::unique_ptr<WorkerStats> Run::merged_snapshot() {

@@ -37,6 +37,19 @@ struct Segment {
     return static_cast<uint32_t>(
         std::min<uint64_t>(share(n), std::numeric_limits<uint32_t>::max()));
   }
+  // This part's share of n items that come in groups of `group` (VUs sharing a connection):
+  // whole groups are shared out as share() does, so no group is split between parts; the one
+  // partial group (n % group items) goes to the last part that got an extra group. Shares add
+  // up to n, and for n growing one at a time a part's group fills before the next opens.
+  uint64_t share_grouped(uint64_t n, uint64_t group) const {
+    if (group <= 1) return share(n);
+    if (count == 0 || index >= count || n == 0) return 0;
+    const uint64_t groups = (n + group - 1) / group;
+    const uint64_t rest = n - (groups - 1) * group;  // items in the last group, 1..group
+    const uint64_t owner = groups % count == 0 ? count - 1 : groups % count - 1;
+    const uint64_t mine = share(groups) * group;
+    return index == owner ? mine - (group - rest) : mine;
+  }
   // Striping: the first item of this part and the distance between its items.
   uint64_t first_item() const { return index; }
   uint64_t stride() const { return count; }

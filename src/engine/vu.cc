@@ -11,20 +11,14 @@ constexpr uint64_t kNsPerMs = 1000 * 1000;
 // the loop.
 constexpr uint64_t kScriptErrorPauseNs = 10 * kNsPerMs;
 
-const sockaddr* target_address(const ScenarioContext& scenario) {
-  return reinterpret_cast<const sockaddr*>(&scenario.setup().handle->addr.storage);
-}
-
 }  // namespace
 
-Vu::Vu(VuEnv& env, ScenarioContext& scenario, Executor& executor, uint32_t index)
+Vu::Vu(VuEnv& env, ScenarioContext& scenario, Executor& executor, uint32_t index,
+       Connection& connection)
     : env_(env), scenario_(scenario), executor_(executor), index_(index),
-      scope_(scenario.index(), &scenario.stats()),
-      connection_(*this, env.transports, env.recorder, target_address(scenario),
-                  env.run.bind_address(index)),
-      timer_(env.clock.make_timer(&Vu::on_timer, this)) {
+      scope_(scenario.index(), &scenario.stats()), connection_(connection),
+      slot_(connection.attach(*this)), timer_(env.clock.make_timer(&Vu::on_timer, this)) {
   set_name(scenario.default_name());
-  connection_.set_capture(scenario.capture());
 }
 
 void Vu::set_name(NameStats* name) {
@@ -42,7 +36,7 @@ void Vu::set_active(bool active) {
 
 void Vu::interrupt() {
   if (!busy_) return;
-  connection_.abandon();
+  connection_.abandon(slot_);
   want_send_ = false;
   batch_done_ = false;
   thinking_ = false;
@@ -53,6 +47,11 @@ void Vu::interrupt() {
 }
 
 void Vu::warm_up() {
+  // A connection another VU opened is ready already: this VU is free at once.
+  if (connection_.ready()) {
+    executor_.on_vu_free(*this);
+    return;
+  }
   connection_.warm_up();
 }
 
@@ -98,9 +97,10 @@ void Vu::send_request() {
   const ScenarioSetup& setup = scenario_.setup();
   std::string_view bytes;
   const RequestBatch* batch = scenario_.static_batch().get();
+  std::string error;
+  int requests = 0;
   if (scenario_.dynamic()) {
     Script& script = *scenario_.script();
-    std::string error;
     if (!script.request(bytes)) {
       error = script.last_error();
     } else if (bytes.empty()) {
@@ -108,17 +108,25 @@ void Vu::send_request() {
     } else if ((batch = scenario_.batch_of(bytes, error).get()) == nullptr) {
       error = script.path() + ": request() returned bytes that are not HTTP requests: " + error;
     }
-    if (!error.empty()) {
-      env_.recorder.record_script_error(error);
-      // The iteration could not produce a request: it ends here, after a short pause.
-      batch_done_ = true;
-      thinking_ = true;
-      ++iterations_;
-      env_.recorder.record_iteration(scenario_.index(), env_.clock.now_ns());
-      timer_->start(kScriptErrorPauseNs);
-      return;
-    }
-    std::string_view name = script.request_name();
+  } else {
+    bytes = batch->bytes;
+  }
+  // The protocol may still refuse the bytes (HTTP/2 needs whole HTTP/1.1 requests to convert).
+  if (error.empty() && (requests = connection_.prepare(*batch)) <= 0) {
+    error = "request(): " + connection_.prepare_error();
+  }
+  if (!error.empty()) {
+    env_.recorder.record_script_error(error);
+    // The iteration could not produce a request: it ends here, after a short pause.
+    batch_done_ = true;
+    thinking_ = true;
+    ++iterations_;
+    env_.recorder.record_iteration(scenario_.index(), env_.clock.now_ns());
+    timer_->start(kScriptErrorPauseNs);
+    return;
+  }
+  if (scenario_.dynamic()) {
+    std::string_view name = scenario_.script()->request_name();
     if (name.empty()) {
       set_name(scenario_.default_name());
     } else {
@@ -128,8 +136,6 @@ void Vu::send_request() {
           name, sp == std::string_view::npos ? std::string_view(setup.default_method)
                                              : bytes.substr(0, sp)));
     }
-  } else {
-    bytes = batch->bytes;
   }
   batch_done_ = false;
   // Inside a read callback the read's timestamp is a fraction of a microsecond old: the next
@@ -137,9 +143,9 @@ void Vu::send_request() {
   sent_ns_ = connection_.now_ns();
   if (intended_ns_ == 0) intended_ns_ = sent_ns_;
   const uint64_t lag_us = intended_ns_ < sent_ns_ ? (sent_ns_ - intended_ns_) / 1000 : 0;
-  env_.recorder.record_sent(scope_, static_cast<uint32_t>(batch->heads.size()), bytes.size(),
-                            lag_us, sent_ns_);
-  connection_.submit(*batch);
+  env_.recorder.record_sent(scope_, static_cast<uint32_t>(requests),
+                            connection_.sent_bytes(bytes.size()), lag_us, sent_ns_);
+  connection_.submit(slot_);
 }
 
 void Vu::on_connection_ready() {
@@ -161,7 +167,7 @@ void Vu::on_response(const ParsedResponse& r) {
   if (scenario_.capture() && !scenario_.script()->response(r.status, r.headers, r.body)) {
     env_.recorder.record_script_error(scenario_.script()->last_error());
   }
-  if (connection_.outstanding() == 0) batch_done_ = true;
+  if (connection_.outstanding(slot_) == 0) batch_done_ = true;
 }
 
 void Vu::on_input_done() {
@@ -170,14 +176,19 @@ void Vu::on_input_done() {
   finish_iteration();
 }
 
-void Vu::on_connection_failed(ErrorKind kind, const std::string& reason, const std::string& detail,
-                              uint64_t unanswered, bool while_connecting) {
-  env_.recorder.record_failure(scope_, kind, reason, detail, unanswered, connection_.now_ns());
-  // Failed before it was ready: the iteration still waits for a connection (want_send_ stays).
-  if (while_connecting) return;
-  if (busy_ && unanswered > 0 && !thinking_) {
+void Vu::on_requests_failed(const RequestFailure& f) {
+  const uint64_t now = connection_.now_ns();
+  if (f.kind == ErrorKind::kTimeout) {
+    env_.recorder.record_timeout(scope_, f.unanswered, now);
+  } else if (f.counts_error) {
+    env_.recorder.record_failure(scope_, f.kind, f.reason, f.detail, f.unanswered, now);
+  } else {
+    env_.recorder.record_failed_requests(scope_, f.reason, f.unanswered, now);
+  }
+  // A failed connect leaves the iteration waiting for a connection (want_send_ stays); lost
+  // requests end it once none of them is left (on_input_done follows).
+  if (busy_ && f.unanswered > 0 && !thinking_ && connection_.outstanding(slot_) == 0) {
     batch_done_ = true;
-    finish_iteration();
   }
 }
 
@@ -210,24 +221,22 @@ void Vu::next_step() {
 }
 
 void Vu::check_timeouts(uint64_t now_ns, uint64_t timeout_ns) {
-  const uint64_t waiting = connection_.outstanding();
+  const uint64_t waiting = connection_.outstanding(slot_);
   if (waiting > 0 && now_ns - sent_ns_ > timeout_ns) {
     env_.recorder.record_timeout(scope_, waiting, now_ns);
-    connection_.drop_and_reopen();
+    connection_.time_out(slot_);
     want_send_ = false;
     if (!thinking_) {
       batch_done_ = true;
       finish_iteration();
     }
   }
-  connection_.check_connect_timeout(now_ns, timeout_ns);
 }
 
 void Vu::shutdown() {
   shutting_down_ = true;
   want_send_ = false;
   timer_->stop();
-  connection_.shutdown();
 }
 
 }  // namespace pelt

@@ -1,6 +1,7 @@
 // A VU (virtual user) runs iterations: delay(), the request (static, or built by Lua
-// request()), its responses (Lua response()), then the think time. It sends over its own
-// Connection and records every figure through the worker's Recorder. When an iteration ends,
+// request()), its responses (Lua response()), then the think time. It sends over a Connection
+// it may share with other VUs (HTTP/2 streams: -m N puts N VUs on each connection), in its own
+// slot, and records every figure through the worker's Recorder. When an iteration ends,
 // or the VU becomes free, it tells its executor, which decides what happens next: another
 // iteration at once (closed loop), the next arrival or the idle list (open loop), or nothing.
 #pragma once
@@ -36,11 +37,14 @@ struct VuEnv {
   Recorder& recorder;            // every figure goes here
   TransportFactory& transports;  // plain or TLS sockets
   RunControl& run;               // the run's state
+  uint32_t streams = 1;          // VUs per connection (-m: concurrent streams of HTTP/2)
 };
 
 class Vu : private ConnectionUser {
  public:
-  Vu(VuEnv& env, ScenarioContext& scenario, Executor& executor, uint32_t index);
+  // connection: the one the VU sends over (owned by the executor, shared with other VUs).
+  Vu(VuEnv& env, ScenarioContext& scenario, Executor& executor, uint32_t index,
+     Connection& connection);
   ~Vu() override;
   Vu(const Vu&) = delete;
   Vu& operator=(const Vu&) = delete;
@@ -65,10 +69,11 @@ class Vu : private ConnectionUser {
   // No iteration in progress and none about to start.
   bool free() const { return !busy_; }
   uint64_t iterations() const { return iterations_; }  // iterations finished by this VU
-  uint64_t outstanding() const { return connection_.outstanding(); }  // requests unanswered
-  // Request timeout and connect timeout.
+  uint64_t outstanding() const { return connection_.outstanding(slot_); }  // requests unanswered
+  // Requests older than timeout_ns time out.
   void check_timeouts(uint64_t now_ns, uint64_t timeout_ns);
-  // Run ended: closes everything; outstanding requests stay counted by the caller.
+  // Run ended: no more iterations; outstanding requests stay counted by the caller (the
+  // executor shuts the connections down).
   void shutdown();
 
   // Open loop bookkeeping, kept by the executor.
@@ -81,8 +86,7 @@ class Vu : private ConnectionUser {
   void on_first_byte() override;
   void on_response(const ParsedResponse& response) override;
   void on_input_done() override;
-  void on_connection_failed(ErrorKind kind, const std::string& reason, const std::string& detail,
-                            uint64_t unanswered, bool while_connecting) override;
+  void on_requests_failed(const RequestFailure& failure) override;
   bool wants_connection() const override;
 
   static void on_timer(void* ctx);
@@ -96,7 +100,8 @@ class Vu : private ConnectionUser {
   Executor& executor_;
   uint32_t index_;                 // VU number within the scenario on this worker
   RequestScope scope_;             // where the current request's figures go
-  Connection connection_;          // the VU's connection
+  Connection& connection_;         // the connection the VU sends over (maybe shared)
+  uint32_t slot_;                  // the VU's slot on it
   std::unique_ptr<Timer> timer_;   // think time and delay()
   bool active_ = false;            // closed loop: the VU should keep iterating
   bool keep_connected_ = false;    // open loop: keep the connection while idle

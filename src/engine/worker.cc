@@ -92,8 +92,13 @@ bool Worker::prepare() {
     ts.tls_host = options_.url.host;
     ts.tls_session_key = options_.url.host + ":" + options_.url.effective_port();
   }
+  ts.protocol.version = options_.http;
+  ts.protocol.scheme = options_.url.scheme;
+  ts.protocol.authority = options_.url.host_header();
+  ts.protocol.memory = &h2_memory_;
   transports_ = std::make_unique<TransportFactory>(std::move(ts));
-  vu_env_ = std::make_unique<VuEnv>(VuEnv{*clock_, recorder_, *transports_, *this});
+  vu_env_ = std::make_unique<VuEnv>(
+      VuEnv{*clock_, recorder_, *transports_, *this, std::max<uint32_t>(options_.streams, 1)});
 
   uv_timer_init(&loop_, &control_timer_);
   uv_timer_init(&loop_, &sample_timer_);

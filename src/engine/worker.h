@@ -24,6 +24,7 @@
 #include "engine/segment.h"
 #include "results/recorder.h"
 #include "results/stats.h"
+#include "wire/h2_memory.h"
 #include "wire/tls.h"
 #include "wire/transport.h"
 #include "wire/url.h"
@@ -36,6 +37,8 @@ struct WorkerOptions {
   Url url;                                 // target
   std::chrono::microseconds timeout{0};    // per-request timeout (0 = none)
   TlsOptions tls;                          // TLS settings (https only)
+  HttpVersion http = HttpVersion::kHttp11; // --http: the protocol of the connections
+  uint32_t streams = 1;                    // -m: VUs per connection
   std::vector<std::string> sources;        // local addresses to bind, spread over the VUs
   const std::vector<ExecutorPlan>* plans = nullptr;  // by scenario index (owned by the runner)
   bool prewarm = false;  // connect the first VUs before counting down `ready` (a fleet's start)
@@ -100,6 +103,7 @@ class Worker : private RunControl {
   Recorder recorder_{stats_};                      // every figure goes through it
   std::unique_ptr<TlsContext> tls_context_;        // per-thread TLS context (https)
   std::unique_ptr<char[]> read_buffer_;            // shared by all sockets of this loop
+  H2Memory h2_memory_;                             // nghttp2's blocks (outlives the sessions)
   std::unique_ptr<TransportFactory> transports_;   // plain or TLS, chosen once
   std::unique_ptr<VuEnv> vu_env_;                  // what VUs use
   std::vector<std::unique_ptr<ScenarioContext>> scenarios_;  // by scenario index

@@ -120,6 +120,15 @@ class Recorder {
   // as a sample) and `requests` requests that will get no response.
   void record_failure(RequestScope& scope, ErrorKind kind, const std::string& reason,
                       const std::string& detail, uint64_t requests, uint64_t now_ns);
+  // `requests` requests got no response, lost to a failure another user's record_failure()
+  // counted (one connection failure, several VUs on the connection): the ledger and the
+  // per-name breakdown, no error count.
+  void record_failed_requests(RequestScope& scope, const std::string& reason, uint64_t requests,
+                              uint64_t now_ns) {
+    series_.roll(now_ns);
+    stats_.ledger.failed += requests;
+    count_unanswered(scope, reason, requests);
+  }
   // `requests` requests got no response within the timeout (noticed at now_ns).
   void record_timeout(RequestScope& scope, uint64_t requests, uint64_t now_ns);
 
@@ -141,6 +150,15 @@ class Recorder {
   }
   // The connection closed (server's keep-alive timeout, Connection: close) and is reopened.
   void record_reconnect() { ++stats_.reconnects; }
+  // Bytes a protocol wrote that record_sent() did not count (HTTP/2 frames).
+  void record_bytes_written(uint64_t bytes, uint64_t now_ns) {
+    series_.roll(now_ns);
+    stats_.bytes_written += bytes;
+    series_.run_extra().point.bytes_sent += bytes;
+    series_.run_extra().used = true;
+  }
+  // The HTTP/2 session's own counters (streams, HPACK, GOAWAY ...): no ledger, no series.
+  Http2Stats& http2() { return stats_.http2; }
 
   // --- iterations (scenario: its index) ---
   void record_iteration(uint32_t scenario, uint64_t now_ns);

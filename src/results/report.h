@@ -48,6 +48,8 @@ struct RunInfo {
   std::string command_line;                 // the command as typed, secrets redacted
   int threads = 1;                          // worker threads
   uint64_t connections = 0;                 // quick mode: -c
+  std::string http = "1.1";                 // --http: "1.1", "2" or "auto"
+  uint32_t streams = 1;                     // -m: VUs (streams) per connection
   std::chrono::microseconds duration{0};    // quick mode: -d
   double rate = 0;                          // quick mode: -R (0 = closed loop)
   bool latency = false;                     // print the latency distribution

@@ -88,6 +88,25 @@ void ScenarioStats::merge(const ScenarioStats& o) {
   target += o.target;  // each worker drives its share of the target
 }
 
+void Http2Stats::merge(const Http2Stats& o) {
+  connections += o.connections;
+  streams += o.streams;
+  header_bytes_sent += o.header_bytes_sent;
+  header_fields_sent += o.header_fields_sent;
+  header_bytes_received += o.header_bytes_received;
+  header_fields_received += o.header_fields_received;
+  bytes_sent += o.bytes_sent;
+  bytes_received += o.bytes_received;
+  goaways += o.goaways;
+  retried += o.retried;
+  resets_received += o.resets_received;
+  resets_sent += o.resets_sent;
+  queued += o.queued;
+  flow_control_stalls += o.flow_control_stalls;
+  alpn_fallbacks += o.alpn_fallbacks;
+  peer_max_concurrent_streams = std::min(peer_max_concurrent_streams, o.peer_max_concurrent_streams);
+}
+
 void WorkerStats::merge(const WorkerStats& o) {
   ledger.merge(o.ledger);
   waiting_now += o.waiting_now;
@@ -101,6 +120,7 @@ void WorkerStats::merge(const WorkerStats& o) {
   tls_handshakes += o.tls_handshakes;
   tls_resumed += o.tls_resumed;
   for (size_t i = 0; i < status.size(); ++i) status[i] += o.status[i];
+  http2.merge(o.http2);
 
   latency.merge(o.latency);
   service.merge(o.service);

@@ -106,6 +106,33 @@ struct ScenarioStats {
   void merge(const ScenarioStats& o);
 };
 
+// What HTTP/2 connections did beyond requests and responses (all zero without HTTP/2).
+struct Http2Stats {
+  uint64_t connections = 0;          // connections that spoke HTTP/2 (SETTINGS exchanged)
+  uint64_t streams = 0;              // requests sent as streams (retries included)
+  uint64_t header_bytes_sent = 0;    // request header blocks as HPACK encoded them, bytes
+  uint64_t header_fields_sent = 0;   // the same fields uncompressed: name + value bytes
+  uint64_t header_bytes_received = 0;   // response header blocks as received, bytes
+  uint64_t header_fields_received = 0;  // the same fields decoded: name + value bytes
+  uint64_t bytes_sent = 0;           // HTTP/2 frame bytes written (before TLS)
+  uint64_t bytes_received = 0;       // HTTP/2 frame bytes read (after TLS)
+  uint64_t goaways = 0;              // GOAWAY frames received
+  uint64_t retried = 0;              // requests sent again on a new connection: a GOAWAY said
+                                     // the server had not processed them
+  uint64_t resets_received = 0;      // RST_STREAM frames received from the server
+  uint64_t resets_sent = 0;          // RST_STREAM frames sent (timeouts, cut iterations, errors)
+  uint64_t queued = 0;               // requests that waited for a stream: the server's
+                                     // SETTINGS_MAX_CONCURRENT_STREAMS was reached
+  uint64_t flow_control_stalls = 0;  // request DATA frames the server's window cut short
+  uint64_t alpn_fallbacks = 0;       // TLS connections --http auto ran over HTTP/1.1 (ALPN)
+  // Lowest SETTINGS_MAX_CONCURRENT_STREAMS a server announced; kUnlimited when none did.
+  uint64_t peer_max_concurrent_streams = kUnlimited;
+  static constexpr uint64_t kUnlimited = UINT64_MAX;
+
+  void merge(const Http2Stats& o);
+  bool used() const { return connections > 0 || alpn_fallbacks > 0; }
+};
+
 // Everything one worker measures. Merging is associative and commutative except for the sample
 // lists, which keep the first few.
 struct WorkerStats {
@@ -125,6 +152,7 @@ struct WorkerStats {
   uint64_t tls_handshakes = 0;                    // TLS handshakes completed
   uint64_t tls_resumed = 0;                       // of those, resumed sessions
   std::array<uint64_t, kStatusCodes> status{};    // responses by status code
+  Http2Stats http2;                               // HTTP/2 connections (streams, HPACK, GOAWAY)
 
   Histogram latency;       // request duration in us: from intended send time in open loop
   Histogram service;       // from actual send to response, us

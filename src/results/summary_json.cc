@@ -108,6 +108,39 @@ json stages_json(const RunReport& r, size_t si) {
   return stages;
 }
 
+// HPACK's output over its input, or null before any header was sent (received).
+json ratio(uint64_t wire, uint64_t fields) {
+  if (fields == 0) return nullptr;
+  return static_cast<double>(wire) / static_cast<double>(fields);
+}
+
+json http2_json(const Http2Stats& h) {
+  json j;
+  j["connections"] = h.connections;
+  j["streams"] = h.streams;
+  j["bytes_sent"] = h.bytes_sent;
+  j["bytes_received"] = h.bytes_received;
+  j["header_bytes_sent"] = h.header_bytes_sent;
+  j["header_fields_sent"] = h.header_fields_sent;
+  j["header_compression_sent"] = ratio(h.header_bytes_sent, h.header_fields_sent);
+  j["header_bytes_received"] = h.header_bytes_received;
+  j["header_fields_received"] = h.header_fields_received;
+  j["header_compression_received"] = ratio(h.header_bytes_received, h.header_fields_received);
+  j["goaways"] = h.goaways;
+  j["retried"] = h.retried;
+  j["resets_received"] = h.resets_received;
+  j["resets_sent"] = h.resets_sent;
+  j["queued"] = h.queued;
+  j["flow_control_stalls"] = h.flow_control_stalls;
+  j["alpn_fallbacks"] = h.alpn_fallbacks;
+  if (h.peer_max_concurrent_streams == Http2Stats::kUnlimited) {
+    j["peer_max_concurrent_streams"] = nullptr;
+  } else {
+    j["peer_max_concurrent_streams"] = h.peer_max_concurrent_streams;
+  }
+  return j;
+}
+
 }  // namespace
 
 json build_summary_json(const RunReport& r) {
@@ -124,6 +157,8 @@ json build_summary_json(const RunReport& r) {
   j["started_at"] = iso_utc(info.started_at);
   j["ended_at"] = iso_utc(r.ended_at);
   j["threads"] = info.threads;
+  j["http"] = info.http;
+  j["streams"] = info.streams;
   j["connections"] = info.connections;
   j["rate"] = info.rate;
   j["duration_seconds"] = r.elapsed_seconds;
@@ -182,6 +217,7 @@ json build_summary_json(const RunReport& r) {
   j["connects"] = s.connects;
   j["reconnects"] = s.reconnects;
   j["tls"] = {{"handshakes", s.tls_handshakes}, {"resumed", s.tls_resumed}};
+  j["http2"] = http2_json(s.http2);
   json checks = json::array();
   for (const auto& [name, c] : s.checks) checks.push_back({{"name", name}, {"passes", c.passes}, {"fails", c.fails}});
   j["checks"] = checks;

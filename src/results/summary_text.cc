@@ -51,13 +51,53 @@ void print_ledger(std::FILE* out, const char* label, const Ledger& l) {
                static_cast<ull>(l.in_flight));
 }
 
+// HTTP/2's own figures: connections, streams, HPACK, and what the server did to the streams.
+void print_http2(std::FILE* out, const Http2Stats& h) {
+  if (!h.used()) return;
+  auto percent = [](uint64_t wire, uint64_t fields) {
+    return fields ? 100.0 * static_cast<double>(wire) / static_cast<double>(fields) : 0.0;
+  };
+  std::fprintf(out, "  HTTP/2: %llu connections, %llu streams; headers sent at %.1f%% of their size, "
+               "received at %.1f%% (HPACK)\n",
+               static_cast<ull>(h.connections), static_cast<ull>(h.streams),
+               percent(h.header_bytes_sent, h.header_fields_sent),
+               percent(h.header_bytes_received, h.header_fields_received));
+  std::string events;
+  auto add = [&events](const std::string& text) {
+    events += events.empty() ? text : ", " + text;
+  };
+  if (h.goaways) {
+    add("GOAWAY " + std::to_string(h.goaways) + " (" + std::to_string(h.retried) +
+        " requests sent again)");
+  }
+  if (h.resets_received) add("RST_STREAM received " + std::to_string(h.resets_received));
+  if (h.resets_sent) add("RST_STREAM sent " + std::to_string(h.resets_sent));
+  if (h.queued) {
+    add(std::to_string(h.queued) + " requests waited for a stream (server allows " +
+        (h.peer_max_concurrent_streams == Http2Stats::kUnlimited
+             ? std::string("any number")
+             : std::to_string(h.peer_max_concurrent_streams)) + ")");
+  }
+  if (h.flow_control_stalls) add("flow-control stalls " + std::to_string(h.flow_control_stalls));
+  if (h.alpn_fallbacks) add("HTTP/1.1 by ALPN on " + std::to_string(h.alpn_fallbacks) + " connections");
+  if (!events.empty()) std::fprintf(out, "    %s\n", events.c_str());
+}
+
 }  // namespace
 
 void print_wrk_header(std::FILE* out, const RunInfo& info) {
   std::fprintf(out, "Running %s test @ %s\n", format_duration_short(info.duration).c_str(),
                info.target.c_str());
-  std::fprintf(out, "  %d threads and %llu connections\n", info.threads,
-               static_cast<ull>(info.connections));
+  if (info.streams > 1 || info.http != "1.1") {
+    std::fprintf(out, "  %d threads and %llu connections, %u %s each (HTTP %s)\n", info.threads,
+                 static_cast<ull>(info.connections), info.streams,
+                 info.http == "1.1" ? (info.streams == 1 ? "request" : "pipelined requests")
+                                    : (info.streams == 1 ? "stream" : "streams"),
+                 info.http.c_str());
+  } else {
+    std::fprintf(out, "  %d threads and %llu connections\n", info.threads,
+                 static_cast<ull>(info.connections));
+  }
   std::fflush(out);
 }
 
@@ -118,6 +158,7 @@ void print_wrk_summary(std::FILE* out, const RunReport& r) {
     }
   }
   print_ledger(out, "  Requests", s.ledger);
+  print_http2(out, s.http2);
   if (!s.error_reasons.empty() || s.non_2xx_3xx()) {
     std::fprintf(out, "  Error breakdown:\n");
     for (const auto& [reason, n] : s.error_reasons) {
@@ -188,6 +229,7 @@ void print_run_summary(std::FILE* out, const RunReport& r) {
                format_binary(static_cast<double>(s.bytes_written)).c_str(),
                format_binary(static_cast<double>(s.bytes_written) / secs).c_str());
   std::fprintf(out, "  %s %llu\n", dots("vus_max").c_str(), static_cast<ull>(t.vus_max));
+  print_http2(out, s.http2);
   bool open_loop = false;
   for (const ScenarioInfo& sc : r.info.scenarios) open_loop = open_loop || sc.arrival_rate;
   if (open_loop) {

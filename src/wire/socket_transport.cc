@@ -205,7 +205,8 @@ bool PlainTransport::send(const std::shared_ptr<const void>& owner, std::string_
 
 bool PlainTransport::write_shared(const std::shared_ptr<const void>& owner, std::string_view bytes) {
   if (bytes.empty()) return true;
-  if (!out_.empty()) return queue(owner, bytes, 0, false);  // keep the order
+  // Without an owner the bytes live only during the call: what is not sent now is copied.
+  if (!out_.empty()) return queue(owner, bytes, 0, owner == nullptr);  // keep the order
   ssize_t n;
   do {
     n = raw_send(fd_, bytes.data(), bytes.size());
@@ -220,7 +221,7 @@ bool PlainTransport::write_shared(const std::shared_ptr<const void>& owner, std:
     }
     n = 0;
   }
-  return queue(owner, bytes, static_cast<size_t>(n), false);
+  return queue(owner, bytes, static_cast<size_t>(n), owner == nullptr);
 }
 
 bool PlainTransport::write_copy(const char* data, size_t len) {
@@ -351,7 +352,9 @@ TlsTransport::TlsTransport(TransportEvents& events, const TransportSettings& set
 TlsTransport::~TlsTransport() = default;
 
 void TlsTransport::on_connected(uint64_t now_ns) {
-  tls_ = std::make_unique<TlsSession>(*settings_.tls, settings_.tls_host, settings_.tls_session_key);
+  tls_ = std::make_unique<TlsSession>(*settings_.tls, settings_.tls_host, settings_.tls_session_key,
+                                      settings_.protocol.version != HttpVersion::kHttp11);
+  alpn_.clear();
   state_ = State::kHandshaking;
   connect_start_ns_ = now_ns;
   tls_out_.clear();
@@ -380,6 +383,7 @@ void TlsTransport::on_socket_bytes(const char* data, size_t len) {
   if (handshaking) {
     if (!tls_->handshake_done()) return;
     settings_.recorder->record_tls_handshake((read_ns_ - connect_start_ns_) / 1000, tls_->resumed());
+    alpn_ = tls_->alpn();
     report_ready();
     if (!open()) return;
   }
@@ -403,7 +407,16 @@ void TlsTransport::on_socket_eof() {
 bool TlsTransport::send(const std::shared_ptr<const void>& owner, std::string_view bytes) {
   if (bytes.empty()) return true;
   plain_out_.push_back({owner, bytes, 0});
-  return pump();
+  if (!pump()) return false;
+  // Bytes without an owner live only during the call: keep a copy of what is still waiting.
+  for (Plain& p : plain_out_) {
+    if (p.owner) continue;
+    auto text = std::make_shared<const std::string>(p.bytes.substr(p.offset));
+    p.bytes = *text;
+    p.offset = 0;
+    p.owner = std::move(text);
+  }
+  return true;
 }
 
 bool TlsTransport::pump() {

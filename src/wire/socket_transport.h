@@ -84,6 +84,7 @@ class TlsTransport : public PlainTransport {
   bool send(const std::shared_ptr<const void>& owner, std::string_view bytes) override;
   void close() override;
   void shutdown() override;
+  bool tls() const override { return true; }
 
  protected:
   void on_connected(uint64_t now_ns) override;

@@ -54,9 +54,11 @@ class TlsSession {
   enum class Status { kOk, kWantRead, kError, kClosed };
 
   // host: used for SNI (skipped for IP literals) and host-name verification (IP literals are
-  // checked as IP SANs). ALPN offers "http/1.1". Tries to resume the last session the context
-  // saved for the same host:port key. The context must outlive the session.
-  TlsSession(TlsContext& context, const std::string& host, const std::string& session_key);
+  // checked as IP SANs). ALPN offers "http/1.1", or "h2,http/1.1" with offer_h2. Tries to
+  // resume the last session the context saved for the same host:port key. The context must
+  // outlive the session.
+  TlsSession(TlsContext& context, const std::string& host, const std::string& session_key,
+             bool offer_h2 = false);
   ~TlsSession();
   TlsSession(const TlsSession&) = delete;
   TlsSession& operator=(const TlsSession&) = delete;
@@ -103,6 +105,7 @@ class TlsSession {
   bool failed_ = false;      // a fatal error happened; every later call returns kError
   bool closed_ = false;      // close_notify received
   std::string error_;        // reason for the last kError
+  std::unique_ptr<char[]> scratch_;  // one record of plaintext, decrypted before appending
 };
 
 }  // namespace pelt

@@ -15,11 +15,21 @@
 
 #include "engine/clock.h"
 #include "results/stats.h"
+#include "wire/http_version.h"
 
 namespace pelt {
 
+class H2Memory;
 class Recorder;
 class TlsContext;
+
+// How a connection chooses and starts its protocol (per worker, like the transports).
+struct ProtocolSettings {
+  HttpVersion version = HttpVersion::kHttp11;  // --http
+  std::string scheme = "http";                 // :scheme of HTTP/2 requests
+  std::string authority;                       // :authority when a request has no Host
+  H2Memory* memory = nullptr;                  // the worker's pool for nghttp2, or null
+};
 
 // What a transport reports to its owner. Every callback may close the transport; the
 // transport checks its state after each one.
@@ -69,10 +79,17 @@ class Transport {
   // The time to stamp events with: inside a read, that read's time (a fraction of a
   // microsecond old, and no clock read); otherwise the clock's.
   uint64_t now_ns() const { return in_read_ ? read_ns_ : clock_.now_ns(); }
+  // Whether this transport runs TLS, and the protocol its handshake chose by ALPN ("" when
+  // none, or before the handshake).
+  virtual bool tls() const { return false; }
+  const std::string& alpn() const { return alpn_; }
 
   // Reconnect backoff: connections in a row that failed or closed before any response, and a
   // connect after 1, 2, 4 ... 100 ms (with jitter: 50% to 100% of that).
   uint32_t failures() const { return failures_; }
+  // The connection came up but could not be used (the protocol failed to start): counts as a
+  // failed connect, so the next one waits for the backoff, which grows until a response.
+  void note_unusable() { ++failures_; }
   void connect_after_backoff();
   bool backoff_pending() const { return backoff_ && backoff_->active(); }
   // A connection that ended without a response counts as a failure (backoff grows).
@@ -92,6 +109,7 @@ class Transport {
   State state_ = State::kClosed;
   bool in_read_ = false;     // inside the handling of a read: read_ns_ is the current time
   uint64_t read_ns_ = 0;     // time of the read being handled, ns
+  std::string alpn_;         // protocol chosen by ALPN on the current connection, "" if none
 
  private:
   static void on_backoff(void* ctx);
@@ -111,6 +129,7 @@ struct TransportSettings {
   TlsContext* tls = nullptr;         // per-thread TLS context; null = plain TCP
   std::string tls_host;              // SNI and certificate name
   std::string tls_session_key;       // "host:port" for session resumption
+  ProtocolSettings protocol;         // HTTP/1.1, HTTP/2 or either (ALPN offers h2 unless 1.1)
 };
 
 // Makes the transports of one worker: TLS or plain, decided once from the settings.
@@ -119,6 +138,7 @@ class TransportFactory {
   explicit TransportFactory(TransportSettings settings) : settings_(std::move(settings)) {}
   virtual ~TransportFactory() = default;
   virtual std::unique_ptr<Transport> make(TransportEvents& events);
+  const ProtocolSettings& protocol() const { return settings_.protocol; }
 
  protected:
   TransportFactory() = default;

@@ -204,16 +204,20 @@ class BackgroundServer:
 class Nginx:
     """Runs Debian's nginx as the current user with a generated config in a temp dir.
 
-    Nginx(workers=1, tls=False, root=None, access_log=False, extra_server="", extra_http="")
+    Nginx(workers=1, tls=False, root=None, access_log=False, extra_server="", extra_http="",
+          http2=False)
       `/` answers 200 "hello\\n"; with `root` set, other paths are served from that directory.
       access_log=True logs every request to a file that access_log_lines() reads.
       tls=True makes a self-signed certificate for 127.0.0.1/localhost (cert_path) and
       listens with ssl.
+      http2=True turns on nginx's HTTP/2 module on the listener: h2 by ALPN with tls (HTTP/1.1
+      for clients that do not offer h2), h2c with prior knowledge without (and then only h2c).
     """
 
     def __init__(self, workers=1, tls=False, root=None, access_log=False, extra_server="",
-                 extra_http="", binary=None, startup_timeout=10.0):
+                 extra_http="", binary=None, startup_timeout=10.0, http2=False):
         self.workers = workers
+        self.http2 = http2
         self.tls = tls
         self.root = root
         self.access_log = access_log
@@ -249,7 +253,8 @@ class Nginx:
     def _config(self):
         d = self.dir
         user = "user root root;\n" if os.geteuid() == 0 else ""
-        listen = f"listen 127.0.0.1:{self.port}" + (" ssl" if self.tls else "") + ";"
+        listen = (f"listen 127.0.0.1:{self.port}" + (" ssl" if self.tls else "") +
+                  (" http2" if self.http2 else "") + ";")
         tls = ""
         if self.tls:
             tls = (f"    ssl_certificate {self.cert_path};\n"

@@ -1,4 +1,5 @@
-"""wrk's documented example scripts run unchanged against real servers (nginx, pelt-target)."""
+"""wrk's documented example scripts run unchanged against real servers (nginx, pelt-target),
+over HTTP/1.1 and over HTTP/2 (h2c with prior knowledge: nginx's http2 module, pelt-target)."""
 import re
 
 import pytest
@@ -163,19 +164,31 @@ def scripts(tmp_path_factory):
     return paths
 
 
-@pytest.fixture(scope="module")
-def ng():
-    """nginx with the routes the scripts expect and an access log of every request."""
-    with Nginx(access_log=True, extra_server=NGINX_ROUTES) as server:
+@pytest.fixture(scope="module", params=["http1", "h2c"])
+def ng(request):
+    """nginx with the routes the scripts expect and an access log of every request, speaking
+    HTTP/1.1 or h2c; `ng.args` are the pelt options for it."""
+    h2c = request.param == "h2c"
+    with Nginx(access_log=True, extra_server=NGINX_ROUTES, http2=h2c) as server:
+        server.args = ["--h2c"] if h2c else []
         yield server
+
+
+@pytest.fixture(params=["http1", "h2c"])
+def proto(request):
+    """pelt options for pelt-target: HTTP/1.1, or h2c on the same port."""
+    return ["--h2c"] if request.param == "h2c" else []
 
 
 def test_static_get(checks, ng):
     """Plain GET: pelt's count matches what nginx logged."""
     before = len(ng.access_log_lines())
-    cp, data = run_pelt_for_json(["-t2", "-c8", "-d1s", ng.url("/")])
+    cp, data = run_pelt_for_json(ng.args + ["-t2", "-c8", "-d1s", ng.url("/")])
     checks.equal(cp.returncode, 0, "static GET exit code")
-    logged = len(ng.access_log_lines()) - before
+    lines = ng.access_log_lines()[before:]
+    logged = len(lines)
+    version = "HTTP/2.0" if ng.args else "HTTP/1.1"
+    checks.check(all(f'"GET / {version}"' in line for line in lines), f"nginx logged {version}")
     led = data["ledger"]
     checks.check(led["completed"] > 100, f"static GET completed requests ({led['completed']})")
     checks.check(led["completed"] <= logged <= led["sent"],
@@ -186,7 +199,7 @@ def test_static_get(checks, ng):
 
 def test_auth(checks, ng, scripts):
     before = len(ng.access_log_lines())
-    cp, data = run_pelt_for_json(["-t1", "-c2", "-d1s", "-s", scripts["auth"], ng.url("/")])
+    cp, data = run_pelt_for_json(ng.args + ["-t1", "-c2", "-d1s", "-s", scripts["auth"], ng.url("/")])
     checks.equal(cp.returncode, 0, "auth exit code")
     lines = ng.access_log_lines()[before:]
     checks.check(any("/resource" in line for line in lines), "auth: later requests go to /resource")
@@ -196,7 +209,7 @@ def test_auth(checks, ng, scripts):
 
 def test_counter(checks, ng, scripts):
     before = len(ng.access_log_lines())
-    cp, data = run_pelt_for_json(["-t1", "-c1", "-d1s", "-s", scripts["counter"], ng.url("/")])
+    cp, data = run_pelt_for_json(ng.args + ["-t1", "-c1", "-d1s", "-s", scripts["counter"], ng.url("/")])
     lines = ng.access_log_lines()[before:]
     paths = [re.search(r'"GET (\S+) ', line).group(1) for line in lines if '"GET ' in line]
     checks.check(len(paths) > 10, f"counter: requests logged ({len(paths)})")
@@ -207,7 +220,7 @@ def test_counter(checks, ng, scripts):
 
 def test_delay(checks, ng, scripts):
     """10-20 ms between requests per connection bounds the count."""
-    cp, data = run_pelt_for_json(["-t1", "-c2", "-d1s", "-s", scripts["delay"], ng.url("/")])
+    cp, data = run_pelt_for_json(ng.args + ["-t1", "-c2", "-d1s", "-s", scripts["delay"], ng.url("/")])
     checks.equal(cp.returncode, 0, "delay exit code")
     n = data["ledger"]["completed"]
     checks.check(40 <= n <= 220, f"delay: 2 connections x 1 s / 10-20 ms gives 100-200 requests, got {n}")
@@ -216,7 +229,7 @@ def test_delay(checks, ng, scripts):
 def test_pipeline(checks, ng, scripts):
     """Batches of 3."""
     before = len(ng.access_log_lines())
-    cp, data = run_pelt_for_json(["-t1", "-c2", "-d1s", "-s", scripts["pipeline"], ng.url("/")])
+    cp, data = run_pelt_for_json(ng.args + ["-t1", "-c2", "-d1s", "-s", scripts["pipeline"], ng.url("/")])
     lines = ng.access_log_lines()[before:]
     counts = {p: sum(1 for line in lines if f"GET /{p} " in line) for p in ("foo", "bar", "baz")}
     checks.check(min(counts.values()) > 10, f"pipeline: all three paths requested {counts}")
@@ -226,13 +239,13 @@ def test_pipeline(checks, ng, scripts):
 
 
 def test_post(ng, scripts):
-    cp, data = run_pelt_for_json(["-t1", "-c2", "-d1s", "-s", scripts["post"], ng.url("/post")])
+    cp, data = run_pelt_for_json(ng.args + ["-t1", "-c2", "-d1s", "-s", scripts["post"], ng.url("/post")])
     assert data["ledger"]["completed"] > 10 and data["errors"]["status"] == 0, \
         f"post: method, body and header arrive ({data['status_codes']})"
 
 
 def test_report(checks, ng, scripts):
-    cp = run_pelt(["-t1", "-c2", "-d1s", "-s", scripts["report"], ng.url("/")])
+    cp = run_pelt(ng.args + ["-t1", "-c2", "-d1s", "-s", scripts["report"], ng.url("/")])
     checks.check("50%," in cp.stdout and "99.999%," in cp.stdout, "report: done() printed percentiles")
     m = re.search(r"requests,(\d+)", cp.stdout)
     m2 = re.search(r"(\d+) requests in", cp.stdout)
@@ -242,7 +255,7 @@ def test_report(checks, ng, scripts):
 
 
 def test_setup(checks, ng, scripts):
-    cp, data = run_pelt_for_json(["-t2", "-c4", "-d1s", "-s", scripts["setup"], ng.url("/")])
+    cp, data = run_pelt_for_json(ng.args + ["-t2", "-c4", "-d1s", "-s", scripts["setup"], ng.url("/")])
     checks.check("thread 1 created" in cp.stdout and "thread 2 created" in cp.stdout, "setup: init saw ids")
     made = re.findall(r"thread (\d) made (\d+) requests and got (\d+) responses", cp.stdout)
     checks.equal(sorted(x[0] for x in made), ["1", "2"], "setup: done() read both threads")
@@ -252,15 +265,15 @@ def test_setup(checks, ng, scripts):
 
 def test_stop(checks, ng, scripts):
     """Each thread stops after 100 responses."""
-    cp, data = run_pelt_for_json(["-t2", "-c4", "-d5s", "-s", scripts["stop"], ng.url("/")])
+    cp, data = run_pelt_for_json(ng.args + ["-t2", "-c4", "-d5s", "-s", scripts["stop"], ng.url("/")])
     n = data["ledger"]["completed"]
     checks.check(200 <= n <= 210, f"stop: two threads stop after 100 responses each, got {n}")
     checks.check(data["duration_seconds"] < 3, f"stop: run ended early ({data['duration_seconds']:.2f}s)")
 
 
-def test_target_counts(checks, target):
+def test_target_counts(checks, target, proto):
     target.reset()
-    cp, data = run_pelt_for_json(["-t2", "-c10", "-d1s", target.url("/")])
+    cp, data = run_pelt_for_json(proto + ["-t2", "-c10", "-d1s", target.url("/")])
     checks.equal(cp.returncode, 0, "pelt-target exit code")
     st = target.stats()
     led = data["ledger"]
@@ -268,27 +281,27 @@ def test_target_counts(checks, target):
                  f"pelt-target counted {st['requests']}, pelt completed {led['completed']} sent {led['sent']}")
 
 
-def test_connection_close_reconnects(target):
+def test_connection_close_reconnects(target, proto):
     """Connection: close is followed by a reconnect, and counted."""
-    cp, data = run_pelt_for_json(["-t1", "-c2", "-d1s", target.url("/close")])
+    cp, data = run_pelt_for_json(proto + ["-t1", "-c2", "-d1s", target.url("/close")])
     assert data["reconnects"] > 10 and data["errors"]["read"] == 0, \
         f"close: reconnects counted ({data['reconnects']}), no read errors ({data['error_reasons']})"
 
 
-def test_chunked_bodies(target):
-    cp, data = run_pelt_for_json(["-t1", "-c2", "-d1s", target.url("/chunked/5000")])
+def test_chunked_bodies(target, proto):
+    cp, data = run_pelt_for_json(proto + ["-t1", "-c2", "-d1s", target.url("/chunked/5000")])
     assert data["ledger"]["completed"] > 10 and data["errors"]["read"] == 0, \
         f"chunked responses ({data['ledger']}, {data['error_reasons']})"
 
 
-def test_close_delimited_bodies(target):
-    cp, data = run_pelt_for_json(["-t1", "-c2", "-d1s", target.url("/fault/http10")])
+def test_close_delimited_bodies(target, proto):
+    cp, data = run_pelt_for_json(proto + ["-t1", "-c2", "-d1s", target.url("/fault/http10")])
     assert data["ledger"]["completed"] > 10 and data["errors"]["read"] == 0, \
         f"HTTP/1.0 close-delimited bodies ({data['error_reasons']})"
 
 
-def test_status_errors(checks, target):
+def test_status_errors(checks, target, proto):
     """status >= 400 counted as wrk does."""
-    cp, data = run_pelt_for_json(["-t1", "-c2", "-d1s", target.url("/status/503")])
+    cp, data = run_pelt_for_json(proto + ["-t1", "-c2", "-d1s", target.url("/status/503")])
     checks.check("Non-2xx or 3xx responses:" in cp.stdout, "status errors line")
     checks.check(data["errors"]["status"] == data["ledger"]["completed"] > 0, "every 503 counted")

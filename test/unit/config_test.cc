@@ -382,7 +382,7 @@ TEST_CASE("bad files give file:line:col messages", "[config]") {
       {"bad-syntax.toml", ":3:11: Error while parsing key-value pair: expected value, saw '\\n'"},
       {"bad-unknown-key.toml",
        ":3:1: unknown key \"tiemout\" in [target] (did you mean \"timeout\"?); allowed keys: url, "
-       "timeout, method, path, body, headers, insecure, cacert"},
+       "timeout, method, path, body, headers, insecure, cacert, http, streams, h2c"},
       {"bad-top-key.toml",
        ":4:2: unknown key \"scenario\" at the top level (did you mean \"scenarios\"?); allowed "
        "keys: script, target, metrics, scenarios, thresholds, outputs, execution"},
@@ -611,4 +611,30 @@ TEST_CASE("the plan's identity ignores what differs between a fleet's instances"
   RunConfig d2;
   REQUIRE(load("[target]\nurl = \"http://127.0.0.1:${PORT}/\"\n" + scenario, d2, {{"PORT", "82"}}) == "");
   CHECK(pelt::plan_identity(d) != pelt::plan_identity(d2));  // expanded values count
+}
+
+TEST_CASE("[target] http, streams and h2c", "[config]") {
+  const std::string scenario = "\n[scenarios.a]\nexecutor = \"constant-vus\"\nduration = \"1s\"\n";
+  RunConfig c;
+  CHECK(load("[target]\nurl = \"https://127.0.0.1:1/\"\nhttp = \"2\"\nstreams = 10\n" + scenario, c)
+            .empty());
+  CHECK(c.target.http == pelt::HttpVersion::kHttp2);
+  CHECK(c.target.streams == 10);
+  RunConfig d;
+  CHECK(load("[target]\nh2c = true\nurl = \"http://127.0.0.1:1/\"\n" + scenario, d).empty());
+  CHECK(d.target.http == pelt::HttpVersion::kHttp2);
+  CHECK(d.target.streams == 1);
+  RunConfig e;
+  CHECK(load("[target]\nurl = \"http://127.0.0.1:1/\"\nhttp = \"auto\"\n" + scenario, e).empty());
+  CHECK(e.target.http == pelt::HttpVersion::kAuto);
+  CHECK(load_error("[target]\nurl = \"http://127.0.0.1:1/\"\nhttp = \"3\"\n" + scenario) ==
+        "t.toml:3:8: target.http must be \"1.1\", \"2\" or \"auto\", got \"3\"");
+  CHECK(load_error("[target]\nurl = \"http://127.0.0.1:1/\"\nstreams = 0\n" + scenario) ==
+        "t.toml:3:11: target.streams must be at least 1, got 0");
+  CHECK(load_error("[target]\nurl = \"https://127.0.0.1:1/\"\nh2c = true\n" + scenario) ==
+        "t.toml:3:7: target.h2c = true is cleartext HTTP/2 and needs an http:// url; over "
+        "https, http = \"2\" negotiates h2 by ALPN");
+  CHECK(load_error("[target]\nurl = \"http://127.0.0.1:1/\"\nh2c = true\nhttp = \"1.1\"\n" +
+                   scenario) ==
+        "t.toml:3:7: target.h2c = true is HTTP/2: it cannot go with http = \"1.1\"");
 }

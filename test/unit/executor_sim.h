@@ -35,9 +35,11 @@ class FakeRun : public pelt::RunControl {
 // and the open-loop arrivals at their due time.
 class Sim {
  public:
-  // segment: this worker's part of the scenario (the whole by default).
-  explicit Sim(ScenarioConfig config, pelt::Segment segment = {})
+  // segment: this worker's part of the scenario (the whole by default); streams: VUs per
+  // connection.
+  explicit Sim(ScenarioConfig config, pelt::Segment segment = {}, uint32_t streams = 1)
       : config_(std::move(config)), plan_(pelt::plan_spec(config_)) {
+    env_.streams = streams;
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(1);

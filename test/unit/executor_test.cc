@@ -206,3 +206,44 @@ TEST_CASE("requests without an answer time out and the VU goes on", "[executor]"
   CHECK(sim.server().connects == 5);
   check_ledger(sim.stats());
 }
+
+TEST_CASE("VUs sharing an HTTP/1.1 connection pipeline their requests", "[executor]") {
+  Sim sim(constant_vus(4, 1s, 0s), {}, /*streams=*/2);
+  sim.server().response_ns = 10 * kMs;
+  sim.run_for(2000ms);
+  REQUIRE(sim.executor().done());
+  // Two connections, two VUs each; every VU still runs 10 ms iterations.
+  CHECK(sim.server().connects == 2);
+  CHECK(sim.scenario().iterations >= 392);
+  CHECK(sim.scenario().iterations <= 400);
+  CHECK(sim.stats().ledger.completed == sim.scenario().iterations);
+  CHECK(sim.stats().latency.max() <= 10'100);
+  check_ledger(sim.stats());
+}
+
+TEST_CASE("a timeout on a shared HTTP/1.1 connection times out the pipeline behind it", "[executor]") {
+  Sim sim(constant_vus(2, 1s, 0s), {}, /*streams=*/2);
+  sim.timeout_ns = 200 * kMs;
+  sim.server().answer = false;
+  sim.run_for(1000ms);
+  REQUIRE(sim.executor().done());
+  // Both VUs wait on one connection; the first timeout closes it and takes both requests.
+  CHECK(sim.stats().ledger.timed_out == 8);
+  CHECK(sim.stats().errors.timeout == 8);
+  CHECK(sim.stats().ledger.failed == 0);
+  CHECK(sim.server().connects == 5);
+  check_ledger(sim.stats());
+}
+
+TEST_CASE("open loop: VUs opened on a connection that is ready take arrivals at once", "[executor]") {
+  ScenarioConfig c = arrival_rate(100, 1s, 4, 1s);
+  Sim sim(c, {}, /*streams=*/4);
+  sim.server().response_ns = 5 * kMs;
+  sim.run_for(3000ms);
+  REQUIRE(sim.executor().done());
+  CHECK(sim.scenario().iterations == 100);
+  CHECK(sim.scenario().dropped_iterations == 0);
+  CHECK(sim.server().connects == 1);
+  CHECK(sim.stats().send_lag.percentile(99) == 0);
+  check_ledger(sim.stats());
+}

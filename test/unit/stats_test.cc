@@ -32,7 +32,8 @@ static_assert(field_count<pelt::CheckCount>() == 2, "CheckCount changed: update 
 static_assert(field_count<pelt::StageStats>() == 3, "StageStats changed: update the merge test");
 static_assert(field_count<pelt::NameStats>() == 5, "NameStats changed: update the merge test");
 static_assert(field_count<pelt::ScenarioStats>() == 9, "ScenarioStats changed: update the merge test");
-static_assert(field_count<WorkerStats>() == 23, "WorkerStats changed: update the merge test");
+static_assert(field_count<pelt::Http2Stats>() == 16, "Http2Stats changed: update the merge test");
+static_assert(field_count<WorkerStats>() == 24, "WorkerStats changed: update the merge test");
 
 // A worker's figures with every field set, scaled by k so two workers differ.
 std::unique_ptr<WorkerStats> filled(uint64_t k) {
@@ -52,6 +53,8 @@ std::unique_ptr<WorkerStats> filled(uint64_t k) {
   s->status[200] = 6 * k;
   s->status[404] = k;
   s->status[999] = k;
+  s->http2 = {k, 2 * k, 3 * k, 4 * k, 5 * k, 6 * k, 7 * k, 8 * k, 9 * k, 10 * k, 11 * k, 12 * k,
+              13 * k, 14 * k, 15 * k, 100 / k};
   s->latency.record_n(1000 * k, 7 * k);
   s->service.record(900 * k);
   s->send_lag.record(10 * k);
@@ -118,6 +121,22 @@ TEST_CASE("WorkerStats::merge adds every field", "[stats]") {
   CHECK(a->tls_resumed == 15);
   CHECK(a->status[200] == 18);
   CHECK(a->status[404] == 3);
+  CHECK(a->http2.connections == 3);
+  CHECK(a->http2.streams == 6);
+  CHECK(a->http2.header_bytes_sent == 9);
+  CHECK(a->http2.header_fields_sent == 12);
+  CHECK(a->http2.header_bytes_received == 15);
+  CHECK(a->http2.header_fields_received == 18);
+  CHECK(a->http2.bytes_sent == 21);
+  CHECK(a->http2.bytes_received == 24);
+  CHECK(a->http2.goaways == 27);
+  CHECK(a->http2.retried == 30);
+  CHECK(a->http2.resets_received == 33);
+  CHECK(a->http2.resets_sent == 36);
+  CHECK(a->http2.queued == 39);
+  CHECK(a->http2.flow_control_stalls == 42);
+  CHECK(a->http2.alpn_fallbacks == 45);
+  CHECK(a->http2.peer_max_concurrent_streams == 50);  // the lowest
   CHECK(a->status[999] == 3);
   CHECK(a->non_2xx_3xx() == 6);
   CHECK(a->latency.count() == 21);
