@@ -32,7 +32,7 @@ void Executor::tick(uint64_t now_ns) {
   const auto t = std::chrono::microseconds((now_ns - start_ns_) / kNsPerUs);
   ScenarioStats& stats = scenario_.stats();
   stats.stage = static_cast<uint32_t>(std::min(plan_.stage_index(t), stats.stages.size() - 1));
-  const uint64_t end_ns = start_ns_ + to_ns(plan_.duration());
+  const uint64_t end_ns = plan_end_ns();
   if (issuing_ && now_ns >= end_ns) {
     issuing_ = false;
     stop_issuing();
@@ -46,6 +46,10 @@ void Executor::tick(uint64_t now_ns) {
     return;
   }
   control(now_ns, t);
+}
+
+uint64_t Executor::plan_end_ns() const {
+  return start_ns_ + to_ns(plan_.duration());
 }
 
 Vu& Executor::open_vu() {
@@ -158,15 +162,12 @@ OpenLoopExecutor::OpenLoopExecutor(VuEnv& env, ScenarioContext& scenario, const 
 
 void OpenLoopExecutor::control(uint64_t now_ns, std::chrono::microseconds t) {
   // This worker's part of the rate (it takes every count-th arrival).
-  scenario_.stats().target = plan_.target_rate(t) / segment_.count;
+  scenario_.stats().target = target_rate(t) / segment_.count;
   if (vus_.empty()) {
     const uint32_t initial = std::min(segment_.share32(plan_.initial_vus()), max_vus_);
     for (uint32_t i = 0; i < initial; ++i) open_warm_vu();
   }
-  if (next_due_ns_ == 0 && issuing_) {
-    auto due = plan_.arrival_time(next_arrival_);
-    if (due) next_due_ns_ = start_ns_ + static_cast<uint64_t>(due->count()) * kNsPerUs;
-  }
+  if (next_due_ns_ == 0 && issuing_) next_due_ns_ = arrival_due_ns(next_arrival_).value_or(0);
   dispatch_due(now_ns);
 }
 
@@ -175,9 +176,14 @@ void OpenLoopExecutor::dispatch_due(uint64_t now_ns) {
   while (next_due_ns_ != 0 && next_due_ns_ <= now_ns + kArrivalSlackNs) {
     dispatch(next_due_ns_);
     next_arrival_ += segment_.stride();
-    auto due = plan_.arrival_time(next_arrival_);
-    next_due_ns_ = due ? start_ns_ + static_cast<uint64_t>(due->count()) * kNsPerUs : 0;
+    next_due_ns_ = arrival_due_ns(next_arrival_).value_or(0);
   }
+}
+
+std::optional<uint64_t> OpenLoopExecutor::arrival_due_ns(uint64_t n) const {
+  const auto due = plan_.arrival_time(n);
+  if (!due) return std::nullopt;
+  return start_ns_ + static_cast<uint64_t>(due->count()) * kNsPerUs;
 }
 
 void OpenLoopExecutor::dispatch(uint64_t intended_ns) {
