@@ -168,6 +168,7 @@ bool Loader::load(std::string_view text, RunConfig& out) {
       return false;
     }
   }
+  if (!check_capacity_file(root, config)) return false;
   out = std::move(config);
   return true;
 }

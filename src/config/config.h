@@ -23,7 +23,8 @@ enum class ExecutorKind {
   kConstantArrivalRate,
   kRampingArrivalRate,
   kPerVuIterations,
-  kSharedIterations
+  kSharedIterations,
+  kCapacitySearch  // open loop, the rate found as it runs (docs/CAPACITY.md)
 };
 
 // The executor's name as written in files, e.g. "ramping-vus".
@@ -52,7 +53,13 @@ struct ScenarioConfig {
   uint32_t start_vus = 0;                              // ramping-vus: VUs before the first stage
   std::vector<StageSpec> stages;                       // ramping-*: stages in order
   double rate = 0;        // constant-arrival-rate: iterations per time_unit
-  double start_rate = 0;  // ramping-arrival-rate: iterations per time_unit before stage 1
+  double start_rate = 0;  // ramping-arrival-rate: iterations per time_unit before stage 1;
+                          // capacity-search: the first probe's rate
+  double max_rate = 0;    // capacity-search: the highest rate probed, per time_unit
+  double step_factor = 1.5;  // capacity-search: each passing probe multiplies the rate by this
+  double precision = 0.05;   // capacity-search: bisect until (failing - passing) / passing <= this
+  std::chrono::microseconds hold{0};  // capacity-search: judged length of each probe
+  std::chrono::microseconds settle{std::chrono::seconds(2)};  // capacity-search: not judged, at each probe's start
   std::chrono::microseconds time_unit{std::chrono::seconds(1)};  // period rates refer to
   uint32_t pre_allocated_vus = 0;         // arrival-rate: VUs opened at start
   uint32_t max_vus = 0;                   // arrival-rate: VU cap (0 = pre_allocated_vus)

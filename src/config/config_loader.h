@@ -87,6 +87,15 @@ class Loader {
                      const RequestDefaults& defaults, ScenarioConfig& out);
   bool read_stages(const toml::node& node, const std::string& what, bool rates,
                    std::vector<StageSpec>& out, std::vector<bool>& per_second);
+  // capacity-search (config_capacity.cc): step_factor (> 1) or precision (0 < p < 1), a
+  // duration of whole seconds of at least min_seconds, the rates' order, and the checks on the
+  // whole file (the only scenario, with objectives the probes can be judged on).
+  bool read_capacity_number(const toml::node& node, const std::string& what, double& out);
+  bool read_whole_seconds(const toml::node& node, const std::string& what, int64_t min_seconds,
+                          std::chrono::microseconds& out);
+  bool check_capacity_rates(const ScenarioConfig& scenario,
+                            const std::map<std::string, const toml::node*, std::less<>>& seen);
+  bool check_capacity_file(const toml::table& root, const RunConfig& config);
   bool read_thresholds(const toml::node& node, std::vector<ThresholdConfig>& out);
   bool read_threshold_key(const toml::key& key, std::string& metric,
                           std::map<std::string, std::string>& tags);

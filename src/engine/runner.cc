@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "config/executors.h"
+#include "engine/capacity_controller.h"
 #include "engine/done_sink.h"
 #include "engine/executors.h"
 #include "engine/prepare.h"
@@ -125,6 +126,10 @@ class Run {
   void collect_seconds();
   // Once a second: thresholds (abort_on_fail) and the live outputs.
   void tick(double elapsed);
+  // capacity-search: the controller, for a scenario whose rate is decided as it runs.
+  void start_capacity_search();
+  void poll_capacity_search(double elapsed);
+  void report_capacity_search(RunReport& report);
 
   RunOptions& opt_;
   SignalWatcher& signals_;                  // SIGINT and SIGTERM
@@ -144,6 +149,9 @@ class Run {
   bool abandoned_ = false;                  // a worker was left running
   bool aborted_ = false;                    // stopped by an abort_on_fail threshold
   std::string abort_reason_;                // which threshold
+  std::vector<uint64_t> closed_seconds_;    // by worker: run seconds it has closed so far
+  uint64_t waiting_now_ = 0;                // requests in flight at the last tick
+  std::unique_ptr<CapacityController> capacity_;  // the capacity-search scenario's, if any
 };
 
 int Run::prepare() {
@@ -284,7 +292,40 @@ int Run::prepare() {
     wo.plans = &plans_;
     workers_.push_back(std::make_unique<Worker>(wo, std::move(prepared_.workers[static_cast<size_t>(w)])));
   }
+  closed_seconds_.assign(workers_.size(), 0);
+  start_capacity_search();
   return kExitOk;
+}
+
+void Run::start_capacity_search() {
+  const RunConfig& cfg = opt_.config;
+  for (size_t i = 0; i < plans_.size(); ++i) {
+    if (!plans_[i].schedule()) continue;
+    CapacityController::Options o;
+    o.scenario = cfg.scenarios[i];
+    o.scenario_index = i;
+    o.scenario_count = plans_.size();
+    o.thresholds = cfg.thresholds;
+    o.scenario_names = info_.scenario_names();
+    o.scenario_tags = info_.scenario_tags();
+    o.max_vus = plans_[i].max_vus();
+    o.schedule = plans_[i].schedule();
+    capacity_ = std::make_unique<CapacityController>(std::move(o));
+    capacity_->begin();
+  }
+}
+
+void Run::poll_capacity_search(double elapsed) {
+  if (!capacity_ || capacity_->done()) return;
+  collect_seconds();
+  const uint64_t complete = *std::min_element(closed_seconds_.begin(), closed_seconds_.end());
+  for (const std::string& line : capacity_->poll(elapsed, timeseries_, complete, waiting_now_)) {
+    if (!opt_.quiet) console_.notice(line);
+  }
+}
+
+void Run::report_capacity_search(RunReport& report) {
+  if (capacity_) capacity_->report(report);
 }
 
 void Run::start() {
@@ -306,8 +347,10 @@ WorkerStats Run::merged_snapshot() {
 }
 
 void Run::collect_seconds() {
-  for (auto& w : workers_) {
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    auto& w = workers_[i];
     for (ClosedSecond& second : w->take_seconds()) {
+      closed_seconds_[i] = std::max(closed_seconds_[i], second.index + 1);
       for (auto& [key, point] : second.series) {
         if (!key.name.empty()) key.name = redactor_.clean(key.name);
       }
@@ -319,6 +362,7 @@ void Run::collect_seconds() {
 void Run::tick(double elapsed) {
   collect_seconds();
   WorkerStats m = merged_snapshot();
+  waiting_now_ = m.waiting_now;
   const std::vector<ThresholdOutcome> thresholds = evaluate_thresholds(info_, m, elapsed);
   bool abort_now = false;
   for (const ThresholdOutcome& o : thresholds) {
@@ -344,6 +388,7 @@ void Run::tick(double elapsed) {
   live.abort_reason = abort_reason_;
   live.timeseries = &timeseries_;
   live.breaking_point = find_breaking_point(live);
+  report_capacity_search(live);
   for (auto& sink : sinks_) sink->on_tick(live);
   if (abort_now) {
     console_.notice("pelt: stopping early: threshold " + abort_reason_);
@@ -367,6 +412,7 @@ void Run::monitor() {
     }
     // Workers that do not stop in time (a script stuck in a loop) do not hold up the outputs.
     if (interrupted_ && elapsed >= stop_deadline_) break;
+    if (!interrupted_) poll_capacity_search(elapsed);
     if (elapsed >= next_tick) {
       next_tick += 1.0;
       tick(elapsed);
@@ -404,6 +450,7 @@ int Run::finish() {
   report.aborted = aborted_;
   report.abort_reason = abort_reason_;
   report.breaking_point = find_breaking_point(report);
+  report_capacity_search(report);
 
   int code = kExitOk;
   for (auto& sink : sinks_) sink->before_final(report);

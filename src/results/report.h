@@ -7,12 +7,14 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "config/config.h"
+#include "results/capacity.h"
 #include "results/catalogue.h"
 #include "results/series.h"
 #include "results/stats.h"
@@ -94,6 +96,7 @@ struct RunReport {
   BreakingPoint breaking_point;              // first stage that crossed a threshold
   const TimeSeries* timeseries = nullptr;    // the run second by second (names redacted)
   std::vector<OutputSummary> outputs;        // pushed outputs: what reached the store
+  std::optional<CapacityResult> capacity;    // a capacity-search run's probes and answer
   std::vector<std::string> scenario_names;   // info.scenarios' names, by index
   std::vector<std::map<std::string, std::string>> scenario_tags;  // and their tags
 

@@ -224,6 +224,7 @@ json build_summary_json(const RunReport& r) {
   } else {
     j["breaking_point"] = nullptr;
   }
+  if (r.capacity) j["capacity"] = capacity_json(*r.capacity);
   json outputs = json::array();
   for (const OutputSummary& o : r.outputs) outputs.push_back(o.details);
   j["outputs"] = outputs;

@@ -245,9 +245,10 @@ void print_run_summary(std::FILE* out, const RunReport& r) {
     std::fprintf(out, "  -> the service stopped keeping up at %s stage %zu (target %s): %s\n",
                  sc.name.c_str(), bp.stage + 1, stage_target_text(sc, sc.stages[bp.stage].target).c_str(),
                  bp.description.c_str());
-  } else if (!r.info.thresholds.empty()) {
+  } else if (!r.info.thresholds.empty() && !r.capacity) {
     std::fprintf(out, "  -> every stage kept within the latency and error thresholds\n");
   }
+  if (r.capacity) print_capacity(out, *r.capacity);
 
   std::fprintf(out, "\n");
   print_ledger(out, "  requests", s.ledger);
