@@ -168,6 +168,7 @@ ProbeResult judge_probe(const WorkerStats& window, double seconds, double rate, 
   p.p95_ms = ms(lat.percentile(95));
   p.p99_ms = ms(lat.percentile(99));
   p.max_ms = ms(lat.max());
+  p.send_lag_p50_ms = ms(window.send_lag.percentile(50));
   p.send_lag_p95_ms = ms(window.send_lag.percentile(95));
   if (in.scenario < window.scenarios.size()) {
     p.dropped = window.scenarios[in.scenario].dropped_iterations;
@@ -190,9 +191,9 @@ ProbeResult judge_probe(const WorkerStats& window, double seconds, double rate, 
 
   const double lag_limit = in.thresholds ? send_lag_limit_ms(*in.thresholds) : kDefaultLagLimitMs;
   const double planned = rate * seconds;
-  if (p.send_lag_p95_ms > lag_limit) {
+  if (p.send_lag_p50_ms > lag_limit) {
     p.verdict = ProbeVerdict::kGenerator;
-    p.reason = fmt::format("send lag p95 {} > {}: pelt could not send on time", ms_text(p.send_lag_p95_ms),
+    p.reason = fmt::format("send lag p50 {} > {}: pelt could not send on time", ms_text(p.send_lag_p50_ms),
                            ms_text(lag_limit));
   } else if (!crossed.empty()) {
     p.verdict = ProbeVerdict::kObjectives;
@@ -265,6 +266,7 @@ nlohmann::json capacity_json(const CapacityResult& c) {
                       {"p99_ms", p.p99_ms},
                       {"max_ms", p.max_ms},
                       {"dropped_iterations", p.dropped},
+                      {"send_lag_p50_ms", p.send_lag_p50_ms},
                       {"send_lag_p95_ms", p.send_lag_p95_ms},
                       {"vus_max", p.vus_max},
                       {"verdict", verdict_name(p.verdict)},

@@ -50,7 +50,8 @@ struct ProbeResult {
   double error_rate = 0;        // failed / requests
   double p50_ms = 0, p90_ms = 0, p95_ms = 0, p99_ms = 0, max_ms = 0;  // latency in the window
   uint64_t dropped = 0;         // arrivals dropped in the window
-  double send_lag_p95_ms = 0;   // send lag in the window
+  double send_lag_p50_ms = 0;   // send lag in the window: median (judged) and p95
+  double send_lag_p95_ms = 0;
   uint32_t vus_max = 0;         // VUs allocated at the window's end
   ProbeVerdict verdict = ProbeVerdict::kPass;
   std::string reason;           // why it failed ("" when it passed)
@@ -83,9 +84,11 @@ struct ProbeJudgeInput {
   uint32_t max_vus = 0;     // VUs the scenario may open (for the generator's message)
 };
 
-// The largest send lag (ms) a probe may show before the generator counts as unable to keep
-// the rate: a quarter of the tightest http_req_duration limit, at least 10 ms; 50 ms when no
-// threshold limits the duration from above.
+// The largest median send lag (ms) a probe may show before the generator counts as unable to
+// keep the rate: a quarter of the tightest http_req_duration limit, at least 10 ms; 50 ms when
+// no threshold limits the duration from above. (The median, so that a pause of the machine
+// for a moment does not count; a generator that cannot keep the rate falls further behind
+// with every second, which moves the median.)
 double send_lag_limit_ms(const std::vector<ThresholdConfig>& thresholds);
 
 // Judges a probe at `rate` (per second) on `window` (window_stats of its hold, `seconds` long).

@@ -260,7 +260,7 @@ TEST_CASE("probe verdict: objectives, then the generator's limits", "[capacity]"
   SECTION("sends lagging is the generator's limit, even when latency crossed too") {
     const pelt::ProbeResult p = judge(make_series(8, 100, 300, 0, 0, 80'000), 100, th);
     CHECK(p.verdict == ProbeVerdict::kGenerator);
-    CHECK(p.reason.find("send lag p95 80.0 ms > 50.0 ms") == 0);
+    CHECK(p.reason.find("send lag p50 80.0 ms > 50.0 ms") == 0);
   }
   SECTION("dropped arrivals are the generator's limit when the objectives held") {
     const pelt::ProbeResult p = judge(make_series(8, 100, 20, 0, 3, 100), 103, th);
