@@ -246,6 +246,8 @@ nlohmann::json capacity_json(const CapacityResult& c) {
       objectives.push_back({{"metric", o.metric},
                             {"key", o.key},
                             {"expression", o.expression},
+                            {"op", op_text(o.parsed.op)},
+                            {"limit", o.parsed.value},
                             {"ok", o.result.ok},
                             {"has_data", o.result.has_data},
                             {"observed", o.result.observed},
@@ -296,14 +298,14 @@ void print_capacity(std::FILE* out, const CapacityResult& c) {
   std::fprintf(out, "\n  capacity search of %s (hold %gs after %gs settle, precision %g%%)\n", c.scenario.c_str(),
                c.hold_s, c.settle_s, c.precision * 100);
   std::fprintf(out, "    %-3s %10s %10s %10s %10s %10s %8s %8s %9s  %s\n", "#", "rate", "req/s", "p50", "p95",
-               "p99", "err%", "dropped", "lag p95", "verdict");
+               "p99", "err%", "dropped", "lag p50", "verdict");
   for (const ProbeResult& p : c.probes) {
     std::string verdict = p.verdict == ProbeVerdict::kPass ? "\xE2\x9C\x93 pass" : std::string("\xE2\x9C\x97 ") + verdict_name(p.verdict);
     if (!p.reason.empty()) verdict += ": " + p.reason;
     std::fprintf(out, "    %-3zu %10s %10s %10s %10s %10s %7.2f%% %8llu %9s  %s\n", p.index + 1,
                  rate_text(p.rate).c_str(), rate_text(p.rps).c_str(), ms_text(p.p50_ms).c_str(),
                  ms_text(p.p95_ms).c_str(), ms_text(p.p99_ms).c_str(), p.error_rate * 100,
-                 static_cast<unsigned long long>(p.dropped), ms_text(p.send_lag_p95_ms).c_str(), verdict.c_str());
+                 static_cast<unsigned long long>(p.dropped), ms_text(p.send_lag_p50_ms).c_str(), verdict.c_str());
   }
   std::fprintf(out, "  -> %s\n", capacity_headline(c).c_str());
   if (c.limited_by == "generator") {

@@ -10,8 +10,9 @@ namespace pelt {
 namespace {
 
 // The app's scripts, in the order they must run (later files use earlier ones).
-constexpr const char* kAppScripts[] = {kWebJsFormat,   kWebJsDom,     kWebJsCharts, kWebJsModel,
-                                       kWebJsSections, kWebJsDetails, kWebJsLive,   kWebJsMain};
+constexpr const char* kAppScripts[] = {kWebJsFormat,   kWebJsDom,     kWebJsCharts,   kWebJsModel,
+                                       kWebJsSections, kWebJsDetails, kWebJsCapacity, kWebJsLive,
+                                       kWebJsMain};
 
 // Replaces every {{NAME}} in `page` whose NAME is in `values`; inserted text is not rescanned.
 std::string fill_template(std::string_view page, const std::map<std::string, std::string>& values) {

@@ -5,13 +5,23 @@ high max_rate the limit is pelt's own (one thread), which the search must report
 limited_by "generator", never as the server's. A start rate above the capacity is exit 99.
 These run alone (RUN_SERIAL): a neighbouring test's load would move the rates."""
 
+import json
 import os
 import tempfile
 import time
 
+import jsonschema
 import pytest
 
-from harness import Target, run_pelt, run_pelt_for_json
+from harness import SOURCE_DIR, Target, run_pelt, run_pelt_for_json
+
+with open(os.path.join(SOURCE_DIR, "docs", "summary.schema.json")) as _f:
+    SCHEMA = json.load(_f)
+
+
+def schema_violations(data):
+    validator = jsonschema.validators.validator_for(SCHEMA)(SCHEMA)
+    return [f"{e.message} at /{'/'.join(str(p) for p in e.absolute_path)}" for e in validator.iter_errors(data)]
 
 SCENARIO = """
 [target]
@@ -55,6 +65,7 @@ def test_finds_the_pool_capacity(checks, slots, hold_ms, start):
     cap = data.get("capacity")
     assert cap, f"no capacity in the JSON (exit {cp.returncode}, stderr {cp.stderr[-500:]!r})"
     print(cp.stdout[-3000:], flush=True)
+    checks.equal(schema_violations(data), [], "the summary validates against docs/summary.schema.json")
     found = cap["max_sustainable_rate"]
     checks.equal(cp.returncode, 0, "exit code")
     checks.check(found is not None and abs(found - capacity) <= 0.1 * capacity,
@@ -99,6 +110,7 @@ def test_a_failing_start_rate_is_exit_99(checks):
         cp, data = run_pelt_for_json(["run", path, "--threads", "1", "--quiet"], timeout=120)
     cap = data.get("capacity")
     assert cap, f"no capacity in the JSON (exit {cp.returncode}, stderr {cp.stderr[-500:]!r})"
+    checks.equal(schema_violations(data), [], "the summary validates against docs/summary.schema.json")
     checks.equal(cp.returncode, 99, "exit code")
     checks.equal(cap["max_sustainable_rate"], None, "max_sustainable_rate")
     checks.equal(cap["first_failing_rate"], 50, "first_failing_rate")
