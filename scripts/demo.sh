@@ -10,7 +10,7 @@ TARGET="$BUILD_DIR/pelt-target"
 out="$(mktemp -d)"
 trap 'kill "$target_pid" 2>/dev/null || true; wait "$target_pid" 2>/dev/null || true; rm -rf "$out"' EXIT
 
-"$TARGET" --listen 127.0.0.1:0 --threads 1 >"$out/target.log" 2>&1 &
+"$TARGET" --listen 127.0.0.1:0 --threads 1 --pool 4:50 >"$out/target.log" 2>&1 &
 target_pid=$!
 for _ in $(seq 1 100); do
   grep -q "listening on" "$out/target.log" 2>/dev/null && break
@@ -39,3 +39,8 @@ if [ -f scenarios/baseline-quick.toml ]; then
   echo "\$ pelt run scenarios/baseline-quick.toml --target $url --quiet"
   "$PELT" run scenarios/baseline-quick.toml --target "$url" --quiet
 fi
+echo
+echo "== 4. The maximum sustainable rate of /pool (4 slots of 50 ms: 80 requests a second)"
+echo "\$ pelt run scenarios/max-rate-quick.toml --target $url -e MAX_RATE_PATH=/pool --threads 1 --quiet"
+"$PELT" run scenarios/max-rate-quick.toml --target "$url" -e MAX_RATE_PATH=/pool --threads 1 --quiet | \
+  sed -n '/capacity search/,/^$/p'
