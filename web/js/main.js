@@ -79,6 +79,17 @@ function render(doc) {
 }
 
 function boot() {
+  if (document.body.dataset.mode === "compare") {
+    let doc = null;
+    try {
+      doc = JSON.parse(document.getElementById("pelt-data").textContent);
+    } catch (e) {
+      document.getElementById("app").replaceChildren(card("Unreadable comparison", h("p", null, "The embedded data is not valid JSON: " + e.message)));
+      return;
+    }
+    renderCompare(doc || {});
+    return;
+  }
   buildSlots();
   if (document.body.dataset.mode === "live") {
     startLive(render);
