@@ -44,3 +44,9 @@ echo "== 4. The maximum sustainable rate of /pool (4 slots of 50 ms: 80 requests
 echo "\$ pelt run scenarios/max-rate-quick.toml --target $url -e MAX_RATE_PATH=/pool --threads 1 --quiet"
 "$PELT" run scenarios/max-rate-quick.toml --target "$url" -e MAX_RATE_PATH=/pool --threads 1 --quiet | \
   sed -n '/capacity search/,/^$/p'
+echo
+echo "== 5. Two hosts side by side: the same load against /delay/5 and /delay/15"
+echo "\$ scenarios/compare-hosts.sh scenarios/steady-quick.toml $url/delay/5 $url/delay/15 -- --label fast,slow --fail-if \"p(95) > +50%\""
+PELT="$PELT" OUT="$out/compare" PELT_RUN_ARGS="--threads 1" scenarios/compare-hosts.sh scenarios/steady-quick.toml \
+  "$url/delay/5" "$url/delay/15" -- --label fast,slow --fail-if "p(95) > +50%" || \
+  echo "(pelt compare exited $?: the --fail-if gate fired, as it should for a host three times slower)"

@@ -114,6 +114,7 @@ std::string usage_text() {
   return
       "Usage: pelt [options] <url> [-- script args]\n"
       "       pelt run <file.toml|-> [options]\n"
+      "       pelt compare <a.json> <b.json> [...] [options]   (pelt compare --help)\n"
       "\n"
       "Quick benchmark (wrk-compatible):\n"
       "  -t, --threads N          worker threads (default 2)\n"

@@ -91,6 +91,14 @@ std::optional<double> stage_figure(const json& stage, CompareMetric m) {
   }
 }
 
+// A whole-run figure. req/s counts the whole seconds of the time series when there is one, so
+// that the ramp-up of the first moments and the drain after the load (which the summary's
+// rate divides by) do not pass for a difference in throughput.
+std::optional<double> figure(const json& doc, const std::vector<SecondSample>& seconds, CompareMetric m) {
+  if (m == CompareMetric::kRps && !seconds.empty()) return second_stat(seconds, NoiseStat::kRps);
+  return run_figure(doc, m);
+}
+
 // A stage of a run: its figures and where it lies in run time.
 struct StageRef {
   const json* stage = nullptr;
@@ -258,7 +266,7 @@ Comparison compare_runs(const std::vector<CompareInput>& runs, const CompareOpti
   CompareSection whole{"whole run", "run", "", -1, {}};
   for (const RowSpec& spec : kRunRows) {
     CompareRow row{spec.metric, spec.unit, spec.better, {}};
-    for (const CompareInput& r : runs) row.cells.push_back({run_figure(r.doc, spec.id)});
+    for (size_t i = 0; i < runs.size(); ++i) row.cells.push_back({figure(runs[i].doc, run_seconds[i], spec.id)});
     judge_row(row, column(run_noise, spec.stat));
     whole.rows.push_back(std::move(row));
   }
@@ -295,7 +303,10 @@ Comparison compare_runs(const std::vector<CompareInput>& runs, const CompareOpti
         for (const RowSpec& spec : kRunRows) {
           if (!stage_figure(first, spec.id)) continue;
           CompareRow row{spec.metric, spec.unit, spec.better, {}};
-          for (const StageRef& ref : refs) row.cells.push_back({stage_figure(*ref.stage, spec.id)});
+          for (size_t i = 0; i < refs.size(); ++i) {
+            const auto from_series = spec.id == CompareMetric::kRps ? second_stat(seconds[i], NoiseStat::kRps) : std::nullopt;
+            row.cells.push_back({from_series ? from_series : stage_figure(*refs[i].stage, spec.id)});
+          }
           judge_row(row, column(noise, spec.stat));
           s.rows.push_back(std::move(row));
         }
@@ -341,7 +352,7 @@ Comparison compare_runs(const std::vector<CompareInput>& runs, const CompareOpti
     rk.metric = metric == CompareMetric::kP95 ? "p(95)" : "req/s";
     bool any = false;
     for (size_t i = 0; i < runs.size(); ++i) {
-      const auto v = run_figure(runs[i].doc, metric);
+      const auto v = figure(runs[i].doc, run_seconds[i], metric);
       if (!v) continue;
       const bool better = lower_better ? *v < rk.best_value : *v > rk.best_value;
       const bool worse = lower_better ? *v > rk.worst_value : *v < rk.worst_value;
@@ -361,12 +372,12 @@ Comparison compare_runs(const std::vector<CompareInput>& runs, const CompareOpti
 
   // The gates.
   for (const FailIf& f : o.fail_if) {
-    const auto base_v = f.metric == CompareMetric::kServer ? std::nullopt : run_figure(runs[0].doc, f.metric);
+    const auto base_v = figure(runs[0].doc, run_seconds[0], f.metric);
     for (size_t i = 1; i < runs.size(); ++i) {
       FailIfOutcome out;
       out.rule = f.text;
       out.run = i;
-      const auto v = run_figure(runs[i].doc, f.metric);
+      const auto v = figure(runs[i].doc, run_seconds[i], f.metric);
       if (!v || !base_v) {
         out.text = c.labels[i] + ": no figure to compare";
         c.fail_if.push_back(out);
