@@ -148,6 +148,7 @@ std::string usage_text() {
       "Scenario files:\n"
       "  pelt run FILE.toml [--target URL] [-e KEY=VALUE]... [--summary-json FILE]\n"
       "                     [--threads N] [--quiet] [--metrics ADDR] [--json FILE]\n"
+      "                     [--observe-prometheus URL]   (server CPU, memory ... per stage)\n"
       "  '-' reads the file from standard input.\n"
       "\n"
       "Exit codes: 0 passed, 99 a threshold was crossed, 2 bad command line, config or script,\n"
@@ -318,6 +319,12 @@ CliResult parse_command_line(const std::vector<std::string>& args) {
       o.quiet = true;
     } else if (!o.quick && name == "--target") {
       ok = need(target_override);
+    } else if (!o.quick && name == "--observe-prometheus") {
+      ok = need(o.observe_prometheus);
+      if (ok && o.observe_prometheus.rfind("http://", 0) != 0 && o.observe_prometheus.rfind("https://", 0) != 0) {
+        rd.error = "--observe-prometheus needs an http:// or https:// URL, got \"" + o.observe_prometheus + "\"";
+        ok = false;
+      }
     } else {
       return fail("unknown option " + a + (o.quick ? "" : " for pelt run") + " (see pelt --help)");
     }

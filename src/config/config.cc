@@ -19,7 +19,7 @@ namespace config_detail {
 namespace {
 
 constexpr std::string_view kTopKeys[] = {"script",     "target",  "metrics",
-                                         "scenarios",  "thresholds", "outputs"};
+                                         "scenarios",  "thresholds", "outputs", "observe"};
 constexpr std::string_view kTargetKeys[] = {"url",  "timeout", "method",   "path",
                                             "body", "headers", "insecure", "cacert"};
 constexpr std::string_view kMetricsKeys[] = {"listen", "buckets", "linger"};
@@ -154,6 +154,10 @@ bool Loader::load(std::string_view text, RunConfig& out) {
   std::sort(scenario_tags_.begin(), scenario_tags_.end());
   scenario_tags_.erase(std::unique(scenario_tags_.begin(), scenario_tags_.end()),
                        scenario_tags_.end());
+  if (const auto* node = root.get("observe")) {
+    if (!read_observe(*node, config.observe)) return false;
+  }
+  observe_labels_ = observe_labels(config.observe);
   if (const auto* node = root.get("thresholds")) {
     if (!read_thresholds(*node, config.thresholds)) return false;
   }

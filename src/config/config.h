@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "observe/observe_config.h"
 #include "outputs/output_config.h"
 #include "results/thresholds.h"
 
@@ -118,6 +119,7 @@ struct RunConfig {
   std::vector<ThresholdConfig> thresholds;  // in file order
   MetricsConfig metrics;                    // [metrics]
   std::vector<OutputConfig> outputs;        // [[outputs]]: stores the results are pushed to
+  ObserveConfig observe;                    // [observe]: the server's side from Prometheus
 };
 
 // Parses and validates. vars: -e values (they win over the process environment, which is read

@@ -96,9 +96,12 @@ class Loader {
   bool check_capacity_rates(const ScenarioConfig& scenario,
                             const std::map<std::string, const toml::node*, std::less<>>& seen);
   bool check_capacity_file(const toml::table& root, const RunConfig& config);
+  // [observe] (config_observe.cc).
+  bool read_observe(const toml::node& node, ObserveConfig& out);
   bool read_thresholds(const toml::node& node, std::vector<ThresholdConfig>& out);
   bool read_threshold_key(const toml::key& key, std::string& metric,
                           std::map<std::string, std::string>& tags);
+  bool check_observe_threshold_key(const toml::key& key, const std::string& metric, bool tags);
   bool read_threshold_entry(const toml::node& node, const toml::key& key, const std::string& metric,
                             const std::map<std::string, std::string>& tags,
                             std::vector<ThresholdConfig>& out);
@@ -109,6 +112,7 @@ class Loader {
   const std::map<std::string, std::string>& vars_;  // -e values
   std::string error_;                               // the first problem, once found
   std::vector<std::string> scenario_tags_;          // tag names the scenarios define (sorted)
+  std::vector<std::string> observe_labels_;         // [observe] query labels (observe.LABEL)
 };
 
 // Header names compare case-insensitively; a later value replaces an earlier one in place.

@@ -20,6 +20,7 @@
 #include "engine/prepare.h"
 #include "engine/signals.h"
 #include "engine/worker.h"
+#include "observe/observer.h"
 #include "outputs/outputs_sink.h"
 #include "results/metrics.h"
 #include "results/dashboard_server.h"
@@ -130,6 +131,9 @@ class Run {
   void start_capacity_search();
   void poll_capacity_search(double elapsed);
   void report_capacity_search(RunReport& report);
+  // [observe]: the server's side of each stage, from Prometheus.
+  int prepare_observe();
+  void begin_observe();
 
   RunOptions& opt_;
   SignalWatcher& signals_;                  // SIGINT and SIGTERM
@@ -152,6 +156,7 @@ class Run {
   std::vector<uint64_t> closed_seconds_;    // by worker: run seconds it has closed so far
   uint64_t waiting_now_ = 0;                // requests in flight at the last tick
   std::unique_ptr<CapacityController> capacity_;  // the capacity-search scenario's, if any
+  std::unique_ptr<Observer> observer_;      // [observe] / --observe-prometheus, if any
 };
 
 int Run::prepare() {
@@ -218,6 +223,7 @@ int Run::prepare() {
     std::fprintf(stderr, "pelt: %s\n", error.c_str());
     return kExitUsage;
   }
+  if (const int observe = prepare_observe(); observe != kExitOk) return observe;
 
   // Outputs, in the order they write at the end.
   if (!opt_.quiet) sinks_.push_back(make_progress_sink(console_, opt_.quick));
@@ -297,6 +303,54 @@ int Run::prepare() {
   return kExitOk;
 }
 
+int Run::prepare_observe() {
+  const RunConfig& cfg = opt_.config;
+  ObserveConfig oc = cfg.observe;
+  if (!opt_.observe_prometheus.empty()) {
+    oc.enabled = true;
+    oc.prometheus = opt_.observe_prometheus;
+    if (oc.origin.empty()) oc.origin = "--observe-prometheus";
+  }
+  if (!oc.enabled) {
+    for (const ThresholdConfig& th : cfg.thresholds) {
+      if (!is_observe_metric(th.metric)) continue;
+      std::fprintf(stderr, "pelt: %s: threshold on %s needs an [observe] table or --observe-prometheus URL\n",
+                   th.location.c_str(), th.metric.c_str());
+      return kExitUsage;
+    }
+    return kExitOk;
+  }
+  if (oc.prometheus.empty()) {
+    std::fprintf(stderr, "pelt: %s: [observe] needs prometheus = \"http://HOST:9090\" (or --observe-prometheus URL)\n",
+                 oc.origin.c_str());
+    return kExitUsage;
+  }
+  observer_ = std::make_unique<Observer>(oc.prometheus, resolve_observe_queries(oc, url_.host), oc.query_delay,
+                                         oc.timeout);
+  std::string error;
+  std::vector<std::string> notes;
+  if (!observer_->check(error, notes)) {
+    std::fprintf(stderr, "pelt: observe: %s\n", error.c_str());
+    return kExitUsage;
+  }
+  for (const std::string& note : notes) console_.notice(note);
+  return kExitOk;
+}
+
+void Run::begin_observe() {
+  if (!observer_) return;
+  std::vector<Observer::Span> spans;
+  for (size_t si = 0; si < info_.scenarios.size(); ++si) {
+    const ScenarioInfo& sc = info_.scenarios[si];
+    for (size_t st = 0; st < sc.stages.size(); ++st) {
+      const double from = static_cast<double>((sc.start_time + sc.stages[st].start).count()) / 1e6;
+      spans.push_back({si, st, from, from + static_cast<double>(sc.stages[st].length.count()) / 1e6});
+    }
+  }
+  const double start = std::chrono::duration<double>(info_.started_at.time_since_epoch()).count();
+  observer_->begin(start, std::move(spans));
+}
+
 void Run::start_capacity_search() {
   const RunConfig& cfg = opt_.config;
   for (size_t i = 0; i < plans_.size(); ++i) {
@@ -337,6 +391,7 @@ void Run::start() {
   t0_ns_ = uv_hrtime();
   start_ns_.store(t0_ns_, std::memory_order_release);
   go.count_down();
+  begin_observe();
 }
 
 WorkerStats Run::merged_snapshot() {
@@ -389,6 +444,7 @@ void Run::tick(double elapsed) {
   live.timeseries = &timeseries_;
   live.breaking_point = find_breaking_point(live);
   report_capacity_search(live);
+  if (observer_) live.observe = observer_->results();
   for (auto& sink : sinks_) sink->on_tick(live);
   if (abort_now) {
     console_.notice("pelt: stopping early: threshold " + abort_reason_);
@@ -444,7 +500,14 @@ int Run::finish() {
   report.timeseries = &timeseries_;
   report.info = info_;
   report.index_scenarios();
-  report.thresholds = evaluate_thresholds(report.info, report.stats, report.elapsed_seconds);
+  if (observer_) {
+    // The last stage's figures reach Prometheus a little after it ended.
+    if (!interrupted_ && !opt_.quiet) console_.notice("pelt: observe: asking Prometheus about the last stage");
+    observer_->finish(report.elapsed_seconds, interrupted_);
+    report.observe = observer_->results();
+  }
+  report.thresholds = evaluate_thresholds(report.info, report.stats, report.elapsed_seconds,
+                                          report.observe ? &*report.observe : nullptr);
   for (const ThresholdOutcome& o : report.thresholds) report.thresholds_ok = report.thresholds_ok && o.result.ok;
   report.interrupted = interrupted_;
   report.aborted = aborted_;

@@ -103,6 +103,7 @@ json stages_json(const RunReport& r, size_t si) {
                       {"p50_ms", ms(ss.latency.percentile(50))},
                       {"p95_ms", ms(ss.latency.percentile(95))},
                       {"p99_ms", ms(ss.latency.percentile(99))}});
+    if (r.observe) stages.back()["observe"] = observe_stage_json(*r.observe, si, st);
   }
   return stages;
 }
@@ -225,6 +226,10 @@ json build_summary_json(const RunReport& r) {
     j["breaking_point"] = nullptr;
   }
   if (r.capacity) j["capacity"] = capacity_json(*r.capacity);
+  if (r.observe) {
+    j["observe"] = observe_json(*r.observe);
+    if (bp.found) j["breaking_point"]["server"] = observe_stage_text(*r.observe, bp.scenario, bp.stage);
+  }
   json outputs = json::array();
   for (const OutputSummary& o : r.outputs) outputs.push_back(o.details);
   j["outputs"] = outputs;

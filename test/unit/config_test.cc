@@ -383,7 +383,7 @@ TEST_CASE("bad files give file:line:col messages", "[config]") {
        "timeout, method, path, body, headers, insecure, cacert"},
       {"bad-top-key.toml",
        ":4:2: unknown key \"scenario\" at the top level (did you mean \"scenarios\"?); allowed "
-       "keys: script, target, metrics, scenarios, thresholds, outputs"},
+       "keys: script, target, metrics, scenarios, thresholds, outputs, observe"},
       {"bad-type.toml", ":3:12: target.insecure must be true or false, not a string"},
       {"bad-duration.toml",
        ":4:12: bad duration \"10x\" for scenarios.a.duration: use a number with a unit (us, ms, "
