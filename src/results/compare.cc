@@ -176,6 +176,40 @@ std::string trim(std::string_view s) {
   return std::string(s);
 }
 
+// Rows "LABEL avg" and "LABEL max" for every [observe] query any run has; `figures(i)` gives
+// run i's label -> figure object (or null). The unit comes from the run's query list.
+template <typename Figures>
+void add_server_rows(CompareSection& section, const std::vector<CompareInput>& runs, Figures figures) {
+  std::vector<std::string> labels;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const json* f = figures(i);
+    if (!f) continue;
+    for (const auto& [label, unused] : f->items()) {
+      if (std::find(labels.begin(), labels.end(), label) == labels.end()) labels.push_back(label);
+    }
+  }
+  for (const std::string& label : labels) {
+    std::string unit;
+    for (const CompareInput& r : runs) {
+      if (!r.doc.contains("observe") || !r.doc["observe"].contains("queries")) continue;
+      for (const json& q : r.doc["observe"]["queries"]) {
+        if (str(q, "label") == label && unit.empty()) unit = str(q, "unit");
+      }
+    }
+    for (const char* agg : {"avg", "max"}) {
+      CompareRow row{"server " + label + " " + agg, unit, 0, {}};
+      for (size_t i = 0; i < runs.size(); ++i) {
+        const json* f = figures(i);
+        std::optional<double> v;
+        if (f && f->contains(label) && (*f)[label].value("status", "") == "ok") v = num((*f)[label], {agg});
+        row.cells.push_back({v});
+      }
+      judge_row(row, {});
+      section.rows.push_back(std::move(row));
+    }
+  }
+}
+
 }  // namespace
 
 bool parse_fail_if(std::string_view text, FailIf& out, std::string& error) {
@@ -310,39 +344,28 @@ Comparison compare_runs(const std::vector<CompareInput>& runs, const CompareOpti
           judge_row(row, column(noise, spec.stat));
           s.rows.push_back(std::move(row));
         }
+        add_server_rows(s, runs, [&](size_t i) -> const json* {
+          const json& st = *refs[i].stage;
+          return st.contains("observe") && st["observe"].is_object() ? &st["observe"] : nullptr;
+        });
         c.sections.push_back(std::move(s));
       }
     }
   }
 
-  // The server's columns ([observe]) where present: the whole run's avg and max per query.
+  // The server's columns ([observe]) where present: each query's avg and max over the run.
+  std::vector<std::optional<json>> run_server(runs.size());
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const json& d = runs[i].doc;
+    if (!d.contains("observe") || !d["observe"].contains("queries") || !d["observe"]["queries"].is_array()) continue;
+    json by_label = json::object();
+    for (const json& q : d["observe"]["queries"]) {
+      if (q.contains("run") && !str(q, "label").empty()) by_label[str(q, "label")] = q["run"];
+    }
+    run_server[i] = std::move(by_label);
+  }
   CompareSection server{"server (observe)", "server", "", -1, {}};
-  std::vector<std::string> labels;
-  for (const CompareInput& r : runs) {
-    if (!r.doc.contains("observe") || !r.doc["observe"].contains("queries")) continue;
-    for (const json& q : r.doc["observe"]["queries"]) {
-      const std::string label = str(q, "label");
-      if (!label.empty() && std::find(labels.begin(), labels.end(), label) == labels.end()) labels.push_back(label);
-    }
-  }
-  for (const std::string& label : labels) {
-    for (const char* agg : {"avg", "max"}) {
-      CompareRow row{label + " " + agg, "", 0, {}};
-      for (const CompareInput& r : runs) {
-        std::optional<double> v;
-        if (r.doc.contains("observe") && r.doc["observe"].contains("queries")) {
-          for (const json& q : r.doc["observe"]["queries"]) {
-            if (str(q, "label") != label) continue;
-            v = num(q, {"run", agg});
-            if (row.unit.empty()) row.unit = str(q, "unit");
-          }
-        }
-        row.cells.push_back({v});
-      }
-      judge_row(row, {});
-      server.rows.push_back(std::move(row));
-    }
-  }
+  add_server_rows(server, runs, [&](size_t i) { return run_server[i] ? &*run_server[i] : nullptr; });
   if (!server.rows.empty()) c.sections.push_back(std::move(server));
 
   // Rankings: the fastest and slowest by p(95), the highest and lowest req/s.

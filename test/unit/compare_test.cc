@@ -205,3 +205,28 @@ TEST_CASE("compare: reruns stay within the noise, a 25% slower host never does",
   CHECK(within >= 18);  // of 20: the 95% interval, rounding allowed for
   CHECK(beyond == 20);
 }
+
+TEST_CASE("compare: the server's columns, for the run and per stage", "[compare]") {
+  json a = summary("http://a/", 10, 100, 20, 2, 0, 1);
+  json b = summary("http://b/", 10, 100, 20, 2, 0, 2);
+  const auto observe = [](double cpu) {
+    return json{{"prometheus", "http://p:9090"},
+                {"queries", json::array({{{"label", "cpu"}, {"query", "q"}, {"unit", "%"},
+                                          {"run", {{"status", "ok"}, {"avg", cpu}, {"max", cpu + 0.1}}}}})}};
+  };
+  a["observe"] = observe(0.4);
+  b["observe"] = observe(0.6);
+  a["scenarios"][0]["stages"][1]["observe"] = {{"cpu", {{"status", "ok"}, {"avg", 0.5}, {"max", 0.7}}}};
+  b["scenarios"][0]["stages"][1]["observe"] = {{"cpu", {{"status", "unreachable"}, {"error", "down"}}}};
+  const pelt::Comparison c = pelt::compare_runs({{"a.json", "a", a}, {"b.json", "b", b}}, {});
+  const pelt::CompareRow& avg = row(c, "server (observe)", "server cpu avg");
+  CHECK(avg.unit == "%");
+  CHECK(*avg.cells[0].value == 0.4);
+  CHECK(*avg.cells[1].change == Approx(0.5));
+  CHECK(pelt::format_compare_value(avg, 0.4) == "40.0%");
+  CHECK(*row(c, "server (observe)", "server cpu max").cells[1].value == Approx(0.7));
+  const pelt::CompareRow& stage = row(c, "stage 2 of s (target 20 VUs)", "server cpu max");
+  CHECK(*stage.cells[0].value == 0.7);
+  CHECK_FALSE(stage.cells[1].value);  // unreachable there: no figure
+  CHECK(stage.cells[1].mark == pelt::NoiseMark::kUnknown);
+}
