@@ -86,12 +86,13 @@ bool parse_args(const std::vector<std::string>& args, CompareArgs& out, std::str
   }
   if (out.help) return true;
   if (out.files.size() < 2) {
-    error = "pelt compare needs at least two summaries: pelt compare BASELINE.json OTHER.json [...]";
+    error =
+        "pelt compare needs at least two summaries: pelt compare BASELINE.json OTHER.json [...]";
     return false;
   }
   if (!out.labels.empty() && out.labels.size() != out.files.size()) {
-    error = "--label gives " + std::to_string(out.labels.size()) + " names for " + std::to_string(out.files.size()) +
-            " summaries: give one per summary, in order";
+    error = "--label gives " + std::to_string(out.labels.size()) + " names for " +
+            std::to_string(out.files.size()) + " summaries: give one per summary, in order";
     return false;
   }
   return true;
@@ -135,13 +136,16 @@ std::string compare_usage_text() {
          "Puts summaries written by --summary-json (schema pelt.summary/v2) side by side: req/s,\n"
          "p50/p90/p95/p99/max and error rate of the whole run, per stage where the runs share\n"
          "stages, and the server's columns ([observe]) where present. Each figure gets its change\n"
-         "against the first run and a mark: * beyond the runs' own noise, ~ within it (a bootstrap\n"
+         "against the first run and a mark: * beyond the runs' own noise, ~ within it (a "
+         "bootstrap\n"
          "over each run's seconds; docs/CAPACITY.md).\n"
          "  -l, --label NAME[,NAME]  a name per summary, in order (default: the target's host)\n"
          "      --fail-if RULE       exit 99 when a run regresses against the baseline beyond the\n"
-         "                           tolerance: \"p(95) > +10%\", \"req/s < -5%\", \"error_rate > +0.5pp\",\n"
+         "                           tolerance: \"p(95) > +10%\", \"req/s < -5%\", \"error_rate > "
+         "+0.5pp\",\n"
          "                           \"p(99) > +20ms\" (repeatable)\n"
-         "      --json               the comparison as JSON on standard output instead of the table\n"
+         "      --json               the comparison as JSON on standard output instead of the "
+         "table\n"
          "      --html FILE          a self-contained comparison page\n"
          "  -h, --help               print this help\n"
          "\n"
@@ -171,10 +175,11 @@ int run_compare_command(const std::vector<std::string>& args) {
     }
     const std::string schema = in.doc["schema"].get<std::string>();
     if (schema != "pelt.summary/v2") {
-      std::fprintf(stderr,
-                   "pelt: compare: %s: schema \"%s\" is not supported: pelt compare reads pelt.summary/v2 "
-                   "(written by --summary-json of this pelt); run the test again to get one\n",
-                   file.c_str(), schema.c_str());
+      std::fprintf(
+          stderr,
+          "pelt: compare: %s: schema \"%s\" is not supported: pelt compare reads pelt.summary/v2 "
+          "(written by --summary-json of this pelt); run the test again to get one\n",
+          file.c_str(), schema.c_str());
       return kExitUsage;
     }
     runs.push_back(std::move(in));

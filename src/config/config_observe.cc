@@ -8,8 +8,8 @@
 namespace pelt::config_detail {
 namespace {
 
-constexpr std::string_view kObserveSettings[] = {"prometheus", "defaults",    "instance", "container",
-                                                 "rate_window", "query_delay", "timeout"};
+constexpr std::string_view kObserveSettings[] = {
+    "prometheus", "defaults", "instance", "container", "rate_window", "query_delay", "timeout"};
 constexpr std::string_view kQueryKeys[] = {"query", "unit"};
 
 }  // namespace
@@ -24,14 +24,16 @@ bool Loader::read_observe(const toml::node& node, ObserveConfig& out) {
   for (const auto& [key, value] : ordered(*table)) {
     const std::string name(key->str());
     const std::string what = "observe." + name;
-    const bool setting = std::find(std::begin(kObserveSettings), std::end(kObserveSettings), name) !=
-                         std::end(kObserveSettings);
+    const bool setting = std::find(std::begin(kObserveSettings), std::end(kObserveSettings),
+                                   name) != std::end(kObserveSettings);
     bool ok = true;
     if (name == "prometheus") {
       ok = read_string(*value, what, out.prometheus);
-      if (ok && out.prometheus.rfind("http://", 0) != 0 && out.prometheus.rfind("https://", 0) != 0) {
-        return fail(*value, fmt::format("observe.prometheus must be an http:// or https:// URL, got \"{}\"",
-                                        out.prometheus));
+      if (ok && out.prometheus.rfind("http://", 0) != 0 &&
+          out.prometheus.rfind("https://", 0) != 0) {
+        return fail(*value,
+                    fmt::format("observe.prometheus must be an http:// or https:// URL, got \"{}\"",
+                                out.prometheus));
       }
     } else if (name == "defaults") {
       out.defaults_set = true;
@@ -47,7 +49,10 @@ bool Loader::read_observe(const toml::node& node, ObserveConfig& out) {
         if (!read_string(*item, what, set)) return false;
         const auto& known = observe_default_sets();
         if (std::find(known.begin(), known.end(), set) == known.end()) {
-          return fail(*item, fmt::format("unknown observe.defaults \"{}\": use node-exporter and/or cadvisor", set));
+          return fail(
+              *item,
+              fmt::format("unknown observe.defaults \"{}\": use node-exporter and/or cadvisor",
+                          set));
         }
         out.defaults.push_back(set);
       }
@@ -59,14 +64,19 @@ bool Loader::read_observe(const toml::node& node, ObserveConfig& out) {
       std::chrono::microseconds d{0};
       ok = read_duration(*value, what, d);
       const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d);
-      if (ok && name != "query_delay" && ms.count() < 1) return fail(*value, what + " must be at least 1ms");
-      (name == "rate_window" ? out.rate_window : name == "query_delay" ? out.query_delay : out.timeout) = ms;
+      if (ok && name != "query_delay" && ms.count() < 1)
+        return fail(*value, what + " must be at least 1ms");
+      (name == "rate_window"   ? out.rate_window
+       : name == "query_delay" ? out.query_delay
+                               : out.timeout) = ms;
     } else if (!setting) {
       const auto* q = value->as_table();
       if (q == nullptr) {
-        return fail(*key, fmt::format("unknown key \"{}\" in [observe]: the settings are {}; a query is a table "
-                                      "such as cpu = {{ query = '...', unit = \"%\" }}",
-                                      name, join(kObserveSettings)));
+        return fail(
+            *key,
+            fmt::format("unknown key \"{}\" in [observe]: the settings are {}; a query is a table "
+                        "such as cpu = {{ query = '...', unit = \"%\" }}",
+                        name, join(kObserveSettings)));
       }
       std::string error;
       if (!check_observe_label(name, error)) return fail(*key, error);
@@ -95,7 +105,8 @@ bool Loader::read_observe(const toml::node& node, ObserveConfig& out) {
       }
       std::string message;
       size_t pos = 0;
-      if (!expand_vars(escaped, vars_, query.query, message, pos)) return fail(*text, what + ".query: " + message);
+      if (!expand_vars(escaped, vars_, query.query, message, pos))
+        return fail(*text, what + ".query: " + message);
       if (query.query.empty()) return fail(*text, what + ".query is empty");
       out.queries.push_back(std::move(query));
     }

@@ -10,7 +10,9 @@
 namespace pelt {
 namespace {
 
-double seconds_of(std::chrono::microseconds d) { return static_cast<double>(d.count()) / 1e6; }
+double seconds_of(std::chrono::microseconds d) {
+  return static_cast<double>(d.count()) / 1e6;
+}
 
 // The shortest recovery: long enough for a fresh snapshot of what is in flight.
 constexpr double kMinRecoverySeconds = 1.0;
@@ -51,8 +53,9 @@ void CapacityController::start_probe(double elapsed_s) {
 }
 
 std::string CapacityController::probe_line(const ProbeResult& p) const {
-  std::string line = fmt::format("pelt: probe {} at {:.6g}/s: {:.1f} req/s, p95 {:.2f} ms, errors {:.2f}% -> ",
-                                 p.index + 1, p.rate, p.rps, p.p95_ms, p.error_rate * 100);
+  std::string line =
+      fmt::format("pelt: probe {} at {:.6g}/s: {:.1f} req/s, p95 {:.2f} ms, errors {:.2f}% -> ",
+                  p.index + 1, p.rate, p.rps, p.p95_ms, p.error_rate * 100);
   if (p.verdict == ProbeVerdict::kPass) return line + "pass";
   return line + "fail (" + verdict_name(p.verdict) + ": " + p.reason + ")";
 }
@@ -97,7 +100,8 @@ std::vector<std::string> CapacityController::poll(double elapsed_s, const TimeSe
   if (phase_ == Phase::kRecovering) {
     const double recovering = elapsed_s - recover_since_s_;
     const double cap = std::max(kMinRecoverySeconds, 2 * (settle_s_ + hold_s_));
-    if ((recovering >= kMinRecoverySeconds && waiting == 0) || recovering >= cap) start_probe(elapsed_s);
+    if ((recovering >= kMinRecoverySeconds && waiting == 0) || recovering >= cap)
+      start_probe(elapsed_s);
   }
   return lines;
 }
@@ -145,7 +149,8 @@ void CapacityController::report(RunReport& report) const {
     double top = 0;
     for (const ProbeResult& p : c.probes) top = std::max(top, p.rate);
     if (top > 0) sc.stages[0].target = top;
-    const auto ran = std::chrono::microseconds(static_cast<int64_t>(report.elapsed_seconds * 1e6)) - sc.start_time;
+    const auto ran = std::chrono::microseconds(static_cast<int64_t>(report.elapsed_seconds * 1e6)) -
+                     sc.start_time;
     if (ran.count() > 0 && ran < sc.stages[0].length) sc.stages[0].length = ran;
   }
   std::optional<size_t> at = c.best_probe;

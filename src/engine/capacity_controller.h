@@ -28,14 +28,14 @@ namespace pelt {
 class CapacityController {
  public:
   struct Options {
-    ScenarioConfig scenario;                   // the capacity-search scenario
-    size_t scenario_index = 0;                 // its index in the run
-    size_t scenario_count = 1;                 // scenarios in the run
-    std::vector<ThresholdConfig> thresholds;   // the objectives
-    std::vector<std::string> scenario_names;   // by index
+    ScenarioConfig scenario;                                        // the capacity-search scenario
+    size_t scenario_index = 0;                                      // its index in the run
+    size_t scenario_count = 1;                                      // scenarios in the run
+    std::vector<ThresholdConfig> thresholds;                        // the objectives
+    std::vector<std::string> scenario_names;                        // by index
     std::vector<std::map<std::string, std::string>> scenario_tags;  // by index
-    uint32_t max_vus = 0;                      // VUs the scenario may open
-    RateSchedule* schedule = nullptr;          // what the workers follow (owned by the plan)
+    uint32_t max_vus = 0;                                           // VUs the scenario may open
+    RateSchedule* schedule = nullptr;  // what the workers follow (owned by the plan)
   };
 
   explicit CapacityController(Options options);
@@ -69,11 +69,11 @@ class CapacityController {
 
   Options o_;
   CapacitySearch search_;
-  double start_time_s_ = 0;         // the scenario's start_time, seconds
+  double start_time_s_ = 0;           // the scenario's start_time, seconds
   double settle_s_ = 0, hold_s_ = 0;  // whole seconds
   Phase phase_ = Phase::kWaiting;
-  uint64_t probe_start_s_ = 0;      // run second the current probe began
-  double recover_since_s_ = 0;      // run time the recovery began
+  uint64_t probe_start_s_ = 0;       // run second the current probe began
+  double recover_since_s_ = 0;       // run time the recovery began
   std::vector<ProbeResult> probes_;  // judged so far
 };
 

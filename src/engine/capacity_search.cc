@@ -67,7 +67,8 @@ size_t max_probes(const SearchParams& p) {
                            ? std::ceil(std::log(p.max_rate / p.start_rate) / std::log(step))
                            : 0;
   // Bisecting a ratio `step` in halves (on a log scale) until it is within 1 + precision.
-  const double bisect = std::ceil(std::log2(std::log(step) / std::log1p(std::max(p.precision, 1e-6))));
+  const double bisect =
+      std::ceil(std::log2(std::log(step) / std::log1p(std::max(p.precision, 1e-6))));
   return static_cast<size_t>(raise) + 1 + static_cast<size_t>(std::max(0.0, bisect)) + 1;
 }
 
@@ -78,7 +79,8 @@ std::chrono::microseconds search_time_bound(const ScenarioConfig& c) {
   // Every probe, its wait for a verdict, and a recovery of up to two probe lengths after each
   // failing one (at most the bisecting probes and the first failure).
   const double bisect = static_cast<double>(probes) - 1;
-  const double seconds = static_cast<double>(probes) * (probe_s + kJudgeWaitSeconds) + bisect * 2 * probe_s + 10;
+  const double seconds =
+      static_cast<double>(probes) * (probe_s + kJudgeWaitSeconds) + bisect * 2 * probe_s + 10;
   return std::chrono::microseconds(static_cast<int64_t>(seconds * 1e6));
 }
 

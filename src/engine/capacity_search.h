@@ -36,8 +36,8 @@ class CapacitySearch {
   // The verdict of the probe at next_rate().
   void record(ProbeVerdict verdict);
 
-  std::optional<double> passing() const { return lo_; }        // highest passing rate
-  std::optional<double> failing() const { return hi_; }        // lowest failing rate
+  std::optional<double> passing() const { return lo_; }  // highest passing rate
+  std::optional<double> failing() const { return hi_; }  // lowest failing rate
   std::optional<ProbeVerdict> failing_verdict() const { return hi_verdict_; }
   bool bisecting() const { return bisecting_; }
 

@@ -20,7 +20,8 @@ std::optional<uint64_t> RateScheduleView::due_ns(uint64_t n) const {
   if (it == segments.begin()) return std::nullopt;
   const RateSegment& s = *std::prev(it);
   if (!(s.rate > 0)) return std::nullopt;
-  const double offset = std::ceil(static_cast<double>(n - s.first_arrival) * kNsPerSecond / s.rate - kEpsilon);
+  const double offset =
+      std::ceil(static_cast<double>(n - s.first_arrival) * kNsPerSecond / s.rate - kEpsilon);
   const uint64_t due = s.from_ns + static_cast<uint64_t>(std::max(0.0, offset));
   if (due >= end_ns) return std::nullopt;
   return due;

@@ -17,7 +17,8 @@ struct Preset {
 const std::vector<Preset>& node_exporter() {
   static const std::vector<Preset> kAll = {
       {"cpu", "%", "1 - avg(rate(node_cpu_seconds_total{mode=\"idle\",$S}[$W]))"},
-      {"memory_used", "bytes", "sum(node_memory_MemTotal_bytes{$S} - node_memory_MemAvailable_bytes{$S})"},
+      {"memory_used", "bytes",
+       "sum(node_memory_MemTotal_bytes{$S} - node_memory_MemAvailable_bytes{$S})"},
       {"load1", "", "avg(node_load1{$S})"},
       {"net_rx", "B/s", "sum(rate(node_network_receive_bytes_total{device!=\"lo\",$S}[$W]))"},
       {"net_tx", "B/s", "sum(rate(node_network_transmit_bytes_total{device!=\"lo\",$S}[$W]))"},
@@ -52,7 +53,8 @@ std::string promql_duration(std::chrono::milliseconds d) {
 }
 
 void replace_all(std::string& s, const std::string& from, const std::string& to) {
-  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) s.replace(at, from.size(), to);
+  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
+    s.replace(at, from.size(), to);
 }
 
 }  // namespace
@@ -91,7 +93,8 @@ std::string promql_regex_literal(const std::string& host) {
   return out;
 }
 
-std::vector<ObserveQuery> resolve_observe_queries(const ObserveConfig& c, const std::string& target_host) {
+std::vector<ObserveQuery> resolve_observe_queries(const ObserveConfig& c,
+                                                  const std::string& target_host) {
   std::vector<ObserveQuery> out;
   const std::string window = promql_duration(c.rate_window);
   for (const std::string& set : sets_in_use(c)) {
@@ -99,8 +102,11 @@ std::vector<ObserveQuery> resolve_observe_queries(const ObserveConfig& c, const 
     if (!p) continue;
     std::string selector;
     if (set == "node-exporter") {
-      const std::string host = target_host.size() > 1 && target_host.front() == '[' ? target_host.substr(1, target_host.size() - 2) : target_host;
-      const std::string regex = c.instance.empty() ? promql_regex_literal(host) + "(:[0-9]+)?" : c.instance;
+      const std::string host = target_host.size() > 1 && target_host.front() == '['
+                                   ? target_host.substr(1, target_host.size() - 2)
+                                   : target_host;
+      const std::string regex =
+          c.instance.empty() ? promql_regex_literal(host) + "(:[0-9]+)?" : c.instance;
       selector = fmt::format("instance=~\"{}\"", regex);
     } else {
       selector = fmt::format("name=~\"{}\"", c.container.empty() ? ".+" : c.container);
@@ -115,7 +121,8 @@ std::vector<ObserveQuery> resolve_observe_queries(const ObserveConfig& c, const 
   for (const ObserveQuery& q : c.queries) {
     ObserveQuery r = q;
     replace_all(r.query, "${TARGET_HOST}", target_host);
-    auto same = std::find_if(out.begin(), out.end(), [&](const ObserveQuery& o) { return o.label == q.label; });
+    auto same = std::find_if(out.begin(), out.end(),
+                             [&](const ObserveQuery& o) { return o.label == q.label; });
     if (same != out.end()) {
       *same = r;
     } else {
@@ -130,7 +137,9 @@ bool check_observe_label(const std::string& label, std::string& error) {
                   std::all_of(label.begin(), label.end(), [](char ch) {
                     return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_';
                   });
-  if (!ok) error = "bad query label \"" + label + "\": use lower-case letters, digits and _, not starting with a digit";
+  if (!ok)
+    error = "bad query label \"" + label +
+            "\": use lower-case letters, digits and _, not starting with a digit";
   return ok;
 }
 

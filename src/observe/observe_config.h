@@ -26,19 +26,19 @@ struct ObserveQuery {
 };
 
 struct ObserveConfig {
-  bool enabled = false;                 // [observe] is present
-  std::string prometheus;               // the server's base URL, e.g. http://127.0.0.1:9090
-  std::vector<std::string> defaults;    // ready-made sets: "node-exporter", "cadvisor"
-  bool defaults_set = false;            // `defaults` was written (else: node-exporter when
-                                        // there are no queries of one's own)
-  std::string instance;                 // node-exporter's instance label, a regex ("" = the
-                                        // target's host with any port)
-  std::string container;                // cAdvisor's container `name` label, a regex ("" = any)
+  bool enabled = false;               // [observe] is present
+  std::string prometheus;             // the server's base URL, e.g. http://127.0.0.1:9090
+  std::vector<std::string> defaults;  // ready-made sets: "node-exporter", "cadvisor"
+  bool defaults_set = false;          // `defaults` was written (else: node-exporter when
+                                      // there are no queries of one's own)
+  std::string instance;               // node-exporter's instance label, a regex ("" = the
+                                      // target's host with any port)
+  std::string container;              // cAdvisor's container `name` label, a regex ("" = any)
   std::chrono::milliseconds rate_window{30000};  // the range of rate() in the defaults
   std::chrono::milliseconds query_delay{5000};   // wait after a stage before asking (scrapes lag)
   std::chrono::milliseconds timeout{5000};       // each request to Prometheus
-  std::vector<ObserveQuery> queries;    // one's own, in file order
-  std::string origin;                   // "file:line:col" of [observe], or "--observe-prometheus"
+  std::vector<ObserveQuery> queries;             // one's own, in file order
+  std::string origin;  // "file:line:col" of [observe], or "--observe-prometheus"
 };
 
 // The names of the ready-made sets, and their labels.
@@ -50,7 +50,8 @@ std::vector<std::string> observe_labels(const ObserveConfig& config);
 
 // The queries to run: the ready-made sets' (a query of one's own with the same label replaces
 // one), then one's own, with ${TARGET_HOST} replaced by `target_host`.
-std::vector<ObserveQuery> resolve_observe_queries(const ObserveConfig& config, const std::string& target_host);
+std::vector<ObserveQuery> resolve_observe_queries(const ObserveConfig& config,
+                                                  const std::string& target_host);
 
 // A label is [a-z_][a-z0-9_]*. False with a message otherwise.
 bool check_observe_label(const std::string& label, std::string& error);

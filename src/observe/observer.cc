@@ -13,12 +13,14 @@ double now_unix() {
 }
 
 // One evaluation per step: a few hundred points per span at most, never finer than a second.
-double step_for(double span_s) { return std::max(1.0, span_s / 250); }
+double step_for(double span_s) {
+  return std::max(1.0, span_s / 250);
+}
 
 }  // namespace
 
-Observer::Observer(std::string prometheus, std::vector<ObserveQuery> queries, std::chrono::milliseconds query_delay,
-                   std::chrono::milliseconds timeout)
+Observer::Observer(std::string prometheus, std::vector<ObserveQuery> queries,
+                   std::chrono::milliseconds query_delay, std::chrono::milliseconds timeout)
     : queries_(std::move(queries)),
       delay_s_(static_cast<double>(query_delay.count()) / 1000),
       timeout_(timeout),
@@ -44,15 +46,18 @@ bool Observer::check(std::string& error, std::vector<std::string>& notes) {
     const ObserveFigure f = api_->instant(q.query);
     switch (f.status) {
       case ObserveFigure::Status::kUnreachable:
-        error = fmt::format("cannot reach Prometheus at {}: {} (check observe.prometheus or --observe-prometheus)",
-                            api_->base_url(), f.error);
+        error = fmt::format(
+            "cannot reach Prometheus at {}: {} (check observe.prometheus or --observe-prometheus)",
+            api_->base_url(), f.error);
         return false;
       case ObserveFigure::Status::kError:
-        error = fmt::format("{}: Prometheus refused the query {} ({}): {}", q.origin, q.label, q.query, f.error);
+        error = fmt::format("{}: Prometheus refused the query {} ({}): {}", q.origin, q.label,
+                            q.query, f.error);
         return false;
       case ObserveFigure::Status::kNoData:
-        notes.push_back(fmt::format("pelt: observe: {} has no data yet ({}); its column will say so if none comes",
-                                    q.label, q.query));
+        notes.push_back(fmt::format(
+            "pelt: observe: {} has no data yet ({}); its column will say so if none comes", q.label,
+            q.query));
         break;
       case ObserveFigure::Status::kOk:
       case ObserveFigure::Status::kPending:
@@ -147,7 +152,8 @@ void Observer::loop() {
     lock.lock();
     // (finish() may have given up on it meanwhile; it is done either way.)
     for (Job& j : jobs_) {
-      if (j.run == job.run && j.scenario == job.scenario && j.stage == job.stage && !j.done) j.done = true;
+      if (j.run == job.run && j.scenario == job.scenario && j.stage == job.stage && !j.done)
+        j.done = true;
     }
     cv_.notify_all();
   }
@@ -157,7 +163,8 @@ void Observer::ask(const Job& job) {
   const double from = start_unix_ + job.from_s;
   const double to = start_unix_ + job.to_s;
   std::vector<ObserveFigure> figures;
-  for (const ObserveQuery& q : queries_) figures.push_back(api_->range(q.query, from, to, step_for(to - from)));
+  for (const ObserveQuery& q : queries_)
+    figures.push_back(api_->range(q.query, from, to, step_for(to - from)));
   std::lock_guard<std::mutex> lock(mu_);
   if (job.run) {
     results_.run = std::move(figures);

@@ -28,8 +28,8 @@ class Observer {
     double from_s = 0, to_s = 0;     // run time it begins and ends, seconds
   };
 
-  Observer(std::string prometheus, std::vector<ObserveQuery> queries, std::chrono::milliseconds query_delay,
-           std::chrono::milliseconds timeout);
+  Observer(std::string prometheus, std::vector<ObserveQuery> queries,
+           std::chrono::milliseconds query_delay, std::chrono::milliseconds timeout);
   ~Observer();
   Observer(const Observer&) = delete;
   Observer& operator=(const Observer&) = delete;
@@ -49,7 +49,7 @@ class Observer {
 
  private:
   struct Job {
-    bool run = false;             // the whole run (else a stage)
+    bool run = false;  // the whole run (else a stage)
     size_t scenario = 0, stage = 0;
     double from_s = 0, to_s = 0;  // run seconds
     double due_unix = 0;          // when to ask
@@ -60,15 +60,15 @@ class Observer {
   void ask(const Job& job);
 
   std::vector<ObserveQuery> queries_;
-  double delay_s_;                   // query_delay, seconds
+  double delay_s_;  // query_delay, seconds
   std::chrono::milliseconds timeout_;
   std::unique_ptr<PrometheusApi> api_;
-  mutable std::mutex mu_;            // guards everything below
-  std::condition_variable cv_;       // jobs changed, or stopping
+  mutable std::mutex mu_;       // guards everything below
+  std::condition_variable cv_;  // jobs changed, or stopping
   ObserveResults results_;
   std::vector<Job> jobs_;
-  double start_unix_ = 0;            // run time 0, wall clock
-  bool stopping_ = false;            // finish() was called: leave when every job is done
+  double start_unix_ = 0;  // run time 0, wall clock
+  bool stopping_ = false;  // finish() was called: leave when every job is done
   std::thread thread_;
 };
 

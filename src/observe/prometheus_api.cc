@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-
 #include <nlohmann/json.hpp>
 
 namespace pelt {
@@ -49,10 +48,11 @@ ObserveFigure PrometheusApi::instant(const std::string& query) {
   return get("/api/v1/query?query=" + url_query_escape(query));
 }
 
-ObserveFigure PrometheusApi::range(const std::string& query, double start_unix, double end_unix, double step_s) {
+ObserveFigure PrometheusApi::range(const std::string& query, double start_unix, double end_unix,
+                                   double step_s) {
   end_unix = std::max(end_unix, start_unix);
-  return get(fmt::format("/api/v1/query_range?query={}&start={:.3f}&end={:.3f}&step={:.3f}", url_query_escape(query),
-                         start_unix, end_unix, std::max(step_s, 0.001)));
+  return get(fmt::format("/api/v1/query_range?query={}&start={:.3f}&end={:.3f}&step={:.3f}",
+                         url_query_escape(query), start_unix, end_unix, std::max(step_s, 0.001)));
 }
 
 ObserveFigure PrometheusApi::get(const std::string& path_and_query) {
@@ -68,9 +68,11 @@ ObserveFigure PrometheusApi::get(const std::string& path_and_query) {
   try {
     doc = json::parse(response.body);
   } catch (const json::exception&) {
-    f.status = response.status == 200 ? ObserveFigure::Status::kError : ObserveFigure::Status::kUnreachable;
-    f.error = fmt::format("{} answered HTTP {} {} without Prometheus's JSON (is it Prometheus's address?)", base_,
-                          response.status, response.reason);
+    f.status = response.status == 200 ? ObserveFigure::Status::kError
+                                      : ObserveFigure::Status::kUnreachable;
+    f.error = fmt::format(
+        "{} answered HTTP {} {} without Prometheus's JSON (is it Prometheus's address?)", base_,
+        response.status, response.reason);
     return f;
   }
   if (!doc.is_object() || doc.value("status", "") != "success") {

@@ -14,10 +14,10 @@ namespace {
 using Agg = ThresholdExpr::Aggregation;
 using Op = ThresholdExpr::Op;
 
-constexpr double kDefaultLagLimitMs = 50;   // without a duration objective
-constexpr double kMinLagLimitMs = 10;       // never stricter than this
-constexpr double kLagShare = 0.25;          // of the tightest duration limit
-constexpr double kDroppedShare = 0.001;     // of the planned arrivals
+constexpr double kDefaultLagLimitMs = 50;  // without a duration objective
+constexpr double kMinLagLimitMs = 10;      // never stricter than this
+constexpr double kLagShare = 0.25;         // of the tightest duration limit
+constexpr double kDroppedShare = 0.001;    // of the planned arrivals
 
 const char* op_text(Op op) {
   switch (op) {
@@ -44,7 +44,8 @@ std::string rate_text(double r) {
   const size_t dot = digits.find('.');
   std::string whole = digits.substr(0, dot);
   const std::string frac = dot == std::string::npos ? "" : digits.substr(dot);
-  for (int i = static_cast<int>(whole.size()) - 3; i > 0 && whole[static_cast<size_t>(i) - 1] != '-'; i -= 3) {
+  for (int i = static_cast<int>(whole.size()) - 3;
+       i > 0 && whole[static_cast<size_t>(i) - 1] != '-'; i -= 3) {
     whole.insert(static_cast<size_t>(i), ",");
   }
   return whole + frac;
@@ -97,7 +98,9 @@ std::string tag_part(const std::string& key) {
   return brace == std::string::npos ? "" : key.substr(brace);
 }
 
-double ms(uint64_t us) { return static_cast<double>(us) / 1000.0; }
+double ms(uint64_t us) {
+  return static_cast<double>(us) / 1000.0;
+}
 
 }  // namespace
 
@@ -150,11 +153,14 @@ std::string objective_text(const ObjectiveOutcome& o, bool with_limit) {
   }
   if (!o.result.has_data) return name + " no data";
   std::string text = name + " " + observed;
-  if (with_limit) text += std::string(" ") + (o.result.ok ? op_text(e.op) : "crossed " + std::string(op_text(e.op))) + " " + limit;
+  if (with_limit)
+    text += std::string(" ") +
+            (o.result.ok ? op_text(e.op) : "crossed " + std::string(op_text(e.op))) + " " + limit;
   return text;
 }
 
-ProbeResult judge_probe(const WorkerStats& window, double seconds, double rate, const ProbeJudgeInput& in) {
+ProbeResult judge_probe(const WorkerStats& window, double seconds, double rate,
+                        const ProbeJudgeInput& in) {
   ProbeResult p;
   p.rate = rate;
   const Totals t = read_totals(window);
@@ -183,7 +189,8 @@ ProbeResult judge_probe(const WorkerStats& window, double seconds, double rate, 
   std::vector<std::string> crossed;
   if (in.thresholds) {
     for (const ThresholdConfig& th : *in.thresholds) {
-      ObjectiveOutcome o{th.metric, th.key, th.expression, th.parsed, evaluate_threshold(th, source)};
+      ObjectiveOutcome o{th.metric, th.key, th.expression, th.parsed,
+                         evaluate_threshold(th, source)};
       if (!o.result.ok) crossed.push_back(objective_text(o, false));
       p.objectives.push_back(std::move(o));
     }
@@ -193,8 +200,8 @@ ProbeResult judge_probe(const WorkerStats& window, double seconds, double rate, 
   const double planned = rate * seconds;
   if (p.send_lag_p50_ms > lag_limit) {
     p.verdict = ProbeVerdict::kGenerator;
-    p.reason = fmt::format("send lag p50 {} > {}: pelt could not send on time", ms_text(p.send_lag_p50_ms),
-                           ms_text(lag_limit));
+    p.reason = fmt::format("send lag p50 {} > {}: pelt could not send on time",
+                           ms_text(p.send_lag_p50_ms), ms_text(lag_limit));
   } else if (!crossed.empty()) {
     p.verdict = ProbeVerdict::kObjectives;
     std::string joined;
@@ -202,9 +209,10 @@ ProbeResult judge_probe(const WorkerStats& window, double seconds, double rate, 
     p.reason = joined;
   } else if (p.dropped > 0 && static_cast<double>(p.dropped) > kDroppedShare * planned) {
     p.verdict = ProbeVerdict::kGenerator;
-    p.reason = fmt::format("{} of {} arrivals dropped: all {} VUs were busy (raise max_vus, or add "
-                           "--threads when pelt's CPU is saturated)",
-                           count_text(static_cast<double>(p.dropped)), count_text(planned), in.max_vus);
+    p.reason = fmt::format(
+        "{} of {} arrivals dropped: all {} VUs were busy (raise max_vus, or add "
+        "--threads when pelt's CPU is saturated)",
+        count_text(static_cast<double>(p.dropped)), count_text(planned), in.max_vus);
   } else if (p.requests == 0) {
     p.verdict = ProbeVerdict::kObjectives;
     p.reason = "no request ended in the window";
@@ -218,11 +226,13 @@ std::string capacity_headline(const CapacityResult& c) {
     const ProbeResult& best = c.probes[*c.best_probe];
     line += rate_text(*c.max_sustainable_rate) + " req/s";
     std::string held;
-    for (const ObjectiveOutcome& o : best.objectives) held += (held.empty() ? "" : ", ") + objective_text(o, true);
+    for (const ObjectiveOutcome& o : best.objectives)
+      held += (held.empty() ? "" : ", ") + objective_text(o, true);
     if (!held.empty()) line += " (" + held + ")";
   } else {
     line += "none";
-    if (!c.probes.empty()) line += ", even the starting rate " + rate_text(c.start_rate) + " req/s failed";
+    if (!c.probes.empty())
+      line += ", even the starting rate " + rate_text(c.start_rate) + " req/s failed";
   }
   if (c.first_failing_rate && c.failing_probe && *c.failing_probe < c.probes.size()) {
     const ProbeResult& bad = c.probes[*c.failing_probe];
@@ -295,22 +305,27 @@ nlohmann::json capacity_json(const CapacityResult& c) {
 }
 
 void print_capacity(std::FILE* out, const CapacityResult& c) {
-  std::fprintf(out, "\n  capacity search of %s (hold %gs after %gs settle, precision %g%%)\n", c.scenario.c_str(),
-               c.hold_s, c.settle_s, c.precision * 100);
-  std::fprintf(out, "    %-3s %10s %10s %10s %10s %10s %8s %8s %9s  %s\n", "#", "rate", "req/s", "p50", "p95",
-               "p99", "err%", "dropped", "lag p50", "verdict");
+  std::fprintf(out, "\n  capacity search of %s (hold %gs after %gs settle, precision %g%%)\n",
+               c.scenario.c_str(), c.hold_s, c.settle_s, c.precision * 100);
+  std::fprintf(out, "    %-3s %10s %10s %10s %10s %10s %8s %8s %9s  %s\n", "#", "rate", "req/s",
+               "p50", "p95", "p99", "err%", "dropped", "lag p50", "verdict");
   for (const ProbeResult& p : c.probes) {
-    std::string verdict = p.verdict == ProbeVerdict::kPass ? "\xE2\x9C\x93 pass" : std::string("\xE2\x9C\x97 ") + verdict_name(p.verdict);
+    std::string verdict = p.verdict == ProbeVerdict::kPass
+                              ? "\xE2\x9C\x93 pass"
+                              : std::string("\xE2\x9C\x97 ") + verdict_name(p.verdict);
     if (!p.reason.empty()) verdict += ": " + p.reason;
     std::fprintf(out, "    %-3zu %10s %10s %10s %10s %10s %7.2f%% %8llu %9s  %s\n", p.index + 1,
                  rate_text(p.rate).c_str(), rate_text(p.rps).c_str(), ms_text(p.p50_ms).c_str(),
                  ms_text(p.p95_ms).c_str(), ms_text(p.p99_ms).c_str(), p.error_rate * 100,
-                 static_cast<unsigned long long>(p.dropped), ms_text(p.send_lag_p50_ms).c_str(), verdict.c_str());
+                 static_cast<unsigned long long>(p.dropped), ms_text(p.send_lag_p50_ms).c_str(),
+                 verdict.c_str());
   }
   std::fprintf(out, "  -> %s\n", capacity_headline(c).c_str());
   if (c.limited_by == "generator") {
-    std::fprintf(out, "     the limit found is pelt's, not the server's: add threads (--threads), VUs (max_vus) "
-                      "or load machines\n");
+    std::fprintf(
+        out,
+        "     the limit found is pelt's, not the server's: add threads (--threads), VUs (max_vus) "
+        "or load machines\n");
   }
 }
 

@@ -8,11 +8,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "config/config.h"
 #include "results/stats.h"
@@ -39,40 +38,40 @@ struct ObjectiveOutcome {
 
 // One probe: a rate held for settle + hold seconds, judged on the hold.
 struct ProbeResult {
-  size_t index = 0;             // 0-based, in the order probed
-  double rate = 0;              // target iterations per second
-  double start_s = 0;           // run time the probe began (its settle), seconds
-  double window_from_s = 0;     // judged window: run seconds [from, to)
+  size_t index = 0;          // 0-based, in the order probed
+  double rate = 0;           // target iterations per second
+  double start_s = 0;        // run time the probe began (its settle), seconds
+  double window_from_s = 0;  // judged window: run seconds [from, to)
   double window_to_s = 0;
-  uint64_t requests = 0;        // requests that ended in the window
-  double rps = 0;               // requests per second in the window
-  uint64_t failed = 0;          // of those, failed
-  double error_rate = 0;        // failed / requests
+  uint64_t requests = 0;  // requests that ended in the window
+  double rps = 0;         // requests per second in the window
+  uint64_t failed = 0;    // of those, failed
+  double error_rate = 0;  // failed / requests
   double p50_ms = 0, p90_ms = 0, p95_ms = 0, p99_ms = 0, max_ms = 0;  // latency in the window
-  uint64_t dropped = 0;         // arrivals dropped in the window
-  double send_lag_p50_ms = 0;   // send lag in the window: median (judged) and p95
+  uint64_t dropped = 0;        // arrivals dropped in the window
+  double send_lag_p50_ms = 0;  // send lag in the window: median (judged) and p95
   double send_lag_p95_ms = 0;
-  uint32_t vus_max = 0;         // VUs allocated at the window's end
+  uint32_t vus_max = 0;  // VUs allocated at the window's end
   ProbeVerdict verdict = ProbeVerdict::kPass;
-  std::string reason;           // why it failed ("" when it passed)
+  std::string reason;                        // why it failed ("" when it passed)
   std::vector<ObjectiveOutcome> objectives;  // every threshold on the window
 };
 
 // The search's answer.
 struct CapacityResult {
-  std::string scenario;                     // the capacity-search scenario
-  double start_rate = 0, max_rate = 0;      // iterations per second
-  double step_factor = 0, precision = 0;    // as configured
-  double hold_s = 0, settle_s = 0;          // seconds
+  std::string scenario;                        // the capacity-search scenario
+  double start_rate = 0, max_rate = 0;         // iterations per second
+  double step_factor = 0, precision = 0;       // as configured
+  double hold_s = 0, settle_s = 0;             // seconds
   std::optional<double> max_sustainable_rate;  // highest passing rate; none: even the start failed
   std::optional<double> first_failing_rate;    // lowest failing rate; none: max_rate passed
   // "objectives" or "generator" (what the first failing probe ran into), "max_rate" (every
   // probe up to max_rate passed), "" when the search did not finish.
   std::string limited_by;
-  bool complete = false;                    // the search reached its answer (not interrupted)
-  std::optional<size_t> best_probe;         // the probe at max_sustainable_rate
-  std::optional<size_t> failing_probe;      // the probe at first_failing_rate
-  std::vector<ProbeResult> probes;          // in the order probed
+  bool complete = false;                // the search reached its answer (not interrupted)
+  std::optional<size_t> best_probe;     // the probe at max_sustainable_rate
+  std::optional<size_t> failing_probe;  // the probe at first_failing_rate
+  std::vector<ProbeResult> probes;      // in the order probed
 };
 
 // What the judge needs besides the window.
@@ -80,8 +79,8 @@ struct ProbeJudgeInput {
   const std::vector<ThresholdConfig>* thresholds = nullptr;  // the objectives
   const std::vector<std::string>* scenario_names = nullptr;  // by scenario index
   const std::vector<std::map<std::string, std::string>>* scenario_tags = nullptr;
-  size_t scenario = 0;      // the capacity-search scenario's index
-  uint32_t max_vus = 0;     // VUs the scenario may open (for the generator's message)
+  size_t scenario = 0;   // the capacity-search scenario's index
+  uint32_t max_vus = 0;  // VUs the scenario may open (for the generator's message)
 };
 
 // The largest median send lag (ms) a probe may show before the generator counts as unable to

@@ -35,11 +35,11 @@ std::string str(const json& j, const char* key) {
 
 // The figures of one scope, by row, and the stats the bootstrap gives for them.
 struct RowSpec {
-  const char* metric;                 // row name
-  const char* unit;                   // "req/s", "ms", "ratio"
-  int better;                         // +1 / -1
-  std::optional<NoiseStat> stat;      // its bootstrap statistic (none for max)
-  CompareMetric id;                   // for --fail-if
+  const char* metric;             // row name
+  const char* unit;               // "req/s", "ms", "ratio"
+  int better;                     // +1 / -1
+  std::optional<NoiseStat> stat;  // its bootstrap statistic (none for max)
+  CompareMetric id;               // for --fail-if
 };
 
 constexpr std::array<RowSpec, 7> kRunRows = {{
@@ -94,7 +94,8 @@ std::optional<double> stage_figure(const json& stage, CompareMetric m) {
 // A whole-run figure. req/s counts the whole seconds of the time series when there is one, so
 // that the ramp-up of the first moments and the drain after the load (which the summary's
 // rate divides by) do not pass for a difference in throughput.
-std::optional<double> figure(const json& doc, const std::vector<SecondSample>& seconds, CompareMetric m) {
+std::optional<double> figure(const json& doc, const std::vector<SecondSample>& seconds,
+                             CompareMetric m) {
   if (m == CompareMetric::kRps && !seconds.empty()) return second_stat(seconds, NoiseStat::kRps);
   return run_figure(doc, m);
 }
@@ -114,7 +115,8 @@ std::optional<StageRef> find_stage(const json& doc, const std::string& scenario,
       StageRef r;
       r.stage = &st;
       r.from_s = num(sc, {"start_seconds"}).value_or(0) + num(st, {"start_seconds"}).value_or(0);
-      r.to_s = r.from_s + num(st, {"ran_seconds"}).value_or(num(st, {"duration_seconds"}).value_or(0));
+      r.to_s =
+          r.from_s + num(st, {"ran_seconds"}).value_or(num(st, {"duration_seconds"}).value_or(0));
       return r;
     }
   }
@@ -126,7 +128,8 @@ std::optional<StageRef> find_stage(const json& doc, const std::string& scenario,
 constexpr double kMinRelativeChange = 0.01;  // 1%
 constexpr double kMinRatioChange = 0.001;    // 0.1 percentage points (error rates)
 
-bool beyond_noise(const std::string& unit, double diff, std::optional<double> change, double noise) {
+bool beyond_noise(const std::string& unit, double diff, std::optional<double> change,
+                  double noise) {
   if (std::fabs(diff) <= noise) return false;
   if (unit == "ratio") return std::fabs(diff) >= kMinRatioChange;
   return !change || std::fabs(*change) >= kMinRelativeChange;
@@ -141,13 +144,17 @@ void judge_row(CompareRow& row, const std::vector<std::optional<double>>& noise)
     CompareCell& c = row.cells[i];
     if (!c.value || !base) continue;
     c.diff = *c.value - *base;
-    if (*base != 0) c.change = *c.diff / *base;
-    else if (*c.value == 0) c.change = 0.0;
+    if (*base != 0)
+      c.change = *c.diff / *base;
+    else if (*c.value == 0)
+      c.change = 0.0;
     c.noise = i < noise.size() ? noise[i] : std::nullopt;
     // Latency percentiles of the per-second histograms are bucket midpoints, each within 1/128
     // of its value: that much of a difference may be rounding alone.
     if (c.noise && row.unit == "ms") *c.noise += (std::fabs(*base) + std::fabs(*c.value)) / 128;
-    if (c.noise) c.mark = beyond_noise(row.unit, *c.diff, c.change, *c.noise) ? NoiseMark::kBeyond : NoiseMark::kWithin;
+    if (c.noise)
+      c.mark = beyond_noise(row.unit, *c.diff, c.change, *c.noise) ? NoiseMark::kBeyond
+                                                                   : NoiseMark::kWithin;
   }
 }
 
@@ -162,8 +169,9 @@ std::vector<std::array<std::optional<double>, kNoiseStats>> noise_against_baseli
   return out;
 }
 
-std::vector<std::optional<double>> column(const std::vector<std::array<std::optional<double>, kNoiseStats>>& n,
-                                          std::optional<NoiseStat> stat) {
+std::vector<std::optional<double>> column(
+    const std::vector<std::array<std::optional<double>, kNoiseStats>>& n,
+    std::optional<NoiseStat> stat) {
   std::vector<std::optional<double>> out(n.size());
   if (!stat) return out;
   for (size_t i = 0; i < n.size(); ++i) out[i] = n[i][static_cast<size_t>(*stat)];
@@ -179,7 +187,8 @@ std::string trim(std::string_view s) {
 // Rows "LABEL avg" and "LABEL max" for every [observe] query any run has; `figures(i)` gives
 // run i's label -> figure object (or null). The unit comes from the run's query list.
 template <typename Figures>
-void add_server_rows(CompareSection& section, const std::vector<CompareInput>& runs, Figures figures) {
+void add_server_rows(CompareSection& section, const std::vector<CompareInput>& runs,
+                     Figures figures) {
   std::vector<std::string> labels;
   for (size_t i = 0; i < runs.size(); ++i) {
     const json* f = figures(i);
@@ -201,7 +210,8 @@ void add_server_rows(CompareSection& section, const std::vector<CompareInput>& r
       for (size_t i = 0; i < runs.size(); ++i) {
         const json* f = figures(i);
         std::optional<double> v;
-        if (f && f->contains(label) && (*f)[label].value("status", "") == "ok") v = num((*f)[label], {agg});
+        if (f && f->contains(label) && (*f)[label].value("status", "") == "ok")
+          v = num((*f)[label], {agg});
         row.cells.push_back({v});
       }
       judge_row(row, {});
@@ -217,16 +227,22 @@ bool parse_fail_if(std::string_view text, FailIf& out, std::string& error) {
   f.text = std::string(text);
   const size_t op_at = text.find_first_of("<>");
   if (op_at == std::string_view::npos) {
-    error = "--fail-if \"" + f.text + "\": expected METRIC OP CHANGE, e.g. \"p(95) > +10%\" or \"req/s < -5%\"";
+    error = "--fail-if \"" + f.text +
+            "\": expected METRIC OP CHANGE, e.g. \"p(95) > +10%\" or \"req/s < -5%\"";
     return false;
   }
   const std::string metric = trim(text.substr(0, op_at));
   static const std::map<std::string, CompareMetric> kNames = {
-      {"req/s", CompareMetric::kRps},       {"rps", CompareMetric::kRps},
-      {"p(50)", CompareMetric::kP50},       {"med", CompareMetric::kP50},
-      {"p(90)", CompareMetric::kP90},       {"p(95)", CompareMetric::kP95},
-      {"p(99)", CompareMetric::kP99},       {"max", CompareMetric::kMax},
-      {"error_rate", CompareMetric::kErrorRate}, {"errors", CompareMetric::kErrorRate}};
+      {"req/s", CompareMetric::kRps},
+      {"rps", CompareMetric::kRps},
+      {"p(50)", CompareMetric::kP50},
+      {"med", CompareMetric::kP50},
+      {"p(90)", CompareMetric::kP90},
+      {"p(95)", CompareMetric::kP95},
+      {"p(99)", CompareMetric::kP99},
+      {"max", CompareMetric::kMax},
+      {"error_rate", CompareMetric::kErrorRate},
+      {"errors", CompareMetric::kErrorRate}};
   const auto it = kNames.find(metric);
   if (it == kNames.end()) {
     error = "--fail-if \"" + f.text + "\": unknown figure \"" + metric +
@@ -247,8 +263,10 @@ bool parse_fail_if(std::string_view text, FailIf& out, std::string& error) {
   double value = 0;
   const char* first = number.data() + (number.size() > 0 && number[0] == '+' ? 1 : 0);
   const auto [end, ec] = std::from_chars(first, number.data() + number.size(), value);
-  if (number.empty() || ec != std::errc() || end != number.data() + number.size() || !std::isfinite(value)) {
-    error = "--fail-if \"" + f.text + "\": expected a change such as +10%, -5%, +20ms or +0.5pp after the operator";
+  if (number.empty() || ec != std::errc() || end != number.data() + number.size() ||
+      !std::isfinite(value)) {
+    error = "--fail-if \"" + f.text +
+            "\": expected a change such as +10%, -5%, +20ms or +0.5pp after the operator";
     return false;
   }
   if (unit == "%") {
@@ -257,14 +275,15 @@ bool parse_fail_if(std::string_view text, FailIf& out, std::string& error) {
   } else if (unit == "pp" && f.metric == CompareMetric::kErrorRate) {
     f.unit = FailIf::Unit::kPoints;
     f.tolerance = value / 100;
-  } else if (unit == "ms" && f.metric != CompareMetric::kRps && f.metric != CompareMetric::kErrorRate) {
+  } else if (unit == "ms" && f.metric != CompareMetric::kRps &&
+             f.metric != CompareMetric::kErrorRate) {
     f.unit = FailIf::Unit::kMs;
     f.tolerance = value;
   } else {
     error = "--fail-if \"" + f.text + "\": the change needs a unit: % (relative)" +
             (f.metric == CompareMetric::kErrorRate ? ", or pp (percentage points)"
-             : f.metric == CompareMetric::kRps    ? ""
-                                                  : ", or ms (absolute)");
+             : f.metric == CompareMetric::kRps     ? ""
+                                                   : ", or ms (absolute)");
     return false;
   }
   out = f;
@@ -300,7 +319,8 @@ Comparison compare_runs(const std::vector<CompareInput>& runs, const CompareOpti
   CompareSection whole{"whole run", "run", "", -1, {}};
   for (const RowSpec& spec : kRunRows) {
     CompareRow row{spec.metric, spec.unit, spec.better, {}};
-    for (size_t i = 0; i < runs.size(); ++i) row.cells.push_back({figure(runs[i].doc, run_seconds[i], spec.id)});
+    for (size_t i = 0; i < runs.size(); ++i)
+      row.cells.push_back({figure(runs[i].doc, run_seconds[i], spec.id)});
     judge_row(row, column(run_noise, spec.stat));
     whole.rows.push_back(std::move(row));
   }
@@ -312,7 +332,8 @@ Comparison compare_runs(const std::vector<CompareInput>& runs, const CompareOpti
     uint64_t salt = 1;
     for (const json& sc : base["scenarios"]) {
       const std::string scenario = str(sc, "name");
-      const size_t stages = sc.contains("stages") && sc["stages"].is_array() ? sc["stages"].size() : 0;
+      const size_t stages =
+          sc.contains("stages") && sc["stages"].is_array() ? sc["stages"].size() : 0;
       // One scenario of one stage: its stage is the whole run.
       if (base["scenarios"].size() == 1 && stages == 1) continue;
       for (size_t st = 0; st < stages; ++st) {
@@ -324,13 +345,15 @@ Comparison compare_runs(const std::vector<CompareInput>& runs, const CompareOpti
         }
         if (refs.size() != runs.size()) continue;
         std::vector<std::vector<SecondSample>> seconds;
-        for (size_t i = 0; i < runs.size(); ++i) seconds.push_back(read_seconds(runs[i].doc, refs[i].from_s, refs[i].to_s));
+        for (size_t i = 0; i < runs.size(); ++i)
+          seconds.push_back(read_seconds(runs[i].doc, refs[i].from_s, refs[i].to_s));
         const auto noise = noise_against_baseline(seconds, o, ++salt);
         const json& first = *refs[0].stage;
         const double target = num(first, {"target"}).value_or(0);
         const bool vus = str(first, "target_unit") == "vus";
         CompareSection s;
-        s.title = fmt::format("stage {} of {} (target {:g}{})", st + 1, scenario, target, vus ? " VUs" : "/s");
+        s.title = fmt::format("stage {} of {} (target {:g}{})", st + 1, scenario, target,
+                              vus ? " VUs" : "/s");
         s.scope = "stage";
         s.scenario = scenario;
         s.stage = static_cast<int>(st);
@@ -338,8 +361,11 @@ Comparison compare_runs(const std::vector<CompareInput>& runs, const CompareOpti
           if (!stage_figure(first, spec.id)) continue;
           CompareRow row{spec.metric, spec.unit, spec.better, {}};
           for (size_t i = 0; i < refs.size(); ++i) {
-            const auto from_series = spec.id == CompareMetric::kRps ? second_stat(seconds[i], NoiseStat::kRps) : std::nullopt;
-            row.cells.push_back({from_series ? from_series : stage_figure(*refs[i].stage, spec.id)});
+            const auto from_series = spec.id == CompareMetric::kRps
+                                         ? second_stat(seconds[i], NoiseStat::kRps)
+                                         : std::nullopt;
+            row.cells.push_back(
+                {from_series ? from_series : stage_figure(*refs[i].stage, spec.id)});
           }
           judge_row(row, column(noise, spec.stat));
           s.rows.push_back(std::move(row));
@@ -357,7 +383,9 @@ Comparison compare_runs(const std::vector<CompareInput>& runs, const CompareOpti
   std::vector<std::optional<json>> run_server(runs.size());
   for (size_t i = 0; i < runs.size(); ++i) {
     const json& d = runs[i].doc;
-    if (!d.contains("observe") || !d["observe"].contains("queries") || !d["observe"]["queries"].is_array()) continue;
+    if (!d.contains("observe") || !d["observe"].contains("queries") ||
+        !d["observe"]["queries"].is_array())
+      continue;
     json by_label = json::object();
     for (const json& q : d["observe"]["queries"]) {
       if (q.contains("run") && !str(q, "label").empty()) by_label[str(q, "label")] = q["run"];
@@ -365,12 +393,14 @@ Comparison compare_runs(const std::vector<CompareInput>& runs, const CompareOpti
     run_server[i] = std::move(by_label);
   }
   CompareSection server{"server (observe)", "server", "", -1, {}};
-  add_server_rows(server, runs, [&](size_t i) { return run_server[i] ? &*run_server[i] : nullptr; });
+  add_server_rows(server, runs,
+                  [&](size_t i) { return run_server[i] ? &*run_server[i] : nullptr; });
   if (!server.rows.empty()) c.sections.push_back(std::move(server));
 
   // Rankings: the fastest and slowest by p(95), the highest and lowest req/s.
   for (const auto& [metric, stat, lower_better] :
-       {std::tuple{CompareMetric::kP95, NoiseStat::kP95, true}, std::tuple{CompareMetric::kRps, NoiseStat::kRps, false}}) {
+       {std::tuple{CompareMetric::kP95, NoiseStat::kP95, true},
+        std::tuple{CompareMetric::kRps, NoiseStat::kRps, false}}) {
     Ranking rk;
     rk.metric = metric == CompareMetric::kP95 ? "p(95)" : "req/s";
     bool any = false;
@@ -384,11 +414,13 @@ Comparison compare_runs(const std::vector<CompareInput>& runs, const CompareOpti
       any = true;
     }
     if (!any || runs.size() < 2) continue;
-    const auto noise = noise_half_widths(run_seconds[rk.best], run_seconds[rk.worst], o.resamples, o.seed + 7);
+    const auto noise =
+        noise_half_widths(run_seconds[rk.best], run_seconds[rk.worst], o.resamples, o.seed + 7);
     auto half = noise[static_cast<size_t>(stat)];
     if (half && lower_better) *half += (std::fabs(rk.best_value) + std::fabs(rk.worst_value)) / 128;
     const double gap = rk.worst_value - rk.best_value;
-    const std::optional<double> rel = rk.best_value != 0 ? std::optional<double>(gap / rk.best_value) : std::nullopt;
+    const std::optional<double> rel =
+        rk.best_value != 0 ? std::optional<double>(gap / rk.best_value) : std::nullopt;
     if (half) rk.mark = beyond_noise("", gap, rel, *half) ? NoiseMark::kBeyond : NoiseMark::kWithin;
     c.rankings.push_back(rk);
   }
@@ -410,7 +442,8 @@ Comparison compare_runs(const std::vector<CompareInput>& runs, const CompareOpti
       std::string shown;
       switch (f.unit) {
         case FailIf::Unit::kPercent:
-          change = *base_v != 0 ? (*v - *base_v) / *base_v : (*v == 0 ? 0 : std::copysign(INFINITY, *v));
+          change =
+              *base_v != 0 ? (*v - *base_v) / *base_v : (*v == 0 ? 0 : std::copysign(INFINITY, *v));
           shown = fmt::format("{:+.1f}%", change * 100);
           break;
         case FailIf::Unit::kPoints:
@@ -425,11 +458,13 @@ Comparison compare_runs(const std::vector<CompareInput>& runs, const CompareOpti
       out.observed = change;
       out.fired = f.greater ? (f.or_equal ? change >= f.tolerance : change > f.tolerance)
                             : (f.or_equal ? change <= f.tolerance : change < f.tolerance);
-      const CompareRow& row = c.sections[0].rows[static_cast<size_t>(std::find_if(kRunRows.begin(), kRunRows.end(),
-                                  [&](const RowSpec& s) { return s.id == f.metric; }) - kRunRows.begin())];
+      const CompareRow& row = c.sections[0].rows[static_cast<size_t>(
+          std::find_if(kRunRows.begin(), kRunRows.end(),
+                       [&](const RowSpec& s) { return s.id == f.metric; }) -
+          kRunRows.begin())];
       const NoiseMark mark = row.cells[i].mark;
-      out.text = fmt::format("{}: {} {} ({} -> {}{})", c.labels[i], row.metric, shown, format_compare_value(row, *base_v),
-                             format_compare_value(row, *v),
+      out.text = fmt::format("{}: {} {} ({} -> {}{})", c.labels[i], row.metric, shown,
+                             format_compare_value(row, *base_v), format_compare_value(row, *v),
                              mark == NoiseMark::kBeyond   ? ", beyond the noise"
                              : mark == NoiseMark::kWithin ? ", within the noise"
                                                           : "");

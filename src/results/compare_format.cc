@@ -18,7 +18,8 @@ std::string grouped(double v, int decimals) {
   std::string digits = fmt::format("{:.{}f}", std::fabs(v), decimals);
   const size_t dot = digits.find('.');
   std::string whole = digits.substr(0, dot);
-  for (int i = static_cast<int>(whole.size()) - 3; i > 0; i -= 3) whole.insert(static_cast<size_t>(i), ",");
+  for (int i = static_cast<int>(whole.size()) - 3; i > 0; i -= 3)
+    whole.insert(static_cast<size_t>(i), ",");
   return (v < 0 ? "-" : "") + whole + (dot == std::string::npos ? "" : digits.substr(dot));
 }
 
@@ -95,7 +96,8 @@ void print_comparison(std::FILE* out, const Comparison& c) {
   const size_t n = c.labels.size();
   std::fprintf(out, "\n  pelt compare: %zu runs; the first is the baseline\n", n);
   for (size_t i = 0; i < n; ++i) {
-    std::fprintf(out, "    %-24s %s  (%s)\n", c.labels[i].c_str(), c.files[i].c_str(), c.targets[i].c_str());
+    std::fprintf(out, "    %-24s %s  (%s)\n", c.labels[i].c_str(), c.files[i].c_str(),
+                 c.targets[i].c_str());
   }
   size_t name_width = 14;
   for (const CompareSection& s : c.sections) {
@@ -109,38 +111,45 @@ void print_comparison(std::FILE* out, const Comparison& c) {
   }
   for (const CompareSection& s : c.sections) {
     std::string head = "\n  " + pad_right(s.title, name_width + 2);
-    for (size_t i = 0; i < n; ++i) head += " " + pad_left(c.labels[i], widths[i] + (i == 0 ? 0 : kChangeWidth + 2));
+    for (size_t i = 0; i < n; ++i)
+      head += " " + pad_left(c.labels[i], widths[i] + (i == 0 ? 0 : kChangeWidth + 2));
     std::fprintf(out, "%s\n", head.c_str());
     for (const CompareRow& r : s.rows) {
       std::string line = "    " + pad_right(r.metric, name_width);
       for (size_t i = 0; i < r.cells.size() && i < n; ++i) {
         const CompareCell& cell = r.cells[i];
-        line += " " + pad_left(cell.value ? format_compare_value(r, *cell.value) : "\xE2\x80\x94", widths[i]);
+        line += " " + pad_left(cell.value ? format_compare_value(r, *cell.value) : "\xE2\x80\x94",
+                               widths[i]);
         if (i == 0) continue;
-        line += " " + pad_left(cell.value ? change_text(r, cell) : "", kChangeWidth) + " " + mark_char(cell.mark);
+        line += " " + pad_left(cell.value ? change_text(r, cell) : "", kChangeWidth) + " " +
+                mark_char(cell.mark);
       }
       std::fprintf(out, "%s\n", line.c_str());
     }
   }
   std::fprintf(out,
-               "\n  * beyond the noise, ~ within it: the change is larger (smaller) than half the 95%% interval of\n"
-               "    the difference, from a moving-block bootstrap over each run's seconds; no mark: the noise\n"
+               "\n  * beyond the noise, ~ within it: the change is larger (smaller) than half the "
+               "95%% interval of\n"
+               "    the difference, from a moving-block bootstrap over each run's seconds; no "
+               "mark: the noise\n"
                "    cannot be told (no time series, or a maximum)\n");
   for (const Ranking& rk : c.rankings) {
     const bool latency = rk.metric == "p(95)";
     const CompareRow unit_row{rk.metric, latency ? "ms" : "req/s", 0, {}};
     const double ratio = rk.best_value != 0 ? rk.worst_value / rk.best_value : 0;
-    const char* noise = rk.mark == NoiseMark::kBeyond ? ", beyond the noise"
+    const char* noise = rk.mark == NoiseMark::kBeyond   ? ", beyond the noise"
                         : rk.mark == NoiseMark::kWithin ? ", within the noise"
                                                         : "";
-    std::fprintf(out, "  by %s: %s %s (%s), %s %s (%s, %.2fx%s)\n", rk.metric.c_str(), latency ? "fastest" : "highest",
-                 c.labels[rk.best].c_str(), format_compare_value(unit_row, rk.best_value).c_str(),
+    std::fprintf(out, "  by %s: %s %s (%s), %s %s (%s, %.2fx%s)\n", rk.metric.c_str(),
+                 latency ? "fastest" : "highest", c.labels[rk.best].c_str(),
+                 format_compare_value(unit_row, rk.best_value).c_str(),
                  latency ? "slowest" : "lowest", c.labels[rk.worst].c_str(),
                  format_compare_value(unit_row, rk.worst_value).c_str(), ratio, noise);
   }
   if (!c.fail_if.empty()) std::fprintf(out, "\n");
   for (const FailIfOutcome& f : c.fail_if) {
-    std::fprintf(out, "  %s fail-if %s: %s\n", f.fired ? "\xE2\x9C\x97" : "\xE2\x9C\x93", f.rule.c_str(), f.text.c_str());
+    std::fprintf(out, "  %s fail-if %s: %s\n", f.fired ? "\xE2\x9C\x97" : "\xE2\x9C\x93",
+                 f.rule.c_str(), f.text.c_str());
   }
   if (c.failed) std::fprintf(out, "  -> a --fail-if rule fired\n");
   std::fprintf(out, "\n");
@@ -179,18 +188,21 @@ json comparison_json(const Comparison& c, const std::vector<CompareInput>& runs,
   for (const CompareSection& s : c.sections) {
     json rows = json::array();
     for (const CompareRow& r : s.rows) {
-      json values = json::array(), changes = json::array(), diffs = json::array(), noise = json::array(),
-           marks = json::array();
+      json values = json::array(), changes = json::array(), diffs = json::array(),
+           noise = json::array(), marks = json::array();
       for (const CompareCell& cell : r.cells) {
         values.push_back(cell.value ? json(*cell.value) : json(nullptr));
-        changes.push_back(cell.change && std::isfinite(*cell.change) ? json(*cell.change) : json(nullptr));
+        changes.push_back(cell.change && std::isfinite(*cell.change) ? json(*cell.change)
+                                                                     : json(nullptr));
         diffs.push_back(cell.diff ? json(*cell.diff) : json(nullptr));
         noise.push_back(cell.noise ? json(*cell.noise) : json(nullptr));
         marks.push_back(mark_name(cell.mark));
       }
       rows.push_back({{"metric", r.metric},
                       {"unit", r.unit},
-                      {"better", r.better > 0 ? json("higher") : r.better < 0 ? json("lower") : json(nullptr)},
+                      {"better", r.better > 0   ? json("higher")
+                                 : r.better < 0 ? json("lower")
+                                                : json(nullptr)},
                       {"values", values},
                       {"changes", changes},
                       {"diffs", diffs},
@@ -219,18 +231,20 @@ json comparison_json(const Comparison& c, const std::vector<CompareInput>& runs,
   j["rankings"] = rankings;
   json gates = json::array();
   for (const FailIfOutcome& f : c.fail_if) {
-    gates.push_back({{"rule", f.rule},
-                     {"run", f.run},
-                     {"label", c.labels[f.run]},
-                     {"fired", f.fired},
-                     {"observed", f.observed && std::isfinite(*f.observed) ? json(*f.observed) : json(nullptr)},
-                     {"text", f.text}});
+    gates.push_back(
+        {{"rule", f.rule},
+         {"run", f.run},
+         {"label", c.labels[f.run]},
+         {"fired", f.fired},
+         {"observed", f.observed && std::isfinite(*f.observed) ? json(*f.observed) : json(nullptr)},
+         {"text", f.text}});
   }
   j["fail_if"] = gates;
   j["failed"] = c.failed;
   j["noise_method"] =
       "moving-block bootstrap over each run's per-second buckets (blocks of ceil(n^(1/3)) buckets, "
-      "resampled independently per run); a change is beyond the noise when it is larger than half the "
+      "resampled independently per run); a change is beyond the noise when it is larger than half "
+      "the "
       "width of the 95% interval of the bootstrap differences";
   return j;
 }

@@ -32,7 +32,8 @@ std::vector<std::pair<uint32_t, uint64_t>> histogram_buckets(std::string_view te
     uint64_t value = 0, count = 0;
     if (colon != std::string_view::npos &&
         std::from_chars(item.data(), item.data() + colon, value).ec == std::errc() &&
-        std::from_chars(item.data() + colon + 1, item.data() + item.size(), count).ec == std::errc() &&
+        std::from_chars(item.data() + colon + 1, item.data() + item.size(), count).ec ==
+            std::errc() &&
         value <= SeriesHistogram::kMaxValue) {
       out.push_back({SeriesHistogram::index(value), count});
     }
@@ -71,11 +72,13 @@ struct Tally {
   // Nearest rank, the bucket's representative value, in ms.
   std::optional<double> percentile(double p) const {
     if (samples == 0) return std::nullopt;
-    const uint64_t rank = std::max<uint64_t>(1, static_cast<uint64_t>(std::ceil(p / 100 * static_cast<double>(samples))));
+    const uint64_t rank = std::max<uint64_t>(
+        1, static_cast<uint64_t>(std::ceil(p / 100 * static_cast<double>(samples))));
     uint64_t seen = 0;
     for (size_t i = 0; i < counts.size(); ++i) {
       seen += counts[i];
-      if (seen >= rank) return static_cast<double>(SeriesHistogram::midpoint(static_cast<uint32_t>(i))) / 1000.0;
+      if (seen >= rank)
+        return static_cast<double>(SeriesHistogram::midpoint(static_cast<uint32_t>(i))) / 1000.0;
     }
     return std::nullopt;
   }
@@ -104,7 +107,8 @@ struct Tally {
 void resample(const std::vector<SecondSample>& in, std::mt19937_64& rng, Tally& tally) {
   tally.clear();
   const size_t n = in.size();
-  const size_t block = std::max<size_t>(1, static_cast<size_t>(std::ceil(std::cbrt(static_cast<double>(n)))));
+  const size_t block =
+      std::max<size_t>(1, static_cast<size_t>(std::ceil(std::cbrt(static_cast<double>(n)))));
   std::uniform_int_distribution<size_t> start(0, n - std::min(block, n));
   size_t taken = 0;
   while (taken < n) {
@@ -114,7 +118,8 @@ void resample(const std::vector<SecondSample>& in, std::mt19937_64& rng, Tally& 
 }
 
 double quantile(std::vector<double>& v, double q) {
-  const size_t k = std::min(v.size() - 1, static_cast<size_t>(std::floor(q * static_cast<double>(v.size() - 1) + 0.5)));
+  const size_t k = std::min(
+      v.size() - 1, static_cast<size_t>(std::floor(q * static_cast<double>(v.size() - 1) + 0.5)));
   std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
   return v[k];
 }
@@ -144,7 +149,8 @@ std::vector<SecondSample> read_seconds(const json& doc, double from_s, double to
     s.width_s = w > 0 ? w : 1;
     s.requests = static_cast<uint64_t>(number_at(requests, i));
     s.failed = static_cast<uint64_t>(number_at(failed, i));
-    if (hist.is_array() && i < hist.size() && hist[i].is_string()) s.latency = histogram_buckets(hist[i].get<std::string>());
+    if (hist.is_array() && i < hist.size() && hist[i].is_string())
+      s.latency = histogram_buckets(hist[i].get<std::string>());
     out.push_back(std::move(s));
   }
   return out;

@@ -13,20 +13,19 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace pelt {
 
 // One bucket of a run's time series.
 struct SecondSample {
-  double start_s = 0;      // its start, seconds of run time
-  double width_s = 1;      // its length, seconds
-  uint64_t requests = 0;   // requests that ended in it
-  uint64_t failed = 0;     // of those, failed
+  double start_s = 0;                                  // its start, seconds of run time
+  double width_s = 1;                                  // its length, seconds
+  uint64_t requests = 0;                               // requests that ended in it
+  uint64_t failed = 0;                                 // of those, failed
   std::vector<std::pair<uint32_t, uint64_t>> latency;  // (series histogram bucket index, count)
 };
 

@@ -12,7 +12,9 @@ using nlohmann::json;
 using Agg = ThresholdExpr::Aggregation;
 
 // The value in the unit thresholds and people read: "%" queries give ratios.
-double shown(const ObserveQueryInfo& q, double v) { return q.unit == "%" ? v * 100 : v; }
+double shown(const ObserveQueryInfo& q, double v) {
+  return q.unit == "%" ? v * 100 : v;
+}
 
 json figure_json(const ObserveQueryInfo& q, const ObserveFigure& f) {
   json j = {{"status", observe_status_name(f.status)}};
@@ -51,7 +53,8 @@ const std::vector<ObserveFigure>* ObserveResults::stage(size_t scenario, size_t 
 }
 
 bool is_observe_metric(std::string_view metric) {
-  return metric.size() > kObservePrefix.size() && metric.substr(0, kObservePrefix.size()) == kObservePrefix;
+  return metric.size() > kObservePrefix.size() &&
+         metric.substr(0, kObservePrefix.size()) == kObservePrefix;
 }
 
 std::string observe_value_text(const ObserveQueryInfo& q, double v) {
@@ -108,17 +111,22 @@ json observe_stage_json(const ObserveResults& r, size_t scenario, size_t stage) 
   json out = json::object();
   const auto* figures = r.stage(scenario, stage);
   for (size_t i = 0; i < r.queries.size(); ++i) {
-    out[r.queries[i].label] = figures && i < figures->size() ? figure_json(r.queries[i], (*figures)[i])
-                                                             : json{{"status", "pending"}};
+    out[r.queries[i].label] = figures && i < figures->size()
+                                  ? figure_json(r.queries[i], (*figures)[i])
+                                  : json{{"status", "pending"}};
   }
   return out;
 }
 
-ThresholdResult evaluate_observe_threshold(const ThresholdConfig& threshold, const ObserveResults* results) {
+ThresholdResult evaluate_observe_threshold(const ThresholdConfig& threshold,
+                                           const ObserveResults* results) {
   ThresholdResult r;
   const std::string label = threshold.metric.substr(kObservePrefix.size());
   const Agg a = threshold.parsed.aggregation;
-  const char* agg = a == Agg::kAvg ? "avg" : a == Agg::kMin ? "min" : a == Agg::kMax ? "max" : nullptr;
+  const char* agg = a == Agg::kAvg   ? "avg"
+                    : a == Agg::kMin ? "min"
+                    : a == Agg::kMax ? "max"
+                                     : nullptr;
   if (!agg) {
     r.ok = false;
     r.text = threshold.metric + " supports avg, min and max";

@@ -7,12 +7,11 @@
 
 #include <cstddef>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "results/thresholds.h"
 
@@ -71,6 +70,7 @@ nlohmann::json observe_json(const ObserveResults& r);
 nlohmann::json observe_stage_json(const ObserveResults& r, size_t scenario, size_t stage);
 
 // A threshold on observe.LABEL (avg, min or max over the whole run; "%" queries in percent).
-ThresholdResult evaluate_observe_threshold(const ThresholdConfig& threshold, const ObserveResults* results);
+ThresholdResult evaluate_observe_threshold(const ThresholdConfig& threshold,
+                                           const ObserveResults* results);
 
 }  // namespace pelt

@@ -26,7 +26,8 @@ Histogram to_histogram(const SeriesHistogram& h) {
     const size_t colon = text.find(':', pos);
     if (colon == std::string::npos || colon > comma) return out;
     const uint64_t lower = std::stoull(text.substr(pos, colon - pos));
-    const uint64_t mid = std::clamp(SeriesHistogram::midpoint(SeriesHistogram::index(lower)), h.min(), h.max());
+    const uint64_t mid =
+        std::clamp(SeriesHistogram::midpoint(SeriesHistogram::index(lower)), h.min(), h.max());
     if (pos > at + 1) rewritten += ',';
     rewritten += std::to_string(mid) + text.substr(colon, comma - colon);
     pos = comma + 1;
@@ -63,10 +64,17 @@ struct Sum {
 }  // namespace
 
 const std::vector<std::string_view>& window_metrics() {
-  static const std::vector<std::string_view> kAll = {
-      "http_reqs", "http_req_duration", "http_req_failed", "send_lag", "iterations",
-      "dropped_iterations", "interrupted_iterations", "data_received", "data_sent", "vus",
-      "vus_max"};
+  static const std::vector<std::string_view> kAll = {"http_reqs",
+                                                     "http_req_duration",
+                                                     "http_req_failed",
+                                                     "send_lag",
+                                                     "iterations",
+                                                     "dropped_iterations",
+                                                     "interrupted_iterations",
+                                                     "data_received",
+                                                     "data_sent",
+                                                     "vus",
+                                                     "vus_max"};
   return kAll;
 }
 
@@ -75,7 +83,8 @@ bool window_has_metric(std::string_view metric) {
   return std::find(all.begin(), all.end(), metric) != all.end();
 }
 
-WorkerStats window_stats(const TimeSeries& series, uint64_t from_s, uint64_t to_s, size_t scenarios) {
+WorkerStats window_stats(const TimeSeries& series, uint64_t from_s, uint64_t to_s,
+                         size_t scenarios) {
   Sum run;
   std::vector<Sum> by_scenario(scenarios);
   std::map<std::pair<uint32_t, std::string>, Sum> by_name;

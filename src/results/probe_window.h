@@ -24,6 +24,7 @@ bool window_has_metric(std::string_view metric);
 // The figures of the buckets that start in run seconds [from_s, to_s), for `scenarios`
 // scenarios (each with one stage). Counts, histograms and status codes add up over the
 // buckets; the VU gauges are the last bucket's.
-WorkerStats window_stats(const TimeSeries& series, uint64_t from_s, uint64_t to_s, size_t scenarios);
+WorkerStats window_stats(const TimeSeries& series, uint64_t from_s, uint64_t to_s,
+                         size_t scenarios);
 
 }  // namespace pelt

@@ -99,7 +99,8 @@ class SearchSim {
     const uint64_t end = start_ns_ + static_cast<uint64_t>(limit.count()) * 1000 * kMs;
     while (clock_.now_ns() < end && !executor_->done()) {
       const uint64_t next = clock_.now_ns() + kMs;
-      for (uint64_t due = executor_->next_due_ns(); due != 0 && due <= next; due = executor_->next_due_ns()) {
+      for (uint64_t due = executor_->next_due_ns(); due != 0 && due <= next;
+           due = executor_->next_due_ns()) {
         clock_.advance_to(due);
         executor_->dispatch_due(clock_.now_ns());
         if (executor_->next_due_ns() == due) break;
@@ -128,7 +129,8 @@ class SearchSim {
       series_.add(std::move(s));
     }
     const double elapsed = static_cast<double>(now - start_ns_) / 1e9;
-    for (const std::string& line : controller_->poll(elapsed, series_, complete_, executor_->outstanding())) {
+    for (const std::string& line :
+         controller_->poll(elapsed, series_, complete_, executor_->outstanding())) {
       UNSCOPED_INFO(line);
     }
   }
@@ -146,8 +148,8 @@ class SearchSim {
   std::unique_ptr<pelt::ScenarioContext> scenario_;
   std::unique_ptr<pelt::Executor> executor_;
   std::unique_ptr<pelt::CapacityController> controller_;
-  pelt::TimeSeries series_;   // the main thread's time series
-  uint64_t complete_ = 0;     // seconds closed so far
+  pelt::TimeSeries series_;  // the main thread's time series
+  uint64_t complete_ = 0;    // seconds closed so far
   uint64_t start_ns_ = 0;
 };
 
@@ -159,7 +161,8 @@ std::vector<pelt::ThresholdConfig> objectives() {
 
 TEST_CASE("capacity-search finds a fixed capacity within 10% in bounded time", "[capacity][sim]") {
   // (slots, hold ms): 4 x 50 ms = 80/s, 7 x 20 ms = 350/s.
-  const auto [slots, hold_ms, start] = GENERATE(std::make_tuple(4u, 50u, 20.0), std::make_tuple(7u, 20u, 50.0));
+  const auto [slots, hold_ms, start] =
+      GENERATE(std::make_tuple(4u, 50u, 20.0), std::make_tuple(7u, 20u, 50.0));
   const double capacity = slots * 1000.0 / hold_ms;
   INFO("capacity " << capacity << "/s");
   SearchSim sim(search_config(start, 5000, 2, 500), objectives());
@@ -177,7 +180,8 @@ TEST_CASE("capacity-search finds a fixed capacity within 10% in bounded time", "
   CHECK(*r.first_failing_rate > capacity);
   CHECK(r.limited_by == "objectives");
   CHECK(took < static_cast<double>(bound.count()) / 1e6);
-  CHECK(r.probes.size() <= pelt::max_probes(pelt::search_params(search_config(start, 5000, 2, 500))));
+  CHECK(r.probes.size() <=
+        pelt::max_probes(pelt::search_params(search_config(start, 5000, 2, 500))));
   // Each judged window is exactly its hold: 4 s of whole run seconds after a 2 s settle.
   for (const pelt::ProbeResult& p : r.probes) {
     CHECK(p.window_from_s == p.start_s + 2);
@@ -186,7 +190,8 @@ TEST_CASE("capacity-search finds a fixed capacity within 10% in bounded time", "
   CHECK(sim.stats().ledger.balanced());
 }
 
-TEST_CASE("capacity-search: VUs running out is the generator's limit, not the server's", "[capacity][sim]") {
+TEST_CASE("capacity-search: VUs running out is the generator's limit, not the server's",
+          "[capacity][sim]") {
   // The server answers everything in 10 ms; 5 VUs can send at most 500/s.
   SearchSim sim(search_config(100, 100000, 2, 5), objectives());
   sim.server().response_ns = 10 * kMs;
@@ -203,7 +208,8 @@ TEST_CASE("capacity-search: VUs running out is the generator's limit, not the se
   CHECK(r.probes[*r.failing_probe].reason.find("VUs were busy") != std::string::npos);
 }
 
-TEST_CASE("capacity-search: when the starting rate fails there is no sustainable rate", "[capacity][sim]") {
+TEST_CASE("capacity-search: when the starting rate fails there is no sustainable rate",
+          "[capacity][sim]") {
   SearchSim sim(search_config(200, 1000, 2, 500), objectives());
   sim.server().slots = 1;
   sim.server().response_ns = 50 * kMs;  // 20/s

@@ -1,5 +1,7 @@
 // capacity-search, its pure parts: the live rate schedule, the search's state machine, a
 // window of the time series read as a run, and the verdict on a probe.
+#include "results/capacity.h"
+
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <string>
@@ -7,7 +9,6 @@
 
 #include "engine/capacity_search.h"
 #include "engine/rate_schedule.h"
-#include "results/capacity.h"
 #include "results/catalogue.h"
 #include "results/probe_window.h"
 
@@ -109,7 +110,8 @@ TEST_CASE("search: raise by step_factor, then bisect to the precision", "[capaci
   CHECK(probed.size() <= pelt::max_probes(p));
 }
 
-TEST_CASE("search: a failing start ends it with no rate; max_rate ends it at max_rate", "[capacity]") {
+TEST_CASE("search: a failing start ends it with no rate; max_rate ends it at max_rate",
+          "[capacity]") {
   SECTION("the starting rate fails") {
     CapacitySearch s({50, 1000, 1.5, 0.05});
     s.record(ProbeVerdict::kGenerator);
@@ -215,7 +217,8 @@ TEST_CASE("window: only metrics the series keeps can be judged", "[capacity]") {
 
 namespace {
 
-pelt::ProbeResult judge(const pelt::TimeSeries& ts, double rate, const std::vector<pelt::ThresholdConfig>& th) {
+pelt::ProbeResult judge(const pelt::TimeSeries& ts, double rate,
+                        const std::vector<pelt::ThresholdConfig>& th) {
   static const std::vector<std::string> names = {"search"};
   static const std::vector<std::map<std::string, std::string>> tags = {{}};
   pelt::ProbeJudgeInput in;
@@ -294,7 +297,8 @@ TEST_CASE("capacity headline and JSON", "[capacity]") {
   c.failing_probe = 1;
   c.limited_by = "objectives";
   CHECK(pelt::capacity_headline(c) ==
-        "maximum sustainable rate: 1,840 req/s (p95 180 ms < 200 ms, errors 0.00% < 1%); first failing: "
+        "maximum sustainable rate: 1,840 req/s (p95 180 ms < 200 ms, errors 0.00% < 1%); first "
+        "failing: "
         "1,960 req/s (p95 410 ms)");
   const nlohmann::json j = pelt::capacity_json(c);
   CHECK(j["max_sustainable_rate"] == 1840.0);
@@ -310,6 +314,7 @@ TEST_CASE("capacity headline and JSON", "[capacity]") {
   c.failing_probe = 0;
   c.first_failing_rate = 1960;
   c.start_rate = 1960;
-  CHECK(pelt::capacity_headline(c).find("maximum sustainable rate: none, even the starting rate 1,960 req/s failed") == 0);
+  CHECK(pelt::capacity_headline(c).find(
+            "maximum sustainable rate: none, even the starting rate 1,960 req/s failed") == 0);
   CHECK(pelt::capacity_json(c)["max_sustainable_rate"].is_null());
 }

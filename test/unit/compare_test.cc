@@ -1,10 +1,11 @@
 // pelt compare's logic: --fail-if rules, labels, the bootstrap's noise, and comparisons of
 // synthetic summaries whose per-second series are known.
+#include "results/compare.h"
+
 #include <catch2/catch.hpp>
 #include <random>
 #include <string>
 
-#include "results/compare.h"
 #include "results/compare_noise.h"
 #include "results/series.h"
 
@@ -14,10 +15,12 @@ namespace {
 
 // A summary of `seconds` seconds at `rps` requests a second whose latencies are drawn around
 // `ms` (spread `jitter` ms), `failed` failed a second.
-json summary(const std::string& target, int seconds, int rps, double ms, double jitter, int failed, uint64_t seed) {
+json summary(const std::string& target, int seconds, int rps, double ms, double jitter, int failed,
+             uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::normal_distribution<double> noise(0, jitter);
-  json t = json::array(), width = json::array(), requests = json::array(), fails = json::array(), hist = json::array();
+  json t = json::array(), width = json::array(), requests = json::array(), fails = json::array(),
+       hist = json::array();
   pelt::SeriesHistogram all;
   for (int s = 0; s < seconds; ++s) {
     pelt::SeriesHistogram h;
@@ -37,9 +40,11 @@ json summary(const std::string& target, int seconds, int rps, double ms, double 
   doc["schema"] = "pelt.summary/v2";
   doc["target"] = target;
   doc["duration_seconds"] = seconds;
-  doc["metrics"] = {{"http_reqs", {{"count", rps * seconds}, {"rate", static_cast<double>(rps)}}},
-                    {"http_req_duration", {{"med", p(50)}, {"p90", p(90)}, {"p95", p(95)}, {"p99", p(99)}, {"max", p(100)}}},
-                    {"http_req_failed", {{"rate", static_cast<double>(failed) / rps}}}};
+  doc["metrics"] = {
+      {"http_reqs", {{"count", rps * seconds}, {"rate", static_cast<double>(rps)}}},
+      {"http_req_duration",
+       {{"med", p(50)}, {"p90", p(90)}, {"p95", p(95)}, {"p99", p(99)}, {"max", p(100)}}},
+      {"http_req_failed", {{"rate", static_cast<double>(failed) / rps}}}};
   doc["timeseries"] = {{"t", t},
                        {"width", width},
                        {"series", json::array({{{"scope", "run"},
@@ -48,19 +53,31 @@ json summary(const std::string& target, int seconds, int rps, double ms, double 
                                                 {"latency_histogram_us", hist}}})}};
   doc["scenarios"] = json::array({{{"name", "s"},
                                    {"start_seconds", 0},
-                                   {"stages", json::array({{{"index", 0}, {"target", 10}, {"target_unit", "vus"},
-                                                            {"start_seconds", 0}, {"ran_seconds", seconds / 2},
-                                                            {"rps", rps}, {"p50_ms", p(50)}, {"p95_ms", p(95)},
-                                                            {"p99_ms", p(99)}, {"error_rate", 0.0}},
-                                                           {{"index", 1}, {"target", 20}, {"target_unit", "vus"},
+                                   {"stages", json::array({{{"index", 0},
+                                                            {"target", 10},
+                                                            {"target_unit", "vus"},
+                                                            {"start_seconds", 0},
+                                                            {"ran_seconds", seconds / 2},
+                                                            {"rps", rps},
+                                                            {"p50_ms", p(50)},
+                                                            {"p95_ms", p(95)},
+                                                            {"p99_ms", p(99)},
+                                                            {"error_rate", 0.0}},
+                                                           {{"index", 1},
+                                                            {"target", 20},
+                                                            {"target_unit", "vus"},
                                                             {"start_seconds", seconds / 2},
-                                                            {"ran_seconds", seconds - seconds / 2}, {"rps", rps},
-                                                            {"p50_ms", p(50)}, {"p95_ms", p(95)}, {"p99_ms", p(99)},
+                                                            {"ran_seconds", seconds - seconds / 2},
+                                                            {"rps", rps},
+                                                            {"p50_ms", p(50)},
+                                                            {"p95_ms", p(95)},
+                                                            {"p99_ms", p(99)},
                                                             {"error_rate", 0.0}}})}}});
   return doc;
 }
 
-const pelt::CompareRow& row(const pelt::Comparison& c, const std::string& section, const std::string& metric) {
+const pelt::CompareRow& row(const pelt::Comparison& c, const std::string& section,
+                            const std::string& metric) {
   for (const auto& s : c.sections) {
     if (s.title != section) continue;
     for (const auto& r : s.rows) {
@@ -95,16 +112,20 @@ TEST_CASE("compare: --fail-if rules", "[compare]") {
   CHECK(f.tolerance == 20);
 
   CHECK_FALSE(pelt::parse_fail_if("p(95) +10%", f, error));
-  CHECK(error == "--fail-if \"p(95) +10%\": expected METRIC OP CHANGE, e.g. \"p(95) > +10%\" or \"req/s < -5%\"");
+  CHECK(error ==
+        "--fail-if \"p(95) +10%\": expected METRIC OP CHANGE, e.g. \"p(95) > +10%\" or \"req/s < "
+        "-5%\"");
   CHECK_FALSE(pelt::parse_fail_if("p(97) > 10%", f, error));
   CHECK(error ==
-        "--fail-if \"p(97) > 10%\": unknown figure \"p(97)\"; use req/s, p(50), p(90), p(95), p(99), max or error_rate");
+        "--fail-if \"p(97) > 10%\": unknown figure \"p(97)\"; use req/s, p(50), p(90), p(95), "
+        "p(99), max or error_rate");
   CHECK_FALSE(pelt::parse_fail_if("p(95) > ten%", f, error));
   CHECK(error.find("expected a change such as +10%") != std::string::npos);
   CHECK_FALSE(pelt::parse_fail_if("req/s < -5ms", f, error));
   CHECK(error == "--fail-if \"req/s < -5ms\": the change needs a unit: % (relative)");
   CHECK_FALSE(pelt::parse_fail_if("p(95) > 10", f, error));
-  CHECK(error == "--fail-if \"p(95) > 10\": the change needs a unit: % (relative), or ms (absolute)");
+  CHECK(error ==
+        "--fail-if \"p(95) > 10\": the change needs a unit: % (relative), or ms (absolute)");
 }
 
 TEST_CASE("compare: labels default to the target's host", "[compare]") {
@@ -147,7 +168,8 @@ TEST_CASE("compare: a slower host is beyond the noise, a rerun is not", "[compar
   const pelt::Comparison c = pelt::compare_runs(runs, o);
   const pelt::CompareRow& p95 = row(c, "whole run", "p(95)");
   REQUIRE(p95.cells.size() == 3);
-  INFO("p95 " << *p95.cells[0].value << " " << *p95.cells[1].value << " noise " << p95.cells[1].noise.value_or(-1));
+  INFO("p95 " << *p95.cells[0].value << " " << *p95.cells[1].value << " noise "
+              << p95.cells[1].noise.value_or(-1));
   CHECK(p95.cells[0].mark == pelt::NoiseMark::kBaseline);
   CHECK(p95.cells[1].mark == pelt::NoiseMark::kWithin);
   CHECK(p95.cells[2].mark == pelt::NoiseMark::kBeyond);
@@ -185,7 +207,8 @@ TEST_CASE("compare: without time series the noise is unknown", "[compare]") {
   const pelt::Comparison c = pelt::compare_runs({{"a.json", "a", a}, {"b.json", "b", b}}, {});
   const pelt::CompareRow& p95 = row(c, "whole run", "p(95)");
   CHECK(p95.cells[1].mark == pelt::NoiseMark::kUnknown);
-  CHECK(*p95.cells[1].change == Approx(20.0 / 23.3).margin(0.03));  // p95 of 20±2 ms against 40±2 ms
+  CHECK(*p95.cells[1].change ==
+        Approx(20.0 / 23.3).margin(0.03));  // p95 of 20±2 ms against 40±2 ms
   CHECK_FALSE(c.failed);
 }
 
@@ -197,7 +220,8 @@ TEST_CASE("compare: reruns stay within the noise, a 25% slower host never does",
     const json slower = summary("http://b/", 30, 200, 25, 5, 0, seed + 200);
     pelt::CompareOptions o;
     o.resamples = 500;
-    const pelt::Comparison c = pelt::compare_runs({{"a", "a", base}, {"r", "r", rerun}, {"b", "b", slower}}, o);
+    const pelt::Comparison c =
+        pelt::compare_runs({{"a", "a", base}, {"r", "r", rerun}, {"b", "b", slower}}, o);
     const pelt::CompareRow& p95 = row(c, "whole run", "p(95)");
     within += p95.cells[1].mark == pelt::NoiseMark::kWithin ? 1 : 0;
     beyond += p95.cells[2].mark == pelt::NoiseMark::kBeyond ? 1 : 0;
@@ -211,13 +235,18 @@ TEST_CASE("compare: the server's columns, for the run and per stage", "[compare]
   json b = summary("http://b/", 10, 100, 20, 2, 0, 2);
   const auto observe = [](double cpu) {
     return json{{"prometheus", "http://p:9090"},
-                {"queries", json::array({{{"label", "cpu"}, {"query", "q"}, {"unit", "%"},
-                                          {"run", {{"status", "ok"}, {"avg", cpu}, {"max", cpu + 0.1}}}}})}};
+                {"queries",
+                 json::array({{{"label", "cpu"},
+                               {"query", "q"},
+                               {"unit", "%"},
+                               {"run", {{"status", "ok"}, {"avg", cpu}, {"max", cpu + 0.1}}}}})}};
   };
   a["observe"] = observe(0.4);
   b["observe"] = observe(0.6);
-  a["scenarios"][0]["stages"][1]["observe"] = {{"cpu", {{"status", "ok"}, {"avg", 0.5}, {"max", 0.7}}}};
-  b["scenarios"][0]["stages"][1]["observe"] = {{"cpu", {{"status", "unreachable"}, {"error", "down"}}}};
+  a["scenarios"][0]["stages"][1]["observe"] = {
+      {"cpu", {{"status", "ok"}, {"avg", 0.5}, {"max", 0.7}}}};
+  b["scenarios"][0]["stages"][1]["observe"] = {
+      {"cpu", {{"status", "unreachable"}, {"error", "down"}}}};
   const pelt::Comparison c = pelt::compare_runs({{"a.json", "a", a}, {"b.json", "b", b}}, {});
   const pelt::CompareRow& avg = row(c, "server (observe)", "server cpu avg");
   CHECK(avg.unit == "%");

@@ -50,21 +50,23 @@ queue = { query = "sum(queue_depth)" }
   CHECK(o.rate_window == std::chrono::minutes(1));
   CHECK(o.query_delay == std::chrono::seconds(10));
   REQUIRE(o.queries.size() == 2);
-  CHECK(o.queries[0].query == "avg(x{zone=\"eu\",host=\"${TARGET_HOST}\"})");  // -e values now, the host later
+  CHECK(o.queries[0].query ==
+        "avg(x{zone=\"eu\",host=\"${TARGET_HOST}\"})");  // -e values now, the host later
   CHECK(o.queries[0].origin == "t.toml:13:7");
   CHECK(o.queries[1].unit == "");
   const auto q = pelt::resolve_observe_queries(o, "10.1.2.3");
   std::vector<std::string> labels;
   for (const auto& x : q) labels.push_back(x.label);
   // One's own cpu replaces node-exporter's, in its place.
-  CHECK(labels == std::vector<std::string>{"cpu", "memory_used", "load1", "net_rx", "net_tx", "container_cpu",
-                                           "container_memory", "queue"});
+  CHECK(labels == std::vector<std::string>{"cpu", "memory_used", "load1", "net_rx", "net_tx",
+                                           "container_cpu", "container_memory", "queue"});
   CHECK(q[0].query == "avg(x{zone=\"eu\",host=\"10.1.2.3\"})");
   CHECK(q[1].query ==
         "sum(node_memory_MemTotal_bytes{instance=~\"10\\\\.1\\\\.2\\\\.3(:[0-9]+)?\"} - "
         "node_memory_MemAvailable_bytes{instance=~\"10\\\\.1\\\\.2\\\\.3(:[0-9]+)?\"})");
   CHECK(q[3].query ==
-        "sum(rate(node_network_receive_bytes_total{device!=\"lo\",instance=~\"10\\\\.1\\\\.2\\\\.3(:[0-9]+)?\"}[60s]))");
+        "sum(rate(node_network_receive_bytes_total{device!=\"lo\",instance=~\"10\\\\.1\\\\.2\\\\.3("
+        ":[0-9]+)?\"}[60s]))");
   CHECK(q[5].query == "sum(rate(container_cpu_usage_seconds_total{name=~\"api-.*\"}[60s]))");
   REQUIRE(c.thresholds.size() == 2);
   CHECK(c.thresholds[0].metric == "observe.cpu");
@@ -73,11 +75,13 @@ queue = { query = "sum(queue_depth)" }
 TEST_CASE("observe: node-exporter's queries by default, the instance as given", "[observe]") {
   pelt::ObserveConfig o;
   o.enabled = true;
-  CHECK(pelt::observe_labels(o) == std::vector<std::string>{"cpu", "memory_used", "load1", "net_rx", "net_tx"});
+  CHECK(pelt::observe_labels(o) ==
+        std::vector<std::string>{"cpu", "memory_used", "load1", "net_rx", "net_tx"});
   o.instance = "db-1:9100";
   o.rate_window = std::chrono::milliseconds(1500);
   const auto q = pelt::resolve_observe_queries(o, "ignored");
-  CHECK(q[0].query == "1 - avg(rate(node_cpu_seconds_total{mode=\"idle\",instance=~\"db-1:9100\"}[1500ms]))");
+  CHECK(q[0].query ==
+        "1 - avg(rate(node_cpu_seconds_total{mode=\"idle\",instance=~\"db-1:9100\"}[1500ms]))");
   CHECK(q[0].unit == "%");
   CHECK(q[0].origin == "node-exporter defaults");
   // An IPv6 target: the brackets go, the colons stay literal.
@@ -97,22 +101,30 @@ TEST_CASE("observe: bad tables and thresholds", "[observe]") {
   };
   const std::vector<Case> cases = {
       {head + "[observe]\nprometheus = \"127.0.0.1:9090\"\n",
-       "t.toml:7:14: observe.prometheus must be an http:// or https:// URL, got \"127.0.0.1:9090\""},
+       "t.toml:7:14: observe.prometheus must be an http:// or https:// URL, got "
+       "\"127.0.0.1:9090\""},
       {head + "[observe]\ndefaults = [\"node\"]\n",
        "t.toml:7:13: unknown observe.defaults \"node\": use node-exporter and/or cadvisor"},
       {head + "[observe]\nintervl = \"5s\"\n",
-       "t.toml:7:1: unknown key \"intervl\" in [observe]: the settings are prometheus, defaults, instance, "
-       "container, rate_window, query_delay, timeout; a query is a table such as cpu = { query = '...', unit = \"%\" }"},
+       "t.toml:7:1: unknown key \"intervl\" in [observe]: the settings are prometheus, defaults, "
+       "instance, "
+       "container, rate_window, query_delay, timeout; a query is a table such as cpu = { query = "
+       "'...', unit = \"%\" }"},
       {head + "[observe]\nCPU = { query = \"up\" }\n",
-       "t.toml:7:1: bad query label \"CPU\": use lower-case letters, digits and _, not starting with a digit"},
-      {head + "[observe]\ncpu = { unit = \"%\" }\n", "t.toml:7:7: observe.cpu needs query = '...' (PromQL)"},
+       "t.toml:7:1: bad query label \"CPU\": use lower-case letters, digits and _, not starting "
+       "with a digit"},
+      {head + "[observe]\ncpu = { unit = \"%\" }\n",
+       "t.toml:7:7: observe.cpu needs query = '...' (PromQL)"},
       {head + "[observe]\ncpu = { query = \"up\", units = \"%\" }\n",
-       "t.toml:7:23: unknown key \"units\" in observe.cpu (did you mean \"unit\"?); allowed keys: query, unit"},
+       "t.toml:7:23: unknown key \"units\" in observe.cpu (did you mean \"unit\"?); allowed keys: "
+       "query, unit"},
       {head + "[thresholds]\n\"observe.cpux\" = [\"max<90\"]\n",
-       "t.toml:7:1: unknown query \"cpux\" in observe.cpux (did you mean \"cpu\"?); [observe] has cpu, memory_used, "
+       "t.toml:7:1: unknown query \"cpux\" in observe.cpux (did you mean \"cpu\"?); [observe] has "
+       "cpu, memory_used, "
        "load1, net_rx, net_tx"},
       {head + "[thresholds]\n\"observe.cpu\" = [\"p(95)<90\"]\n",
-       "t.toml:7:18: threshold \"p(95)<90\" for observe.cpu: a query's figures support avg, min and max (over the "
+       "t.toml:7:18: threshold \"p(95)<90\" for observe.cpu: a query's figures support avg, min "
+       "and max (over the "
        "whole run), e.g. \"max<90\""},
       {head + "[thresholds]\n\"observe.cpu{stage:1}\" = [\"max<90\"]\n",
        "t.toml:7:1: observe.cpu takes no tag filter: it is judged over the whole run"},
@@ -140,7 +152,8 @@ TEST_CASE("observe: figures as shown and judged", "[observe]") {
   CHECK(pelt::observe_value_text(r.queries[2], 2048) == "2.00KB/s");
   CHECK(pelt::observe_value_text(r.queries[3], 8.123) == "8.12");
   r.stages[{0, 1}] = {ok, down, pelt::ObserveFigure{}, ok};
-  CHECK(pelt::observe_stage_text(r, 0, 1) == "server cpu avg 42%, max 97%; mem unreachable; load avg 0.42, max 0.97");
+  CHECK(pelt::observe_stage_text(r, 0, 1) ==
+        "server cpu avg 42%, max 97%; mem unreachable; load avg 0.42, max 0.97");
   CHECK(pelt::observe_stage_text(r, 0, 2) == "");
   const auto j = pelt::observe_stage_json(r, 0, 1);
   CHECK(j["cpu"]["avg"] == 0.42);
