@@ -54,7 +54,7 @@ void CapacityController::start_probe(double elapsed_s) {
 
 std::string CapacityController::probe_line(const ProbeResult& p) const {
   std::string line =
-      fmt::format("pelt: probe {} at {:.6g}/s: {:.1f} req/s, p95 {:.2f} ms, errors {:.2f}% -> ",
+      fmt::format("pelt: probe {} at {:.1f}/s: {:.1f} req/s, p95 {:.2f} ms, errors {:.2f}% -> ",
                   p.index + 1, p.rate, p.rps, p.p95_ms, p.error_rate * 100);
   if (p.verdict == ProbeVerdict::kPass) return line + "pass";
   return line + "fail (" + verdict_name(p.verdict) + ": " + p.reason + ")";

@@ -189,9 +189,11 @@ json comparison_json(const Comparison& c, const std::vector<CompareInput>& runs,
     json rows = json::array();
     for (const CompareRow& r : s.rows) {
       json values = json::array(), changes = json::array(), diffs = json::array(),
-           noise = json::array(), marks = json::array();
+           noise = json::array(), marks = json::array(), ratios = json::array();
+      const std::optional<double> base = r.cells.empty() ? std::nullopt : r.cells[0].value;
       for (const CompareCell& cell : r.cells) {
         values.push_back(cell.value ? json(*cell.value) : json(nullptr));
+        ratios.push_back(cell.value && base && *base != 0 ? json(*cell.value / *base) : json(nullptr));
         changes.push_back(cell.change && std::isfinite(*cell.change) ? json(*cell.change)
                                                                      : json(nullptr));
         diffs.push_back(cell.diff ? json(*cell.diff) : json(nullptr));
@@ -204,6 +206,7 @@ json comparison_json(const Comparison& c, const std::vector<CompareInput>& runs,
                                  : r.better < 0 ? json("lower")
                                                 : json(nullptr)},
                       {"values", values},
+                      {"ratios", ratios},
                       {"changes", changes},
                       {"diffs", diffs},
                       {"noise", noise},

@@ -197,6 +197,8 @@ TEST_CASE("compare: a slower host is beyond the noise, a rerun is not", "[compar
   CHECK(j["runs"][2]["label"] == "arm");
   CHECK(j["runs"][2]["series"]["rps"].size() == 30);
   CHECK(j["sections"][0]["rows"][3]["marks"] == json::array({"baseline", "within", "beyond"}));
+  CHECK(j["sections"][0]["rows"][3]["ratios"][0] == 1.0);
+  CHECK(j["sections"][0]["rows"][3]["ratios"][2].get<double>() == Approx(1 + *p95.cells[2].change));
   CHECK(j["rankings"][0]["worst_label"] == "arm");
 }
 
