@@ -57,7 +57,8 @@ std::string CapacityController::probe_line(const ProbeResult& p) const {
       fmt::format("pelt: probe {} at {:.1f}/s: {:.1f} req/s, p95 {:.2f} ms, errors {:.2f}% -> ",
                   p.index + 1, p.rate, p.rps, p.p95_ms, p.error_rate * 100);
   if (p.verdict == ProbeVerdict::kPass) return line + "pass";
-  return line + "fail (" + verdict_name(p.verdict) + ": " + p.reason + ")";
+  return line + "fail (" + verdict_name(p.verdict) + (p.early ? ", early" : "") + ": " + p.reason +
+         ")";
 }
 
 std::vector<std::string> CapacityController::poll(double elapsed_s, const TimeSeries& series,
@@ -65,16 +66,26 @@ std::vector<std::string> CapacityController::poll(double elapsed_s, const TimeSe
   std::vector<std::string> lines;
   if (phase_ == Phase::kProbing) {
     const uint64_t from = probe_start_s_ + static_cast<uint64_t>(settle_s_);
-    const uint64_t to = from + static_cast<uint64_t>(hold_s_);
-    if (complete_s < to) return lines;
-    const WorkerStats window = window_stats(series, from, to, o_.scenario_count);
+    uint64_t to = from + static_cast<uint64_t>(hold_s_);
     ProbeJudgeInput in;
     in.thresholds = &o_.thresholds;
     in.scenario_names = &o_.scenario_names;
     in.scenario_tags = &o_.scenario_tags;
     in.scenario = o_.scenario_index;
     in.max_vus = o_.max_vus;
+    bool early = false;
+    if (complete_s < to) {
+      // A probe that can no longer pass ends now: more overload only builds a queue to drain.
+      if (complete_s <= from || complete_s == checked_through_s_) return lines;
+      checked_through_s_ = complete_s;
+      const WorkerStats partial = window_stats(series, from, complete_s, o_.scenario_count);
+      if (!certain_failure(partial, search_.next_rate(), hold_s_, in)) return lines;
+      to = complete_s;
+      early = true;
+    }
+    const WorkerStats window = window_stats(series, from, to, o_.scenario_count);
     ProbeResult p = judge_probe(window, static_cast<double>(to - from), search_.next_rate(), in);
+    p.early = early;
     p.index = probes_.size();
     p.start_s = static_cast<double>(probe_start_s_);
     p.window_from_s = static_cast<double>(from);
@@ -149,7 +160,8 @@ void CapacityController::report(RunReport& report) const {
     double top = 0;
     for (const ProbeResult& p : c.probes) top = std::max(top, p.rate);
     if (top > 0) sc.stages[0].target = top;
-    const auto ran = std::chrono::microseconds(static_cast<int64_t>(report.elapsed_seconds * 1e6)) -
+    // (whole seconds: the search's length, read in a table)
+    const auto ran = std::chrono::seconds(static_cast<int64_t>(std::ceil(report.elapsed_seconds))) -
                      sc.start_time;
     if (ran.count() > 0 && ran < sc.stages[0].length) sc.stages[0].length = ran;
   }

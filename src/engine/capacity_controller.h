@@ -6,9 +6,10 @@
 //
 // Probes begin on whole seconds of run time, so each judged window is a whole number of the
 // time series' buckets. A probe keeps its rate until its verdict is in (a fraction of a second
-// after its window). After a failing probe the rate drops to 0 until the requests still in
-// flight have drained (at most two probe lengths), so the next probe does not start behind a
-// queue the overload left on the server.
+// after its window); one that can no longer pass (results/capacity.h: certain_failure) is
+// judged on its window so far and ends at once. After a failing probe the rate drops to 0 until the
+// requests still in flight have drained (at most two probe lengths), so the next probe does not
+// start behind a queue the overload left on the server.
 #pragma once
 
 #include <cstdint>
@@ -73,6 +74,7 @@ class CapacityController {
   double settle_s_ = 0, hold_s_ = 0;  // whole seconds
   Phase phase_ = Phase::kWaiting;
   uint64_t probe_start_s_ = 0;       // run second the current probe began
+  uint64_t checked_through_s_ = 0;   // the partial window last checked for a certain failure
   double recover_since_s_ = 0;       // run time the recovery began
   std::vector<ProbeResult> probes_;  // judged so far
 };

@@ -220,6 +220,43 @@ ProbeResult judge_probe(const WorkerStats& window, double seconds, double rate,
   return p;
 }
 
+bool certain_failure(const WorkerStats& partial, double rate, double hold_s,
+                     const ProbeJudgeInput& in) {
+  constexpr double kSpare = 1.1;  // the window may end with a few more requests than planned
+  const double most = rate * hold_s * kSpare;
+  if (in.scenario < partial.scenarios.size() &&
+      static_cast<double>(partial.scenarios[in.scenario].dropped_iterations) >
+          kDroppedShare * most) {
+    return true;
+  }
+  if (!in.thresholds) return false;
+  for (const ThresholdConfig& th : *in.thresholds) {
+    bool plain = true;
+    for (const auto& [tag, value] : th.tags) plain = plain && tag == "scenario";
+    if (!plain) continue;
+    const ThresholdExpr& e = th.parsed;
+    const bool below = e.op == Op::kLt || e.op == Op::kLe;
+    if (th.metric == "http_req_duration" && below &&
+        (e.aggregation == Agg::kPercentile || e.aggregation == Agg::kMed ||
+         e.aggregation == Agg::kMax)) {
+      // Samples at or above the limit (above it for <=) in the window so far.
+      const double limit_us = e.value * 1000;
+      if (limit_us < 1) continue;
+      const uint64_t bound = static_cast<uint64_t>(std::ceil(limit_us)) - (e.op == Op::kLt ? 1 : 0);
+      const Histogram& lat = partial.latency;
+      const uint64_t over = lat.count() - std::min(lat.count(), lat.count_at_or_below(bound));
+      const double share = e.aggregation == Agg::kMax   ? 0
+                           : e.aggregation == Agg::kMed ? 0.5
+                                                        : 1 - e.percentile / 100;
+      if (static_cast<double>(over) > share * most) return true;
+    } else if (th.metric == "http_req_failed" && below && e.aggregation == Agg::kRate) {
+      const Totals t = read_totals(partial);
+      if (static_cast<double>(t.http_failed) > e.value * most) return true;
+    }
+  }
+  return false;
+}
+
 std::string capacity_headline(const CapacityResult& c) {
   std::string line = "maximum sustainable rate: ";
   if (c.max_sustainable_rate && c.best_probe && *c.best_probe < c.probes.size()) {
@@ -282,6 +319,7 @@ nlohmann::json capacity_json(const CapacityResult& c) {
                       {"send_lag_p95_ms", p.send_lag_p95_ms},
                       {"vus_max", p.vus_max},
                       {"verdict", verdict_name(p.verdict)},
+                      {"early", p.early},
                       {"ok", p.verdict == ProbeVerdict::kPass},
                       {"reason", p.reason},
                       {"objectives", objectives}});
@@ -313,6 +351,7 @@ void print_capacity(std::FILE* out, const CapacityResult& c) {
     std::string verdict = p.verdict == ProbeVerdict::kPass
                               ? "\xE2\x9C\x93 pass"
                               : std::string("\xE2\x9C\x97 ") + verdict_name(p.verdict);
+    if (p.early) verdict += " (early)";
     if (!p.reason.empty()) verdict += ": " + p.reason;
     std::fprintf(out, "    %-3zu %10s %10s %10s %10s %10s %7.2f%% %8llu %9s  %s\n", p.index + 1,
                  rate_text(p.rate).c_str(), rate_text(p.rps).c_str(), ms_text(p.p50_ms).c_str(),

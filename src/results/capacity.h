@@ -53,7 +53,8 @@ struct ProbeResult {
   double send_lag_p95_ms = 0;
   uint32_t vus_max = 0;  // VUs allocated at the window's end
   ProbeVerdict verdict = ProbeVerdict::kPass;
-  std::string reason;                        // why it failed ("" when it passed)
+  bool early = false;  // judged before its hold was over: it could no longer pass
+  std::string reason;  // why it failed ("" when it passed)
   std::vector<ObjectiveOutcome> objectives;  // every threshold on the window
 };
 
@@ -96,6 +97,14 @@ double send_lag_limit_ms(const std::vector<ThresholdConfig>& thresholds);
 // those planned), then a window without a single request is a failure too.
 ProbeResult judge_probe(const WorkerStats& window, double seconds, double rate,
                         const ProbeJudgeInput& in);
+
+// Whether a probe at `rate` (per second) held for `hold_s` seconds can no longer pass, judged
+// on the first part of its window: more requests above a p(N) or max duration limit, more
+// failed requests, or more dropped arrivals than the whole window may have (counted against
+// the arrivals planned for it, with 10% to spare). Objectives with tag filters other than the
+// scenario, and averages, wait for the whole window.
+bool certain_failure(const WorkerStats& partial, double rate, double hold_s,
+                     const ProbeJudgeInput& in);
 
 // "p95 180 ms < 200 ms", "errors 0.02% < 1%", "http_reqs rate=95.00/s > 90": one objective.
 std::string objective_text(const ObjectiveOutcome& o, bool with_limit);

@@ -193,7 +193,8 @@ json comparison_json(const Comparison& c, const std::vector<CompareInput>& runs,
       const std::optional<double> base = r.cells.empty() ? std::nullopt : r.cells[0].value;
       for (const CompareCell& cell : r.cells) {
         values.push_back(cell.value ? json(*cell.value) : json(nullptr));
-        ratios.push_back(cell.value && base && *base != 0 ? json(*cell.value / *base) : json(nullptr));
+        ratios.push_back(cell.value && base && *base != 0 ? json(*cell.value / *base)
+                                                          : json(nullptr));
         changes.push_back(cell.change && std::isfinite(*cell.change) ? json(*cell.change)
                                                                      : json(nullptr));
         diffs.push_back(cell.diff ? json(*cell.diff) : json(nullptr));

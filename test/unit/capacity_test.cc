@@ -318,3 +318,30 @@ TEST_CASE("capacity headline and JSON", "[capacity]") {
             "maximum sustainable rate: none, even the starting rate 1,960 req/s failed") == 0);
   CHECK(pelt::capacity_json(c)["max_sustainable_rate"].is_null());
 }
+
+TEST_CASE("probe verdict: a failure known before the window is over", "[capacity]") {
+  const std::vector<pelt::ThresholdConfig> th = {threshold("http_req_duration", "p(95)<200"),
+                                                 threshold("http_req_failed", "rate<0.01")};
+  static const std::vector<std::string> names = {"search"};
+  static const std::vector<std::map<std::string, std::string>> tags = {{}};
+  pelt::ProbeJudgeInput in;
+  in.thresholds = &th;
+  in.scenario_names = &names;
+  in.scenario_tags = &tags;
+  // Two seconds of a 10 s hold at 100/s: up to 1,100 requests in the window, 55 may be slow.
+  const auto partial = [](uint64_t ms, uint64_t failed, uint64_t dropped) {
+    return pelt::window_stats(make_series(2, 100, ms, failed, dropped, 100), 0, 2, 1);
+  };
+  CHECK_FALSE(pelt::certain_failure(partial(20, 0, 0), 100, 10, in));
+  CHECK(pelt::certain_failure(partial(300, 0, 0), 100, 10, in));       // 200 slow already
+  CHECK_FALSE(pelt::certain_failure(partial(20, 5, 0), 100, 10, in));  // 10 failed of 11 allowed
+  CHECK(pelt::certain_failure(partial(20, 6, 0), 100, 10, in));        // 12 failed
+  CHECK_FALSE(pelt::certain_failure(partial(20, 0, 0), 100, 10, in));
+  CHECK(pelt::certain_failure(partial(20, 0, 1), 100, 10, in));  // 2 dropped > 0.1% of 1,100
+  // A tagged objective waits for the whole window.
+  pelt::ThresholdConfig named = threshold("http_req_duration", "p(95)<200");
+  named.tags = {{"name", "/"}};
+  const std::vector<pelt::ThresholdConfig> only_named = {named};
+  in.thresholds = &only_named;
+  CHECK_FALSE(pelt::certain_failure(partial(300, 0, 0), 100, 10, in));
+}
