@@ -177,4 +177,24 @@ void CapacityController::report(RunReport& report) const {
   report.thresholds_ok = c.max_sustainable_rate.has_value();
 }
 
+std::unique_ptr<CapacityController> start_capacity_controller(
+    const RunConfig& config, const std::vector<ExecutorPlan>& plans, const RunInfo& info) {
+  for (size_t i = 0; i < plans.size() && i < config.scenarios.size(); ++i) {
+    if (!plans[i].schedule()) continue;
+    CapacityController::Options o;
+    o.scenario = config.scenarios[i];
+    o.scenario_index = i;
+    o.scenario_count = plans.size();
+    o.thresholds = config.thresholds;
+    o.scenario_names = info.scenario_names();
+    o.scenario_tags = info.scenario_tags();
+    o.max_vus = plans[i].max_vus();
+    o.schedule = plans[i].schedule();
+    auto controller = std::make_unique<CapacityController>(std::move(o));
+    controller->begin();
+    return controller;  // (a file has at most one capacity-search scenario)
+  }
+  return nullptr;
+}
+
 }  // namespace pelt

@@ -14,11 +14,13 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "config/config.h"
 #include "engine/capacity_search.h"
+#include "engine/plan.h"
 #include "engine/rate_schedule.h"
 #include "results/capacity.h"
 #include "results/report.h"
@@ -78,5 +80,10 @@ class CapacityController {
   double recover_since_s_ = 0;       // run time the recovery began
   std::vector<ProbeResult> probes_;  // judged so far
 };
+
+// The controller of a run's capacity-search scenario (plans by scenario index; a plan with a
+// schedule is one), its first probe set; null when the run has none.
+std::unique_ptr<CapacityController> start_capacity_controller(
+    const RunConfig& config, const std::vector<ExecutorPlan>& plans, const RunInfo& info);
 
 }  // namespace pelt

@@ -128,7 +128,6 @@ class Run {
   // Once a second: thresholds (abort_on_fail) and the live outputs.
   void tick(double elapsed);
   // capacity-search: the controller, for a scenario whose rate is decided as it runs.
-  void start_capacity_search();
   void poll_capacity_search(double elapsed);
   void report_capacity_search(RunReport& report);
   // [observe]: the server's side of each stage, from Prometheus.
@@ -299,38 +298,16 @@ int Run::prepare() {
     workers_.push_back(std::make_unique<Worker>(wo, std::move(prepared_.workers[static_cast<size_t>(w)])));
   }
   closed_seconds_.assign(workers_.size(), 0);
-  start_capacity_search();
+  capacity_ = start_capacity_controller(cfg, plans_, info_);
   return kExitOk;
 }
 
 int Run::prepare_observe() {
-  const RunConfig& cfg = opt_.config;
-  ObserveConfig oc = cfg.observe;
-  if (!opt_.observe_prometheus.empty()) {
-    oc.enabled = true;
-    oc.prometheus = opt_.observe_prometheus;
-    if (oc.origin.empty()) oc.origin = "--observe-prometheus";
-  }
-  if (!oc.enabled) {
-    for (const ThresholdConfig& th : cfg.thresholds) {
-      if (!is_observe_metric(th.metric)) continue;
-      std::fprintf(stderr, "pelt: %s: threshold on %s needs an [observe] table or --observe-prometheus URL\n",
-                   th.location.c_str(), th.metric.c_str());
-      return kExitUsage;
-    }
-    return kExitOk;
-  }
-  if (oc.prometheus.empty()) {
-    std::fprintf(stderr, "pelt: %s: [observe] needs prometheus = \"http://HOST:9090\" (or --observe-prometheus URL)\n",
-                 oc.origin.c_str());
-    return kExitUsage;
-  }
-  observer_ = std::make_unique<Observer>(oc.prometheus, resolve_observe_queries(oc, url_.host), oc.query_delay,
-                                         oc.timeout);
   std::string error;
   std::vector<std::string> notes;
-  if (!observer_->check(error, notes)) {
-    std::fprintf(stderr, "pelt: observe: %s\n", error.c_str());
+  observer_ = open_observer(opt_.config, opt_.observe_prometheus, url_.host, notes, error);
+  if (!error.empty()) {
+    std::fprintf(stderr, "pelt: %s\n", error.c_str());
     return kExitUsage;
   }
   for (const std::string& note : notes) console_.notice(note);
@@ -339,34 +316,8 @@ int Run::prepare_observe() {
 
 void Run::begin_observe() {
   if (!observer_) return;
-  std::vector<Observer::Span> spans;
-  for (size_t si = 0; si < info_.scenarios.size(); ++si) {
-    const ScenarioInfo& sc = info_.scenarios[si];
-    for (size_t st = 0; st < sc.stages.size(); ++st) {
-      const double from = static_cast<double>((sc.start_time + sc.stages[st].start).count()) / 1e6;
-      spans.push_back({si, st, from, from + static_cast<double>(sc.stages[st].length.count()) / 1e6});
-    }
-  }
-  const double start = std::chrono::duration<double>(info_.started_at.time_since_epoch()).count();
-  observer_->begin(start, std::move(spans));
-}
-
-void Run::start_capacity_search() {
-  const RunConfig& cfg = opt_.config;
-  for (size_t i = 0; i < plans_.size(); ++i) {
-    if (!plans_[i].schedule()) continue;
-    CapacityController::Options o;
-    o.scenario = cfg.scenarios[i];
-    o.scenario_index = i;
-    o.scenario_count = plans_.size();
-    o.thresholds = cfg.thresholds;
-    o.scenario_names = info_.scenario_names();
-    o.scenario_tags = info_.scenario_tags();
-    o.max_vus = plans_[i].max_vus();
-    o.schedule = plans_[i].schedule();
-    capacity_ = std::make_unique<CapacityController>(std::move(o));
-    capacity_->begin();
-  }
+  observer_->begin(std::chrono::duration<double>(info_.started_at.time_since_epoch()).count(),
+                   planned_spans(info_));
 }
 
 void Run::poll_capacity_search(double elapsed) {

@@ -178,4 +178,51 @@ ObserveResults Observer::results() const {
   return results_;
 }
 
+std::unique_ptr<Observer> open_observer(const RunConfig& config, const std::string& flag_url,
+                                        const std::string& target_host,
+                                        std::vector<std::string>& notes, std::string& error) {
+  ObserveConfig oc = config.observe;
+  if (!flag_url.empty()) {
+    oc.enabled = true;
+    oc.prometheus = flag_url;
+    if (oc.origin.empty()) oc.origin = "--observe-prometheus";
+  }
+  if (!oc.enabled) {
+    for (const ThresholdConfig& th : config.thresholds) {
+      if (!is_observe_metric(th.metric)) continue;
+      error =
+          fmt::format("{}: threshold on {} needs an [observe] table or --observe-prometheus URL",
+                      th.location, th.metric);
+      return nullptr;
+    }
+    return nullptr;
+  }
+  if (oc.prometheus.empty()) {
+    error = oc.origin +
+            ": [observe] needs prometheus = \"http://HOST:9090\" (or --observe-prometheus URL)";
+    return nullptr;
+  }
+  auto observer = std::make_unique<Observer>(
+      oc.prometheus, resolve_observe_queries(oc, target_host), oc.query_delay, oc.timeout);
+  std::string problem;
+  if (!observer->check(problem, notes)) {
+    error = "observe: " + problem;
+    return nullptr;
+  }
+  return observer;
+}
+
+std::vector<Observer::Span> planned_spans(const RunInfo& info) {
+  std::vector<Observer::Span> spans;
+  for (size_t si = 0; si < info.scenarios.size(); ++si) {
+    const ScenarioInfo& sc = info.scenarios[si];
+    for (size_t st = 0; st < sc.stages.size(); ++st) {
+      const double from = static_cast<double>((sc.start_time + sc.stages[st].start).count()) / 1e6;
+      spans.push_back(
+          {si, st, from, from + static_cast<double>(sc.stages[st].length.count()) / 1e6});
+    }
+  }
+  return spans;
+}
+
 }  // namespace pelt

@@ -14,9 +14,11 @@
 #include <thread>
 #include <vector>
 
+#include "config/config.h"
 #include "observe/observe_config.h"
 #include "observe/prometheus_api.h"
 #include "results/observe_results.h"
+#include "results/report.h"
 
 namespace pelt {
 
@@ -71,5 +73,17 @@ class Observer {
   bool stopping_ = false;  // finish() was called: leave when every job is done
   std::thread thread_;
 };
+
+// The observer of a run: from the file's [observe] and --observe-prometheus (`flag_url`, which
+// wins), for a target on `target_host`; its queries already asked once (check()). Null with
+// `error` empty when the run observes nothing; null with `error` set (a message for exit 2) for
+// a table without a server, thresholds on observe.* without one, an unreachable Prometheus or a
+// query it refuses. `notes` gets what to tell the user before the load.
+std::unique_ptr<Observer> open_observer(const RunConfig& config, const std::string& flag_url,
+                                        const std::string& target_host,
+                                        std::vector<std::string>& notes, std::string& error);
+
+// Every stage of every scenario as planned, in run seconds.
+std::vector<Observer::Span> planned_spans(const RunInfo& info);
 
 }  // namespace pelt
