@@ -9,7 +9,7 @@ SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PACKAGES := build-essential cmake pkg-config python3 python3-jsonschema python3-pytest python3-h2 ca-certificates openssl curl \
   libuv1-dev libluajit2-5.1-dev libssl-dev prometheus-cpp-dev libtomlplusplus-dev catch2 \
   libfmt-dev nlohmann-json3-dev libhttp-parser-dev libnghttp2-dev nghttp2-client \
-  nginx-light prometheus wrk docker-compose clang libclang-rt-14-dev strace \
+  nginx-light prometheus prometheus-node-exporter wrk docker-compose clang libclang-rt-14-dev strace \
   nodejs npm chromium libxml2-utils libprotobuf-dev protobuf-compiler libsnappy-dev influxdb \
   kubernetes-client python3-kubernetes python3-yaml iproute2
 
@@ -31,9 +31,9 @@ deps:
 	  $(SUDO) apt-get update && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $$missing; \
 	else echo "all build and test packages present"; fi
-	@# nginx, prometheus and influxdb are started by the tests on free ports; keep the system
+	@# nginx, prometheus, node-exporter and influxdb are started by the tests on free ports; keep the system
 	@# services off (influxdb's package enables "influxdb" and its alias "influxd").
-	@-$(SUDO) systemctl disable --now nginx prometheus influxdb >/dev/null 2>&1 || true
+	@-$(SUDO) systemctl disable --now nginx prometheus prometheus-node-exporter influxdb >/dev/null 2>&1 || true
 	@# npm ci runs again only when the lock file changed; playwright-core never fetches a browser.
 	@if cmp -s web/package-lock.json web/node_modules/.pelt-installed-lock.json; then \
 	  echo "web/node_modules matches web/package-lock.json"; \

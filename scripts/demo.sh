@@ -45,5 +45,15 @@ echo "\$ pelt run scenarios/demo-ramp.toml --target $url --quiet --report demo-r
 # Crossing the p95 threshold is the point of this step: its exit code 99 is expected.
 "$PELT" run scenarios/demo-ramp.toml --target "$url" --quiet --report demo-report.html || [ $? -eq 99 ]
 echo
+echo "== 5. The maximum sustainable rate of /pool (4 slots of 20 ms: 200 requests a second)"
+echo "\$ pelt run scenarios/max-rate-quick.toml --target $url -e MAX_RATE_PATH=/pool --threads 1 --quiet"
+"$PELT" run scenarios/max-rate-quick.toml --target "$url" -e MAX_RATE_PATH=/pool --threads 1 --quiet | \
+  sed -n '/capacity search/,/^$/p'
+echo
+echo "== 6. Two hosts side by side: the same load against /delay/5 and /delay/15"
+echo "\$ scenarios/compare-hosts.sh scenarios/steady-quick.toml $url/delay/5 $url/delay/15 -- --label fast,slow --fail-if \"p(95) > +50%\""
+PELT="$PELT" OUT="$out/compare" PELT_RUN_ARGS="--threads 1" scenarios/compare-hosts.sh scenarios/steady-quick.toml \
+  "$url/delay/5" "$url/delay/15" -- --label fast,slow --fail-if "p(95) > +50%" || \
+  echo "(pelt compare exited $?: the --fail-if gate fired, as it should for a host three times slower)"
+echo
 echo "== The report of step 4 is $(pwd)/demo-report.html (open it in a browser)"
-

@@ -120,6 +120,7 @@ std::string usage_text() {
   return
       "Usage: pelt [options] <url> [-- script args]\n"
       "       pelt run <file.toml|-> [options]\n"
+      "       pelt compare <a.json> <b.json> [...] [options]   (pelt compare --help)\n"
       "\n"
       "Quick benchmark (wrk-compatible):\n"
       "  -t, --threads N          worker threads (default 2)\n"
@@ -166,6 +167,7 @@ std::string usage_text() {
       "  pelt run FILE.toml [--target URL] [-e KEY=VALUE]... [--summary-json FILE]\n"
       "                     [--threads N] [--quiet] [--metrics ADDR] [--json FILE]\n"
       "                     [--http V] [--h2c] [-m N]   (override [target] http, h2c, streams)\n"
+      "                     [--observe-prometheus URL]   (server CPU, memory ... per stage)\n"
       "  '-' reads the file from standard input.\n"
       "  pelt merge A.json B.json ... [--summary-json OUT] [--report OUT.html] [--allow-partial]\n"
       "  merges the summaries of a fleet's instances (docs/DISTRIBUTED.md).\n"
@@ -360,6 +362,12 @@ CliResult parse_command_line(const std::vector<std::string>& args) {
       ok = (!takes || need(v)) && apply_fleet_flag(name, v, o.fleet, rd.error);
     } else if (!o.quick && name == "--target") {
       ok = need(target_override);
+    } else if (!o.quick && name == "--observe-prometheus") {
+      ok = need(o.observe_prometheus);
+      if (ok && o.observe_prometheus.rfind("http://", 0) != 0 && o.observe_prometheus.rfind("https://", 0) != 0) {
+        rd.error = "--observe-prometheus needs an http:// or https:// URL, got \"" + o.observe_prometheus + "\"";
+        ok = false;
+      }
     } else {
       return fail("unknown option " + a + (o.quick ? "" : " for pelt run") + " (see pelt --help)");
     }

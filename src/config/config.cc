@@ -20,8 +20,8 @@ namespace pelt {
 namespace config_detail {
 namespace {
 
-constexpr std::string_view kTopKeys[] = {"script",     "target",  "metrics",  "scenarios",
-                                         "thresholds", "outputs", "execution"};
+constexpr std::string_view kTopKeys[] = {"script",     "target",  "metrics",   "scenarios",
+                                         "thresholds", "outputs", "execution", "observe"};
 constexpr std::string_view kTargetKeys[] = {"url",     "timeout",  "method", "path",
                                             "body",    "headers",  "insecure", "cacert",
                                             "http",    "streams",  "h2c"};
@@ -206,6 +206,10 @@ bool Loader::load(std::string_view text, RunConfig& out) {
   std::sort(scenario_tags_.begin(), scenario_tags_.end());
   scenario_tags_.erase(std::unique(scenario_tags_.begin(), scenario_tags_.end()),
                        scenario_tags_.end());
+  if (const auto* node = root.get("observe")) {
+    if (!read_observe(*node, config.observe)) return false;
+  }
+  observe_labels_ = observe_labels(config.observe);
   if (const auto* node = root.get("thresholds")) {
     if (!read_thresholds(*node, config.thresholds)) return false;
   }
@@ -223,6 +227,7 @@ bool Loader::load(std::string_view text, RunConfig& out) {
       return false;
     }
   }
+  if (!check_capacity_file(root, config)) return false;
   out = std::move(config);
   return true;
 }

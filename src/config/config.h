@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "observe/observe_config.h"
 #include "outputs/output_config.h"
 #include "results/thresholds.h"
 #include "wire/http_version.h"
@@ -24,7 +25,8 @@ enum class ExecutorKind {
   kConstantArrivalRate,
   kRampingArrivalRate,
   kPerVuIterations,
-  kSharedIterations
+  kSharedIterations,
+  kCapacitySearch  // open loop, the rate found as it runs (docs/CAPACITY.md)
 };
 
 // The executor's name as written in files, e.g. "ramping-vus".
@@ -53,7 +55,13 @@ struct ScenarioConfig {
   uint32_t start_vus = 0;                              // ramping-vus: VUs before the first stage
   std::vector<StageSpec> stages;                       // ramping-*: stages in order
   double rate = 0;        // constant-arrival-rate: iterations per time_unit
-  double start_rate = 0;  // ramping-arrival-rate: iterations per time_unit before stage 1
+  double start_rate = 0;  // ramping-arrival-rate: iterations per time_unit before stage 1;
+                          // capacity-search: the first probe's rate
+  double max_rate = 0;    // capacity-search: the highest rate probed, per time_unit
+  double step_factor = 1.5;  // capacity-search: each passing probe multiplies the rate by this
+  double precision = 0.05;   // capacity-search: bisect until (failing - passing) / passing <= this
+  std::chrono::microseconds hold{0};  // capacity-search: judged length of each probe
+  std::chrono::microseconds settle{std::chrono::seconds(2)};  // capacity-search: not judged, at each probe's start
   std::chrono::microseconds time_unit{std::chrono::seconds(1)};  // period rates refer to
   uint32_t pre_allocated_vus = 0;         // arrival-rate: VUs opened at start
   uint32_t max_vus = 0;                   // arrival-rate: VU cap (0 = pre_allocated_vus)
@@ -120,6 +128,7 @@ struct RunConfig {
   MetricsConfig metrics;                    // [metrics]
   std::vector<OutputConfig> outputs;        // [[outputs]]: stores the results are pushed to
   ExecutionConfig execution;                // [execution]
+  ObserveConfig observe;                    // [observe]: the server's side from Prometheus
 };
 
 // Parses and validates. vars: -e values (they win over the process environment, which is read

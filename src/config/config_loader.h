@@ -88,9 +88,21 @@ class Loader {
                      const RequestDefaults& defaults, ScenarioConfig& out);
   bool read_stages(const toml::node& node, const std::string& what, bool rates,
                    std::vector<StageSpec>& out, std::vector<bool>& per_second);
+  // capacity-search (config_capacity.cc): step_factor (> 1) or precision (0 < p < 1), a
+  // duration of whole seconds of at least min_seconds, the rates' order, and the checks on the
+  // whole file (the only scenario, with objectives the probes can be judged on).
+  bool read_capacity_number(const toml::node& node, const std::string& what, double& out);
+  bool read_whole_seconds(const toml::node& node, const std::string& what, int64_t min_seconds,
+                          std::chrono::microseconds& out);
+  bool check_capacity_rates(const ScenarioConfig& scenario,
+                            const std::map<std::string, const toml::node*, std::less<>>& seen);
+  bool check_capacity_file(const toml::table& root, const RunConfig& config);
+  // [observe] (config_observe.cc).
+  bool read_observe(const toml::node& node, ObserveConfig& out);
   bool read_thresholds(const toml::node& node, std::vector<ThresholdConfig>& out);
   bool read_threshold_key(const toml::key& key, std::string& metric,
                           std::map<std::string, std::string>& tags);
+  bool check_observe_threshold_key(const toml::key& key, const std::string& metric, bool tags);
   bool read_threshold_entry(const toml::node& node, const toml::key& key, const std::string& metric,
                             const std::map<std::string, std::string>& tags,
                             std::vector<ThresholdConfig>& out);
@@ -101,6 +113,7 @@ class Loader {
   const std::map<std::string, std::string>& vars_;  // -e values
   std::string error_;                               // the first problem, once found
   std::vector<std::string> scenario_tags_;          // tag names the scenarios define (sorted)
+  std::vector<std::string> observe_labels_;         // [observe] query labels (observe.LABEL)
 };
 
 // Header names compare case-insensitively; a later value replaces an earlier one in place.

@@ -147,6 +147,7 @@ bool Loader::read_scenario(const toml::key& key, const toml::node& node, const T
   std::map<std::string, const toml::node*, std::less<>> seen;
   bool rate_per_second = false;
   bool start_rate_per_second = false;
+  bool max_rate_per_second = false;
   std::vector<bool> stage_per_second;
   HeaderList header_overrides;
   for (const auto& [entry_key, value] : ordered(*table)) {
@@ -180,6 +181,12 @@ bool Loader::read_scenario(const toml::key& key, const toml::node& node, const T
       if (ok && out.rate <= 0) return fail(v, what + " must be above 0");
     } else if (k == "start_rate") {
       ok = read_rate(v, what, out.start_rate, start_rate_per_second);
+    } else if (k == "max_rate") {
+      ok = read_rate(v, what, out.max_rate, max_rate_per_second);
+    } else if (k == "step_factor" || k == "precision") {
+      ok = read_capacity_number(v, what, k == "step_factor" ? out.step_factor : out.precision);
+    } else if (k == "hold" || k == "settle") {
+      ok = read_whole_seconds(v, what, k == "hold" ? 1 : 0, k == "hold" ? out.hold : out.settle);
     } else if (k == "time_unit") {
       ok = read_duration(v, what, out.time_unit);
       if (ok && out.time_unit.count() == 0) return fail(v, what + " must be above 0");
@@ -232,6 +239,7 @@ bool Loader::read_scenario(const toml::key& key, const toml::node& node, const T
   const double unit_seconds = static_cast<double>(out.time_unit.count()) / 1e6;
   if (rate_per_second) out.rate *= unit_seconds;
   if (start_rate_per_second) out.start_rate *= unit_seconds;
+  if (max_rate_per_second) out.max_rate *= unit_seconds;
   for (size_t i = 0; i < out.stages.size(); ++i) {
     if (stage_per_second[i]) out.stages[i].target *= unit_seconds;
   }
@@ -247,6 +255,7 @@ bool Loader::read_scenario(const toml::key& key, const toml::node& node, const T
                   fmt::format("scenario \"{}\" has no VUs: set pre_allocated_vus above 0", name));
     }
   }
+  if (info->kind == ExecutorKind::kCapacitySearch && !check_capacity_rates(out, seen)) return false;
   if (info->kind == ExecutorKind::kSharedIterations && out.iterations < out.vus) {
     auto it = seen.find("iterations");
     const toml::node& where = it != seen.end() ? *it->second : *seen.find("vus")->second;

@@ -5,6 +5,7 @@
 
 #include "config/config_loader.h"
 #include "results/catalogue.h"
+#include "results/observe_results.h"
 #include "results/thresholds.h"
 
 namespace pelt::config_detail {
@@ -61,6 +62,7 @@ bool Loader::read_threshold_key(const toml::key& key, std::string& metric,
   const std::string_view text = key.str();
   const size_t brace = text.find('{');
   metric = std::string(trim(text.substr(0, brace)));
+  if (is_observe_metric(metric)) return check_observe_threshold_key(key, metric, brace != std::string_view::npos);
   if (find_metric(metric) == nullptr) {
     const std::vector<std::string_view> names = metric_names();
     std::string guess = closest(metric, names);
@@ -168,12 +170,38 @@ bool Loader::read_threshold_entry(const toml::node& node, const toml::key& key,
                 fmt::format("bad threshold \"{}\" for {}: {}", threshold.expression, threshold.key,
                             message));
   }
-  if (!check_metric_aggregation(metric, threshold.parsed, message)) {
+  if (is_observe_metric(metric)) {
+    const auto a = threshold.parsed.aggregation;
+    if (a != ThresholdExpr::Aggregation::kAvg && a != ThresholdExpr::Aggregation::kMin &&
+        a != ThresholdExpr::Aggregation::kMax) {
+      return fail(*expression, fmt::format("threshold \"{}\" for {}: a query's figures support avg, min and max "
+                                           "(over the whole run), e.g. \"max<90\"",
+                                           threshold.expression, threshold.key));
+    }
+  } else if (!check_metric_aggregation(metric, threshold.parsed, message)) {
     return fail(*expression, fmt::format("threshold \"{}\" for {}: {}", threshold.expression,
                                          threshold.key, message));
   }
   threshold.location = location(expression->source());
   out.push_back(std::move(threshold));
+  return true;
+}
+
+}  // namespace pelt::config_detail
+
+namespace pelt::config_detail {
+
+bool Loader::check_observe_threshold_key(const toml::key& key, const std::string& metric, bool tags) {
+  const std::string label = metric.substr(kObservePrefix.size());
+  if (tags) {
+    return fail(key, fmt::format("{} takes no tag filter: it is judged over the whole run", metric));
+  }
+  if (std::find(observe_labels_.begin(), observe_labels_.end(), label) == observe_labels_.end()) {
+    std::vector<std::string_view> known(observe_labels_.begin(), observe_labels_.end());
+    std::string guess = closest(label, known);
+    std::string hint = guess.empty() ? "" : fmt::format(" (did you mean \"{}\"?)", guess);
+    return fail(key, fmt::format("unknown query \"{}\" in {}{}; [observe] has {}", label, metric, hint, join(known)));
+  }
   return true;
 }
 

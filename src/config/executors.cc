@@ -22,6 +22,12 @@ const std::vector<ExecutorInfo>& executor_table() {
        {}, false},
       {ExecutorKind::kSharedIterations, "shared-iterations", {"vus", "iterations", "max_duration"},
        {}, false},
+      {ExecutorKind::kCapacitySearch, "capacity-search",
+       {"start_rate", "max_rate", "step_factor", "hold", "settle", "precision", "time_unit",
+        "pre_allocated_vus", "max_vus"},
+       {{"start_rate", "start_rate = 50"}, {"max_rate", "max_rate = 5000"},
+        {"hold", "hold = \"10s\""}, {"pre_allocated_vus", "pre_allocated_vus = 20"}},
+       true},
   };
   return kAll;
 }

@@ -37,7 +37,7 @@ void Executor::tick(uint64_t now_ns) {
   const auto t = std::chrono::microseconds((now_ns - start_ns_) / kNsPerUs);
   ScenarioStats& stats = scenario_.stats();
   stats.stage = static_cast<uint32_t>(std::min(plan_.stage_index(t), stats.stages.size() - 1));
-  const uint64_t end_ns = start_ns_ + to_ns(plan_.duration());
+  const uint64_t end_ns = plan_end_ns();
   if (issuing_ && now_ns >= end_ns) {
     issuing_ = false;
     stop_issuing();
@@ -56,6 +56,10 @@ void Executor::tick(uint64_t now_ns) {
 uint32_t Executor::vu_share(uint64_t n) const {
   return static_cast<uint32_t>(std::min<uint64_t>(
       segment_.share_grouped(n, std::max<uint32_t>(env_.streams, 1)), UINT32_MAX));
+}
+
+uint64_t Executor::plan_end_ns() const {
+  return start_ns_ + to_ns(plan_.duration());
 }
 
 Vu& Executor::open_vu() {
@@ -197,15 +201,12 @@ void OpenLoopExecutor::prewarm() {
 
 void OpenLoopExecutor::control(uint64_t now_ns, std::chrono::microseconds t) {
   // This worker's part of the rate (it takes every count-th arrival).
-  scenario_.stats().target = plan_.target_rate(t) / segment_.count;
+  scenario_.stats().target = target_rate(t) / segment_.count;
   if (vus_.empty()) {
     const uint32_t initial = std::min(vu_share(plan_.initial_vus()), max_vus_);
     for (uint32_t i = 0; i < initial; ++i) open_warm_vu();
   }
-  if (next_due_ns_ == 0 && issuing_) {
-    auto due = plan_.arrival_time(next_arrival_);
-    if (due) next_due_ns_ = start_ns_ + static_cast<uint64_t>(due->count()) * kNsPerUs;
-  }
+  if (next_due_ns_ == 0 && issuing_) next_due_ns_ = arrival_due_ns(next_arrival_).value_or(0);
   dispatch_due(now_ns);
 }
 
@@ -215,27 +216,46 @@ void OpenLoopExecutor::dispatch_due(uint64_t now_ns) {
   // A rate far beyond what can be sent (-R 1000000000) must not keep the loop busy: arrivals
   // past what the queue could ever hold are dropped in bulk, and one wake-up dispatches a
   // bounded number, so I/O, timers and a stop are served in between.
-  const auto t = std::chrono::microseconds((now_ns + kArrivalSlackNs - start_ns_) / kNsPerUs);
-  const uint64_t due_total = static_cast<uint64_t>(std::ceil(plan_.arrivals_until(t)));
-  if (due_total > next_arrival_) {
-    const uint64_t mine = (due_total - next_arrival_ + segment_.stride() - 1) / segment_.stride();
-    const uint64_t room = kMaxQueuedArrivals + kMaxArrivalsPerWakeup;
-    if (mine > room) {
-      const uint64_t skip = mine - room;
-      env_.recorder.record_dropped(scenario_.index(), skip, now_ns);
-      next_arrival_ += skip * segment_.stride();
-      auto due = plan_.arrival_time(next_arrival_);
-      next_due_ns_ = due ? start_ns_ + static_cast<uint64_t>(due->count()) * kNsPerUs : 0;
+  // (Arrival times come from arrival_due_ns(), so an executor with a schedule of its own is
+  // treated the same way.)
+  const uint64_t room = kMaxQueuedArrivals + kMaxArrivalsPerWakeup;
+  const uint64_t limit_ns = now_ns + kArrivalSlackNs;
+  const uint64_t stride = segment_.stride();
+  // Whether this worker's k-th next arrival is due already.
+  auto due = [&](uint64_t k) {
+    const auto at = arrival_due_ns(next_arrival_ + k * stride);
+    return at && *at <= limit_ns;
+  };
+  if (due(room)) {
+    // More are due than the queue could ever hold: find the last one due (doubling, then
+    // bisecting) and drop all but the last `room`.
+    uint64_t lo = room, hi = 2 * room;
+    while (hi < (uint64_t{1} << 40) && due(hi)) {
+      lo = hi;
+      hi *= 2;
     }
+    while (hi - lo > 1) {
+      const uint64_t mid = lo + (hi - lo) / 2;
+      (due(mid) ? lo : hi) = mid;
+    }
+    const uint64_t skip = lo + 1 - room;
+    env_.recorder.record_dropped(scenario_.index(), skip, now_ns);
+    next_arrival_ += skip * stride;
+    next_due_ns_ = arrival_due_ns(next_arrival_).value_or(0);
   }
   for (uint64_t n = 0; n < kMaxArrivalsPerWakeup && next_due_ns_ != 0 &&
                        next_due_ns_ <= now_ns + kArrivalSlackNs;
        ++n) {
     dispatch(next_due_ns_);
     next_arrival_ += segment_.stride();
-    auto due = plan_.arrival_time(next_arrival_);
-    next_due_ns_ = due ? start_ns_ + static_cast<uint64_t>(due->count()) * kNsPerUs : 0;
+    next_due_ns_ = arrival_due_ns(next_arrival_).value_or(0);
   }
+}
+
+std::optional<uint64_t> OpenLoopExecutor::arrival_due_ns(uint64_t n) const {
+  const auto due = plan_.arrival_time(n);
+  if (!due) return std::nullopt;
+  return start_ns_ + static_cast<uint64_t>(due->count()) * kNsPerUs;
 }
 
 void OpenLoopExecutor::dispatch(uint64_t intended_ns) {

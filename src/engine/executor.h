@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "engine/plan.h"
@@ -60,6 +61,9 @@ class Executor {
   virtual void control(uint64_t now_ns, std::chrono::microseconds t) = 0;
   // The plan ended: no new iterations.
   virtual void stop_issuing() = 0;
+  // When the plan stops issuing new iterations (ns): the scenario start plus the plan's
+  // duration. An executor whose plan is decided as it runs (capacity-search) moves it.
+  virtual uint64_t plan_end_ns() const;
   // Whether a VU counts as live in a snapshot.
   virtual bool counts_as_live(const Vu& vu) const = 0;
   virtual void on_finish() {}
@@ -126,6 +130,14 @@ class OpenLoopExecutor : public Executor {
   void stop_issuing() override { drop_queued(); }
   bool counts_as_live(const Vu& vu) const override { return !vu.free(); }
   void on_finish() override;
+  // The schedule: when global arrival n is due (ns, on the clock), nullopt when it is not
+  // (yet) scheduled; and the total target rate (iterations per second) at t. The plan's by
+  // default; a variant whose rate is decided as it runs overrides both and calls reschedule()
+  // when its schedule changed.
+  virtual std::optional<uint64_t> arrival_due_ns(uint64_t n) const;
+  virtual double target_rate(std::chrono::microseconds t) const { return plan_.target_rate(t); }
+  // Forgets the cached due time of the next arrival, so the next tick asks the schedule again.
+  void reschedule() { next_due_ns_ = 0; }
 
  private:
   void dispatch(uint64_t intended_ns);  // one arrival

@@ -4,6 +4,9 @@
 #include <cmath>
 #include <limits>
 
+#include "engine/capacity_executor.h"
+#include "engine/capacity_search.h"
+
 namespace pelt {
 namespace {
 
@@ -68,6 +71,14 @@ PlanSpec plan_spec(const ScenarioConfig& c) {
       spec = constant(false, c.vus, c.max_duration);
       spec.initial_vus = spec.max_vus = c.vus;
       break;
+    case ExecutorKind::kCapacitySearch:
+      // One stage as long as the search can take, up to max_rate; the rates themselves are
+      // decided while it runs (engine/capacity_controller.h).
+      spec = constant(true, per_second(c.max_rate, c.time_unit), search_time_bound(c));
+      spec.initial_vus = c.pre_allocated_vus;
+      spec.max_vus = std::max(c.max_vus, c.pre_allocated_vus);
+      spec.schedule = std::make_shared<RateSchedule>();
+      break;
   }
   return spec;
 }
@@ -89,6 +100,8 @@ std::unique_ptr<Executor> make_executor(const ExecutorPlan& plan, VuEnv& env,
     case ExecutorKind::kConstantArrivalRate:
     case ExecutorKind::kRampingArrivalRate:
       return std::make_unique<OpenLoopExecutor>(env, scenario, plan, segment, c.queue_when_busy);
+    case ExecutorKind::kCapacitySearch:
+      return std::make_unique<CapacitySearchExecutor>(env, scenario, plan, segment);
   }
   return nullptr;
 }

@@ -46,6 +46,7 @@ ExecutorPlan::ExecutorPlan(const PlanSpec& spec) : open_loop_(spec.open_loop) {
   }
   initial_vus_ = spec.initial_vus;
   max_vus_ = std::max(spec.max_vus, spec.initial_vus);
+  schedule_ = spec.schedule;
 }
 
 bool ExecutorPlan::arrival_rate() const {

@@ -7,10 +7,12 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <vector>
 
 #include "config/config.h"
+#include "engine/rate_schedule.h"
 
 namespace pelt {
 
@@ -21,6 +23,9 @@ struct PlanSpec {
   std::vector<StageSpec> stages;  // each ends at `target` (per second when open_loop)
   uint32_t initial_vus = 0;      // VUs to open at start
   uint32_t max_vus = 0;          // VUs that may ever exist
+  // capacity-search: the rates, decided while the scenario runs (the stages then only bound
+  // its length); null for every plan fixed in advance.
+  std::shared_ptr<RateSchedule> schedule;
 };
 
 class ExecutorPlan {
@@ -50,6 +55,9 @@ class ExecutorPlan {
   std::chrono::microseconds duration() const;  // when new iterations stop (no graceful stop)
   uint32_t initial_vus() const;  // VUs to open at start (arrival-rate: pre_allocated_vus)
   uint32_t max_vus() const;      // VUs that may ever exist
+  // The live schedule of a capacity-search plan (shared by the workers and the main thread's
+  // controller, internally synchronized), or null.
+  RateSchedule* schedule() const { return schedule_.get(); }
 
  private:
   // One linear segment of the plan.
@@ -70,6 +78,7 @@ class ExecutorPlan {
   double total_arrivals_ = 0;              // open loop: integral over the whole plan
   uint32_t initial_vus_ = 0;               // VUs opened at start
   uint32_t max_vus_ = 0;                   // VU cap
+  std::shared_ptr<RateSchedule> schedule_; // capacity-search: the live rates
 };
 
 

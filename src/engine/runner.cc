@@ -15,6 +15,7 @@
 
 #include "config/config_identity.h"
 #include "config/executors.h"
+#include "engine/capacity_controller.h"
 #include "engine/done_sink.h"
 #include "engine/executors.h"
 #include "engine/fleet_run.h"
@@ -22,6 +23,7 @@
 #include "engine/prepare.h"
 #include "engine/signals.h"
 #include "engine/worker.h"
+#include "observe/observer.h"
 #include "outputs/outputs_sink.h"
 #include "results/metrics.h"
 #include "results/dashboard_server.h"
@@ -128,6 +130,12 @@ class Run {
   void collect_seconds();
   // Once a second: thresholds (abort_on_fail) and the live outputs.
   void tick(double elapsed);
+  // capacity-search: the controller, for a scenario whose rate is decided as it runs.
+  void poll_capacity_search(double elapsed);
+  void report_capacity_search(RunReport& report);
+  // [observe]: the server's side of each stage, from Prometheus.
+  int prepare_observe();
+  void begin_observe();
 
   RunOptions& opt_;
   SignalWatcher& signals_;                  // SIGINT and SIGTERM
@@ -151,6 +159,10 @@ class Run {
   bool aborted_ = false;                    // stopped by an abort_on_fail threshold
   std::string abort_reason_;                // which threshold
   std::unique_ptr<ControlServer> control_;  // --paused: waits for POST /start
+  std::vector<uint64_t> closed_seconds_;    // by worker: run seconds it has closed so far
+  uint64_t waiting_now_ = 0;                // requests in flight at the last tick
+  std::unique_ptr<CapacityController> capacity_;  // the capacity-search scenario's, if any
+  std::unique_ptr<Observer> observer_;      // [observe] / --observe-prometheus, if any
 };
 
 int Run::prepare() {
@@ -223,6 +235,7 @@ int Run::prepare() {
     std::fprintf(stderr, "pelt: %s\n", error.c_str());
     return kExitUsage;
   }
+  if (const int observe = prepare_observe(); observe != kExitOk) return observe;
 
   // Outputs, in the order they write at the end.
   if (!opt_.quiet) sinks_.push_back(make_progress_sink(console_, opt_.quick));
@@ -311,7 +324,40 @@ int Run::prepare() {
     wo.plans = &plans_;
     workers_.push_back(std::make_unique<Worker>(wo, std::move(prepared_.workers[static_cast<size_t>(w)])));
   }
+  closed_seconds_.assign(workers_.size(), 0);
+  capacity_ = start_capacity_controller(cfg, plans_, info_);
   return kExitOk;
+}
+
+int Run::prepare_observe() {
+  std::string error;
+  std::vector<std::string> notes;
+  observer_ = open_observer(opt_.config, opt_.observe_prometheus, url_.host, notes, error);
+  if (!error.empty()) {
+    std::fprintf(stderr, "pelt: %s\n", error.c_str());
+    return kExitUsage;
+  }
+  for (const std::string& note : notes) console_.notice(note);
+  return kExitOk;
+}
+
+void Run::begin_observe() {
+  if (!observer_) return;
+  observer_->begin(std::chrono::duration<double>(info_.started_at.time_since_epoch()).count(),
+                   planned_spans(info_));
+}
+
+void Run::poll_capacity_search(double elapsed) {
+  if (!capacity_ || capacity_->done()) return;
+  collect_seconds();
+  const uint64_t complete = *std::min_element(closed_seconds_.begin(), closed_seconds_.end());
+  for (const std::string& line : capacity_->poll(elapsed, timeseries_, complete, waiting_now_)) {
+    if (!opt_.quiet) console_.notice(line);
+  }
+}
+
+void Run::report_capacity_search(RunReport& report) {
+  if (capacity_) capacity_->report(report);
 }
 
 void Run::start() {
@@ -339,6 +385,7 @@ void Run::start() {
   t0_ns_ = uv_hrtime();
   start_ns_.store(t0_ns_, std::memory_order_release);
   go_->count_down();
+  begin_observe();
 }
 
 std::unique_ptr<WorkerStats> Run::merged_snapshot() {
@@ -350,8 +397,10 @@ std::unique_ptr<WorkerStats> Run::merged_snapshot() {
 }
 
 void Run::collect_seconds() {
-  for (auto& w : workers_) {
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    auto& w = workers_[i];
     for (ClosedSecond& second : w->take_seconds()) {
+      closed_seconds_[i] = std::max(closed_seconds_[i], second.index + 1);
       for (auto& [key, point] : second.series) {
         if (!key.name.empty()) key.name = redactor_.clean(key.name);
       }
@@ -363,6 +412,7 @@ void Run::collect_seconds() {
 void Run::tick(double elapsed) {
   collect_seconds();
   std::unique_ptr<WorkerStats> m = merged_snapshot();
+  waiting_now_ = m->waiting_now;
   const std::vector<ThresholdOutcome> thresholds = evaluate_thresholds(info_, *m, elapsed);
   bool abort_now = false;
   for (const ThresholdOutcome& o : thresholds) {
@@ -388,6 +438,8 @@ void Run::tick(double elapsed) {
   live->abort_reason = abort_reason_;
   live->timeseries = &timeseries_;
   live->breaking_point = find_breaking_point(*live);
+  report_capacity_search(*live);
+  if (observer_) live->observe = observer_->results();
   for (auto& sink : sinks_) sink->on_tick(*live);
   if (abort_now) {
     console_.notice("pelt: stopping early: threshold " + abort_reason_);
@@ -411,6 +463,7 @@ void Run::monitor() {
     }
     // Workers that do not stop in time (a script stuck in a loop) do not hold up the outputs.
     if (interrupted_ && elapsed >= stop_deadline_) break;
+    if (!interrupted_) poll_capacity_search(elapsed);
     if (elapsed >= next_tick) {
       next_tick += 1.0;
       tick(elapsed);
@@ -443,12 +496,20 @@ int Run::finish() {
   report.timeseries = &timeseries_;
   report.info = info_;
   report.index_scenarios();
-  report.thresholds = evaluate_thresholds(report.info, report.stats, report.elapsed_seconds);
+  if (observer_) {
+    // The last stage's figures reach Prometheus a little after it ended.
+    if (!interrupted_ && !opt_.quiet) console_.notice("pelt: observe: asking Prometheus about the last stage");
+    observer_->finish(report.elapsed_seconds, interrupted_);
+    report.observe = observer_->results();
+  }
+  report.thresholds = evaluate_thresholds(report.info, report.stats, report.elapsed_seconds,
+                                          report.observe ? &*report.observe : nullptr);
   for (const ThresholdOutcome& o : report.thresholds) report.thresholds_ok = report.thresholds_ok && o.result.ok;
   report.interrupted = interrupted_;
   report.aborted = aborted_;
   report.abort_reason = abort_reason_;
   report.breaking_point = find_breaking_point(report);
+  report_capacity_search(report);
 
   int code = kExitOk;
   for (auto& sink : sinks_) sink->before_final(report);

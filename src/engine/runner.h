@@ -48,6 +48,7 @@ struct RunOptions {
   std::chrono::milliseconds dashboard_linger{0};  // --dashboard-linger D
   std::vector<std::string> sources;          // --source local addresses
   std::string metrics_listen;                // --metrics ADDR (overrides [metrics] listen)
+  std::string observe_prometheus;            // --observe-prometheus URL (overrides [observe])
   std::chrono::milliseconds metrics_linger{-1};  // --metrics-linger (-1 = from config)
   FleetOptions fleet;  // --segment, --instance, --run-id, --start-at, --paused, --control
 };

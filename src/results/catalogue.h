@@ -16,6 +16,8 @@
 
 namespace pelt {
 
+struct ObserveResults;  // results/observe_results.h
+
 // k6's four metric types.
 enum class MetricType {
   kTrend,    // a distribution of durations (avg, min, max, med, p(N))
@@ -58,6 +60,7 @@ struct MetricSource {
   // (scenario, name, method, status, stage, check) selects the scenarios carrying it.
   const std::vector<std::map<std::string, std::string>>* scenario_tags = nullptr;
   double elapsed_seconds = 0;  // run time so far, seconds (counter rates)
+  const ObserveResults* observe = nullptr;  // [observe]: what Prometheus said (observe.LABEL)
 };
 
 // The part of the statistics a set of tag filters selects.

@@ -10,8 +10,9 @@ namespace pelt {
 namespace {
 
 // The app's scripts, in the order they must run (later files use earlier ones).
-constexpr const char* kAppScripts[] = {kWebJsFormat,   kWebJsDom,     kWebJsCharts, kWebJsModel,
-                                       kWebJsSections, kWebJsDetails, kWebJsLive,   kWebJsMain};
+constexpr const char* kAppScripts[] = {kWebJsFormat,   kWebJsDom,     kWebJsCharts,   kWebJsModel,
+                                       kWebJsSections, kWebJsDetails, kWebJsCapacity, kWebJsCompare,
+                                       kWebJsLive,     kWebJsMain};
 
 // Replaces every {{NAME}} in `page` whose NAME is in `values`; inserted text is not rescanned.
 std::string fill_template(std::string_view page, const std::map<std::string, std::string>& values) {
@@ -135,6 +136,18 @@ std::string render_report_html(const nlohmann::json& summary) {
 
 std::string render_dashboard_html() {
   return render_page("live", "pelt live", "null");
+}
+
+std::string render_compare_html(const nlohmann::json& comparison) {
+  std::string title = "pelt compare";
+  if (comparison.contains("runs") && comparison["runs"].is_array()) {
+    std::string names;
+    for (const auto& r : comparison["runs"]) {
+      if (r.contains("label") && r["label"].is_string()) names += (names.empty() ? "" : " vs ") + r["label"].get<std::string>();
+    }
+    if (!names.empty()) title += ": " + names;
+  }
+  return render_page("compare", title, json_for_script(comparison));
 }
 
 }  // namespace pelt

@@ -15,6 +15,10 @@ std::string render_report_html(const nlohmann::json& summary);
 // The live dashboard's page: the same app in live mode; it loads /api/summary and /events.
 std::string render_dashboard_html();
 
+// `pelt compare --html`: the same app in compare mode, with `comparison` (a pelt.compare/v1
+// document, results/compare.h) inline.
+std::string render_compare_html(const nlohmann::json& comparison);
+
 // `value` as JSON that is safe inside <script type="application/json">: '<', '>' and '&'
 // (and U+2028/U+2029) are written as \u escapes, so no string can end the element or open a
 // comment. Invalid UTF-8 is replaced by U+FFFD.

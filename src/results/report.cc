@@ -27,6 +27,7 @@ MetricSource RunReport::source() const {
   s.scenario_names = &scenario_names;
   s.scenario_tags = &scenario_tags;
   s.elapsed_seconds = elapsed_seconds;
+  s.observe = observe ? &*observe : nullptr;
   return s;
 }
 
@@ -40,7 +41,7 @@ double RunReport::stage_seconds(size_t scenario, size_t stage) const {
 }
 
 std::vector<ThresholdOutcome> evaluate_thresholds(const RunInfo& info, const WorkerStats& stats,
-                                                  double elapsed_seconds) {
+                                                  double elapsed_seconds, const ObserveResults* observe) {
   const std::vector<std::string> names = info.scenario_names();
   const std::vector<std::map<std::string, std::string>> tags = info.scenario_tags();
   MetricSource in;
@@ -48,6 +49,7 @@ std::vector<ThresholdOutcome> evaluate_thresholds(const RunInfo& info, const Wor
   in.scenario_names = &names;
   in.scenario_tags = &tags;
   in.elapsed_seconds = elapsed_seconds;
+  in.observe = observe;
   std::vector<ThresholdOutcome> out;
   for (const ThresholdConfig& th : info.thresholds) out.push_back({&th, evaluate_threshold(th, in)});
   return out;

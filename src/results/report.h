@@ -7,14 +7,17 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "config/config.h"
+#include "results/capacity.h"
 #include "results/catalogue.h"
 #include "results/fleet_info.h"
+#include "results/observe_results.h"
 #include "results/series.h"
 #include "results/stats.h"
 #include "results/thresholds.h"
@@ -98,6 +101,8 @@ struct RunReport {
   BreakingPoint breaking_point;              // first stage that crossed a threshold
   const TimeSeries* timeseries = nullptr;    // the run second by second (names redacted)
   std::vector<OutputSummary> outputs;        // pushed outputs: what reached the store
+  std::optional<CapacityResult> capacity;    // a capacity-search run's probes and answer
+  std::optional<ObserveResults> observe;     // [observe]: the server's side, from Prometheus
   std::vector<std::string> scenario_names;   // info.scenarios' names, by index
   std::vector<std::map<std::string, std::string>> scenario_tags;  // and their tags
 
@@ -108,9 +113,10 @@ struct RunReport {
   double stage_seconds(size_t scenario, size_t stage) const;
 };
 
-// Evaluates every threshold of `info` on `stats`.
+// Evaluates every threshold of `info` on `stats` (and on `observe` for observe.LABEL).
 std::vector<ThresholdOutcome> evaluate_thresholds(const RunInfo& info, const WorkerStats& stats,
-                                                  double elapsed_seconds);
+                                                  double elapsed_seconds,
+                                                  const ObserveResults* observe = nullptr);
 // The first stage that crossed an untagged latency or error-rate threshold.
 BreakingPoint find_breaking_point(const RunReport& report);
 

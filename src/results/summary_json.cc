@@ -104,6 +104,7 @@ json stages_json(const RunReport& r, size_t si) {
                       {"p50_ms", ms(ss.latency.percentile(50))},
                       {"p95_ms", ms(ss.latency.percentile(95))},
                       {"p99_ms", ms(ss.latency.percentile(99))}});
+    if (r.observe) stages.back()["observe"] = observe_stage_json(*r.observe, si, st);
   }
   return stages;
 }
@@ -261,6 +262,11 @@ json build_summary_json(const RunReport& r) {
                            {"at_seconds", seconds(sc.start_time + sc.stages[bp.stage].start)}};
   } else {
     j["breaking_point"] = nullptr;
+  }
+  if (r.capacity) j["capacity"] = capacity_json(*r.capacity);
+  if (r.observe) {
+    j["observe"] = observe_json(*r.observe);
+    if (bp.found) j["breaking_point"]["server"] = observe_stage_text(*r.observe, bp.scenario, bp.stage);
   }
   json outputs = json::array();
   for (const OutputSummary& o : r.outputs) outputs.push_back(o.details);

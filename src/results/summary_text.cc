@@ -44,6 +44,63 @@ std::string stage_target_text(const ScenarioInfo& sc, double target) {
   return buf;
 }
 
+// [observe]: what went wrong with a query, once per query and reason (the columns say only
+// "unreachable" or "error").
+void print_observe_notes(std::FILE* out, const ObserveResults& o) {
+  std::vector<std::string> seen;
+  const auto note = [&](const ObserveQueryInfo& q, const ObserveFigure& f) {
+    if (f.error.empty() || f.status == ObserveFigure::Status::kNoData) return;
+    const std::string line = q.label + ": " + observe_status_name(f.status) + ": " + f.error;
+    if (std::find(seen.begin(), seen.end(), line) != seen.end()) return;
+    seen.push_back(line);
+    std::fprintf(out, "  observe %s\n", line.c_str());
+  };
+  for (size_t i = 0; i < o.queries.size(); ++i) {
+    for (const auto& [key, figures] : o.stages) {
+      if (i < figures.size()) note(o.queries[i], figures[i]);
+    }
+    if (i < o.run.size()) note(o.queries[i], o.run[i]);
+  }
+}
+
+// [observe]: a column per query in the per-stage table, "avg (max)" of the stage, as wide as
+// its widest cell.
+std::vector<size_t> observe_widths(const RunReport& r) {
+  std::vector<size_t> widths;
+  if (!r.observe) return widths;
+  const ObserveResults& o = *r.observe;
+  for (size_t i = 0; i < o.queries.size(); ++i) {
+    size_t w = o.queries[i].label.size() + 10;  // "LABEL avg (max)"
+    for (const auto& [key, figures] : o.stages) {
+      if (i < figures.size()) w = std::max(w, observe_cell(o.queries[i], figures[i]).size());
+    }
+    widths.push_back(w);
+  }
+  return widths;
+}
+
+std::string observe_header(const RunReport& r) {
+  std::string out;
+  const std::vector<size_t> widths = observe_widths(r);
+  for (size_t i = 0; i < widths.size(); ++i) {
+    const std::string head = r.observe->queries[i].label + " avg (max)";
+    out += "  " + std::string(widths[i] - std::min(widths[i], head.size()), ' ') + head;
+  }
+  return out;
+}
+
+std::string observe_cells(const RunReport& r, size_t scenario, size_t stage) {
+  std::string out;
+  const std::vector<size_t> widths = observe_widths(r);
+  const auto* figures = r.observe ? r.observe->stage(scenario, stage) : nullptr;
+  for (size_t i = 0; i < widths.size(); ++i) {
+    const std::string text = figures && i < figures->size() ? observe_cell(r.observe->queries[i], (*figures)[i]) : "";
+    // (the cell may hold a multi-byte ellipsis: pad by bytes, close enough for a placeholder)
+    out += "  " + std::string(widths[i] - std::min(widths[i], text.size()), ' ') + text;
+  }
+  return out;
+}
+
 void print_ledger(std::FILE* out, const char* label, const Ledger& l) {
   std::fprintf(out, "%s: sent %llu = completed %llu + failed %llu + timed out %llu + in flight %llu\n",
                label, static_cast<ull>(l.sent), static_cast<ull>(l.completed),
@@ -265,31 +322,34 @@ void print_run_summary(std::FILE* out, const RunReport& r) {
     const ScenarioStats& sc = s.scenarios[si];
     const ScenarioInfo& info = r.info.scenarios[si];
     std::fprintf(out, "\n  stages of %s\n", info.name.c_str());
-    std::fprintf(out, "    %-3s %-12s %-9s %-9s %10s %10s %10s %10s %8s %8s\n", "#", "target", "start",
-                 "length", "req/s", "p50", "p95", "p99", "err%", "dropped");
+    std::fprintf(out, "    %-3s %-12s %-9s %-9s %10s %10s %10s %10s %8s %8s%s\n", "#", "target", "start",
+                 "length", "req/s", "p50", "p95", "p99", "err%", "dropped", observe_header(r).c_str());
     for (size_t st = 0; st < sc.stages.size() && st < info.stages.size(); ++st) {
       const StageStats& ss = sc.stages[st];
       const StageInfo& stage = info.stages[st];
       const double len = r.stage_seconds(si, st);
       const uint64_t n = ss.requests.ended();
-      std::fprintf(out, "    %-3zu %-12s %-9s %-9s %10.1f %10s %10s %10s %7.2f%% %8llu\n", st + 1,
+      std::fprintf(out, "    %-3zu %-12s %-9s %-9s %10.1f %10s %10s %10s %7.2f%% %8llu%s\n", st + 1,
                    stage_target_text(info, stage.target).c_str(),
                    format_duration_short(stage.start).c_str(), format_duration_short(stage.length).c_str(),
                    len > 0 ? static_cast<double>(n) / len : 0.0,
                    time_us(ss.latency.percentile(50)).c_str(), time_us(ss.latency.percentile(95)).c_str(),
                    time_us(ss.latency.percentile(99)).c_str(), percent(ss.requests.failed(), n),
-                   static_cast<ull>(ss.dropped_iterations));
+                   static_cast<ull>(ss.dropped_iterations), observe_cells(r, si, st).c_str());
     }
   }
   const BreakingPoint& bp = r.breaking_point;
   if (bp.found) {
     const ScenarioInfo& sc = r.info.scenarios[bp.scenario];
-    std::fprintf(out, "  -> the service stopped keeping up at %s stage %zu (target %s): %s\n",
+    const std::string server = r.observe ? observe_stage_text(*r.observe, bp.scenario, bp.stage) : "";
+    std::fprintf(out, "  -> the service stopped keeping up at %s stage %zu (target %s): %s%s\n",
                  sc.name.c_str(), bp.stage + 1, stage_target_text(sc, sc.stages[bp.stage].target).c_str(),
-                 bp.description.c_str());
-  } else if (!r.info.thresholds.empty()) {
+                 bp.description.c_str(), server.empty() ? "" : ("; " + server).c_str());
+  } else if (!r.info.thresholds.empty() && !r.capacity) {
     std::fprintf(out, "  -> every stage kept within the latency and error thresholds\n");
   }
+  if (r.capacity) print_capacity(out, *r.capacity);
+  if (r.observe) print_observe_notes(out, *r.observe);
 
   std::fprintf(out, "\n");
   print_ledger(out, "  requests", s.ledger);

@@ -14,6 +14,7 @@
 
 #include "config/config.h"
 #include "results/catalogue.h"
+#include "results/observe_results.h"
 
 namespace pelt {
 namespace {
@@ -299,6 +300,7 @@ bool check_threshold_tags(const std::string& metric, const std::map<std::string,
 }
 
 ThresholdResult evaluate_threshold(const ThresholdConfig& threshold, const ThresholdInputs& in) {
+  if (is_observe_metric(threshold.metric)) return evaluate_observe_threshold(threshold, in.observe);
   const ThresholdExpr& expr = threshold.parsed;
   ThresholdResult r;
   std::string error;

@@ -173,3 +173,65 @@ def dashboard_queries(values):
             if v.get("type") == "query" and q:
                 out.append((name, f"variable {v['name']}", substitute(variable_selector(q), merged)))
     return out
+
+
+NODE_EXPORTER_BIN = os.environ.get("PELT_NODE_EXPORTER_BIN", "/usr/bin/prometheus-node-exporter")
+
+
+class NodeExporter:
+    """Debian's prometheus-node-exporter on 127.0.0.1 with a free port: this machine's CPU,
+    memory, load average and network counters only (the other collectors are off).
+
+    with NodeExporter() as ne:
+        ne.address   # "127.0.0.1:PORT", for Prometheus(scrape_targets=[ne.address])
+    """
+
+    def __init__(self, startup_timeout=15.0):
+        self.startup_timeout = startup_timeout
+        self.port = None
+        self.proc = None
+        self._log = None
+
+    @property
+    def address(self):
+        return f"127.0.0.1:{self.port}"
+
+    def start(self):
+        assert os.access(NODE_EXPORTER_BIN, os.X_OK), \
+            f"{NODE_EXPORTER_BIN} is missing: run `make deps` (prometheus-node-exporter)"
+        self.port = harness.free_port()
+        self._log = tempfile.TemporaryFile(mode="w+")
+        self.proc = subprocess.Popen(
+            [NODE_EXPORTER_BIN, f"--web.listen-address={self.address}", "--collector.disable-defaults",
+             "--collector.cpu", "--collector.meminfo", "--collector.loadavg", "--collector.netdev"],
+            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
+            try:
+                with urllib.request.urlopen(f"http://{self.address}/metrics", timeout=1) as r:
+                    if r.status == 200:
+                        return self
+            except (OSError, urllib.error.URLError):
+                pass
+            time.sleep(0.1)
+        self._log.seek(0)
+        log = self._log.read()
+        self.stop()
+        raise RuntimeError(f"node-exporter did not start: {log[-2000:]}")
+
+    def stop(self):
+        if self.proc is not None:
+            harness._stop_process(self.proc)
+            self.proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False

@@ -385,7 +385,7 @@ TEST_CASE("bad files give file:line:col messages", "[config]") {
        "timeout, method, path, body, headers, insecure, cacert, http, streams, h2c"},
       {"bad-top-key.toml",
        ":4:2: unknown key \"scenario\" at the top level (did you mean \"scenarios\"?); allowed "
-       "keys: script, target, metrics, scenarios, thresholds, outputs, execution"},
+       "keys: script, target, metrics, scenarios, thresholds, outputs, execution, observe"},
       {"bad-type.toml", ":3:12: target.insecure must be true or false, not a string"},
       {"bad-duration.toml",
        ":4:12: bad duration \"10x\" for scenarios.a.duration: use a number with a unit (us, ms, "
@@ -399,7 +399,7 @@ TEST_CASE("bad files give file:line:col messages", "[config]") {
       {"bad-executor.toml",
        ":2:12: unknown executor \"constant-vu\" (did you mean \"constant-vus\"?); use one of "
        "constant-vus, ramping-vus, constant-arrival-rate, ramping-arrival-rate, "
-       "per-vu-iterations, shared-iterations"},
+       "per-vu-iterations, shared-iterations, capacity-search"},
       {"bad-executor-key.toml",
        ":3:1: key \"rate\" does not apply to executor ramping-vus (it is for "
        "constant-arrival-rate); ramping-vus takes start_vus, stages, graceful_ramp_down and the "
@@ -408,7 +408,7 @@ TEST_CASE("bad files give file:line:col messages", "[config]") {
       {"bad-missing-executor.toml",
        ":1:1: scenario \"browse\" has no executor: add executor = \"...\", one of constant-vus, "
        "ramping-vus, constant-arrival-rate, ramping-arrival-rate, per-vu-iterations, "
-       "shared-iterations"},
+       "shared-iterations, capacity-search"},
       {"bad-missing-duration.toml",
        ":1:1: scenario \"steady\" (constant-vus) needs duration, e.g. duration = \"30s\""},
       {"bad-max-vus.toml",

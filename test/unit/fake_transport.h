@@ -3,6 +3,7 @@
 // step is a timer, so tests run the real VU, Connection and HTTP/1.1 session on fake time.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -21,6 +22,21 @@ struct FakeServer {
   std::string response = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
   uint64_t requests = 0;                // requests received (one per send)
   uint64_t connects = 0;                // connects accepted or pending
+  // A fixed capacity, like pelt-target's /pool: with slots > 0 each request holds one of
+  // `slots` shared slots for response_ns, first come first served, so the server answers at
+  // most slots / response_ns requests per second and queues beyond.
+  uint32_t slots = 0;
+  std::vector<uint64_t> slot_free_ns;   // when each slot is free again (ns)
+
+  // How long from now_ns until a request sent at now_ns is answered.
+  uint64_t answer_delay(uint64_t now_ns) {
+    if (slots == 0) return response_ns;
+    if (slot_free_ns.size() != slots) slot_free_ns.assign(slots, 0);
+    auto slot = std::min_element(slot_free_ns.begin(), slot_free_ns.end());
+    const uint64_t done = std::max(*slot, now_ns) + response_ns;
+    *slot = done;
+    return done - now_ns;
+  }
 };
 
 class FakeTransport : public Transport {
@@ -41,8 +57,10 @@ class FakeTransport : public Transport {
   bool send(const std::shared_ptr<const void>&, std::string_view) override {
     ++server_.requests;
     if (server_.answer) {
+      // Answers already delivered are dropped (a timer may be destroyed from its callback).
+      std::erase_if(answers_, [](const std::unique_ptr<Timer>& t) { return !t->active(); });
       auto timer = clock_.make_timer(&FakeTransport::on_answer, this);
-      timer->start(server_.response_ns);
+      timer->start(server_.answer_delay(clock_.now_ns()));
       answers_.push_back(std::move(timer));
     }
     return true;
@@ -94,7 +112,7 @@ class FakeTransport : public Transport {
   FakeServer& server_;
   std::unique_ptr<Timer> accept_timer_;        // the simulated accept
   std::unique_ptr<Timer> close_timer_;         // the asynchronous close
-  std::vector<std::unique_ptr<Timer>> answers_;  // pending answers (fired ones stay, disarmed)
+  std::vector<std::unique_ptr<Timer>> answers_;  // pending answers (fired ones until the next send)
   uint64_t connect_start_ns_ = 0;              // when the connect began
 };
 

@@ -103,6 +103,14 @@ function logAxis(colors) {
   };
 }
 
+// Axis options for a rate (requests per second) on a linear scale.
+function rateAxis(colors) {
+  return {
+    stroke: colors.text, grid: { stroke: colors.grid, width: 1 }, ticks: { stroke: colors.grid },
+    values: (u, splits) => splits.map(fmtTick),
+  };
+}
+
 function percentileLabel(x) {
   const pct = 100 - Math.pow(10, 2 - x);
   return pct.toFixed(Math.max(0, Math.ceil(x) - 2)) + "%";
@@ -114,16 +122,18 @@ function buildOptions(spec, container, colors) {
   const state = { spec };
   const fmtY = (v) => (state.spec.yFormat || String)(v);
   const xAxis = spec.kind === "percentile" ? percentileAxis(colors)
-    : spec.kind === "histogram" ? logAxis(colors) : timeAxis(colors);
+    : spec.kind === "histogram" ? logAxis(colors) : spec.kind === "rate" ? rateAxis(colors) : timeAxis(colors);
   const xValue = spec.kind === "percentile" ? (u, v) => (v == null ? DASH : percentileLabel(v))
-    : spec.kind === "histogram" ? (u, v) => fmtMs(v) : (u, v) => fmtClock(v);
+    : spec.kind === "histogram" ? (u, v) => fmtMs(v) : spec.kind === "rate" ? (u, v) => fmtRate(v, " req/s")
+    : (u, v) => fmtClock(v);
   const series = [{ label: spec.xLabel || "time", value: xValue }];
   for (const s of spec.series) {
     const color = seriesColor(colors, s.color);
     series.push({
       label: s.label, stroke: color, width: s.width || 1.5, dash: s.dash, spanGaps: false,
-      fill: s.fill ? color + "22" : undefined, points: { show: false },
-      paths: spec.kind === "histogram" ? uPlot.paths.bars({ size: [0.85, 64] })
+      fill: s.fill ? color + "22" : undefined,
+      points: s.points ? { show: true, size: 9, fill: color } : { show: false },
+      paths: s.points ? () => null : spec.kind === "histogram" ? uPlot.paths.bars({ size: [0.85, 64] })
         : s.step ? uPlot.paths.stepped({ align: 1 }) : undefined,
       value: (u, v) => (v == null ? DASH : fmtY(v)),
     });

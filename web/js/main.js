@@ -9,6 +9,8 @@ function buildSlots() {
   const add = (name, cls) => (slots[name] = app.appendChild(h("div", { class: cls || null, id: "slot-" + name })));
   add("tiles", "tiles");
   add("breaking");
+  add("capacity");
+  add("capacity-chart", "charts");
   add("charts", "charts");
   add("overview", "grid2");
   add("stages");
@@ -55,6 +57,8 @@ function render(doc) {
   renderHeader(doc);
   slots.tiles.replaceChildren(...renderTiles(doc));
   slots.breaking.replaceChildren(...renderBreaking(doc));
+  slots.capacity.replaceChildren(...renderCapacity(doc));
+  renderChartGrid(slots["capacity-chart"], capacityChartSpecs(doc), null);
   slots.overview.replaceChildren(...renderThresholds(doc), ...renderRunInfo(doc));
   const noSeries = card("Over time", h("p", { class: "note", k: "no-timeseries" },
     "This summary has no per-second time series (it was written by an older pelt), so there are no charts over time. " +
@@ -75,6 +79,17 @@ function render(doc) {
 }
 
 function boot() {
+  if (document.body.dataset.mode === "compare") {
+    let doc = null;
+    try {
+      doc = JSON.parse(document.getElementById("pelt-data").textContent);
+    } catch (e) {
+      document.getElementById("app").replaceChildren(card("Unreadable comparison", h("p", null, "The embedded data is not valid JSON: " + e.message)));
+      return;
+    }
+    renderCompare(doc || {});
+    return;
+  }
   buildSlots();
   if (document.body.dataset.mode === "live") {
     startLive(render);

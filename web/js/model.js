@@ -34,6 +34,11 @@ function breakingInfo(doc) {
 }
 
 function markersOf(doc) {
+  // A capacity search: each probe's start, labelled with its rate (failing ones in red).
+  if (doc.capacity && Array.isArray(doc.capacity.probes) && doc.capacity.probes.length) {
+    return { lines: doc.capacity.probes.map((p) => ({ x: p.start_seconds, label: fmtRate(p.rate, "/s"), breaking: !p.ok })),
+      band: null };
+  }
   const stages = stageList(doc);
   const many = (doc.scenarios || []).length > 1;
   const lines = stages.map((s) => ({

@@ -98,7 +98,8 @@ function renderBreaking(doc) {
   return [h("div", { class: "callout", k: "breaking-point" },
     h("strong", null, "Breaking point: "), where,
     isNum(b.at) ? `, ${fmtClock(b.at)} into the run` : "",
-    b.bp.description ? ": " + b.bp.description : "")];
+    b.bp.description ? ": " + b.bp.description : "",
+    b.bp.server ? h("span", { k: "breaking-server" }, "; " + b.bp.server) : null)];
 }
 
 function renderThresholds(doc) {
@@ -154,13 +155,35 @@ function renderStages(doc) {
           { v: fmtCount(st.requests), k: "stage-requests" }, fmtRate(st.rps, ""),
           fmtMs(st.p50_ms), fmtMs(st.p95_ms), fmtMs(st.p99_ms),
           { v: fmtPct(st.error_rate), k: "stage-error-rate" }, { v: fmtCount(st.failed), k: "stage-failed" },
-          fmtCount(st.dropped_iterations)],
+          fmtCount(st.dropped_iterations),
+          ...observeQueries(doc).map((q) => ({ v: observeCell(q, st.observe && st.observe[q.label]), k: "stage-observe-" + q.label }))],
       };
     });
     out.push(card(`Stages of ${sc.name}` + (sc.executor ? ` (${sc.executor})` : ""), table(
       [{ title: "#" }, { title: "target" }, { title: "start" }, { title: "length" }, { title: "requests", num: true },
         { title: "req/s", num: true }, { title: "p50", num: true }, { title: "p95", num: true }, { title: "p99", num: true },
-        { title: "errors", num: true }, { title: "failed", num: true }, { title: "dropped", num: true }], rows)));
+        { title: "errors", num: true }, { title: "failed", num: true }, { title: "dropped", num: true },
+        ...observeQueries(doc).map((q) => ({ title: `server ${q.label} avg (max)`, num: true }))], rows)));
   }
   return out;
+}
+
+// [observe]: the queries of the run (doc.observe), and a stage's figure as "42% (97%)".
+function observeQueries(doc) {
+  return (doc.observe && Array.isArray(doc.observe.queries)) ? doc.observe.queries : [];
+}
+
+function observeValue(q, v) {
+  if (!isNum(v)) return DASH;
+  if (q.unit === "%") return (v * 100).toFixed(0) + "%";
+  if (q.unit === "bytes") return fmtBytes(v);
+  if (q.unit === "B/s" || q.unit === "bytes/s") return fmtBytes(v) + "/s";
+  return v.toLocaleString("en-US", { maximumSignificantDigits: 3 }) + (q.unit ? " " + q.unit : "");
+}
+
+function observeCell(q, f) {
+  if (!f) return DASH;
+  if (f.status === "ok") return `${observeValue(q, f.avg)} (${observeValue(q, f.max)})`;
+  if (f.status === "pending") return "\u2026";
+  return h("span", { class: "muted", title: f.error || "" }, f.status);
 }

@@ -1,6 +1,6 @@
 // Opens a report or the live dashboard in headless chromium and prints what a reader would
 // see, as JSON on stdout, for test/integration/test_report_browser.py:
-//   node inspect-page.mjs URL [--offline] [--live] [--max-seconds N] [--after-end-ms N]
+//   node inspect-page.mjs URL [--offline] [--live] [--max-seconds N] [--after-end-ms N] [--wait CSS]
 // { console_errors, page_errors, requests (other than file:, data:, blob:), failed_requests,
 //   charts: [{id, drawn, points}], values: [{k, text, scenario, stage}], title, status,
 //   live: {rps, statuses, legend_after_end} }
@@ -21,7 +21,9 @@ try {
   page.on("request", (r) => { if (!/^(file|data|blob):/.test(r.url())) result.requests.push(r.url()); });
   page.on("requestfailed", (r) => result.failed_requests.push(`${r.url()}: ${r.failure() && r.failure().errorText}`));
   await page.goto(url, { waitUntil: "load" });
-  await page.waitForFunction(() => document.querySelector("#slot-tiles .tile"), null, { timeout: 15000 });
+  // A report or the dashboard draws its tiles first; other pages name what to wait for.
+  const ready = args.includes("--wait") ? args[args.indexOf("--wait") + 1] : "#slot-tiles .tile";
+  await page.waitForFunction((sel) => document.querySelector(sel), ready, { timeout: 15000 });
 
   if (live) {
     // Sample the req/s tile and the status until the run ends, then stay after the server left.
