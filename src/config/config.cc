@@ -155,7 +155,7 @@ bool Loader::load(std::string_view text, RunConfig& out) {
   scenario_tags_.erase(std::unique(scenario_tags_.begin(), scenario_tags_.end()),
                        scenario_tags_.end());
   if (const auto* node = root.get("thresholds")) {
-    if (!read_thresholds(*node, config.thresholds)) return false;
+    if (!read_thresholds(*node, config.thresholds, config.submetrics)) return false;
   }
   if (const auto* node = root.get("metrics")) {
     if (!read_metrics(*node, config.metrics)) return false;

@@ -87,7 +87,8 @@ class Loader {
                      const RequestDefaults& defaults, ScenarioConfig& out);
   bool read_stages(const toml::node& node, const std::string& what, bool rates,
                    std::vector<StageSpec>& out, std::vector<bool>& per_second);
-  bool read_thresholds(const toml::node& node, std::vector<ThresholdConfig>& out);
+  bool read_thresholds(const toml::node& node, std::vector<ThresholdConfig>& out,
+                       std::vector<SubmetricConfig>& declared);
   bool read_threshold_key(const toml::key& key, std::string& metric,
                           std::map<std::string, std::string>& tags);
   bool read_threshold_entry(const toml::node& node, const toml::key& key, const std::string& metric,

@@ -28,9 +28,19 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+// A tag name or value as k6 reads it: spaces around it, then any quotes around that, go
+// ({method:"GET"} and {name:'checkout'} filter on GET and checkout).
+std::string_view unquote(std::string_view s) {
+  s = trim(s);
+  while (!s.empty() && (s.front() == '"' || s.front() == '\'')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == '"' || s.back() == '\'')) s.remove_suffix(1);
+  return s;
+}
+
 }  // namespace
 
-bool Loader::read_thresholds(const toml::node& node, std::vector<ThresholdConfig>& out) {
+bool Loader::read_thresholds(const toml::node& node, std::vector<ThresholdConfig>& out,
+                             std::vector<SubmetricConfig>& declared) {
   const auto* table = node.as_table();
   if (table == nullptr) {
     return fail(node, "thresholds must be a table ([thresholds])");
@@ -39,14 +49,20 @@ bool Loader::read_thresholds(const toml::node& node, std::vector<ThresholdConfig
     std::string metric;
     std::map<std::string, std::string> tags;
     if (!read_threshold_key(*key, metric, tags)) return false;
+    const bool seen = std::any_of(declared.begin(), declared.end(), [&](const SubmetricConfig& d) {
+      return d.metric == metric && d.tags == tags;
+    });
+    if (!seen) declared.push_back({metric, tags, std::string(key->str())});
     if (value->is_string()) {
       if (!read_threshold_entry(*value, *key, metric, tags, out)) return false;
       continue;
     }
+    // An empty list declares the sub-metric for the summary without a threshold (as in k6).
     const auto* array = value->as_array();
-    if (array == nullptr || array->empty()) {
-      return fail(*value, fmt::format("thresholds for {} must be a non-empty array of "
-                                      "expressions, e.g. [\"p(95)<500\"]",
+    if (array == nullptr) {
+      return fail(*value, fmt::format("thresholds for {} must be an array of expressions, e.g. "
+                                      "[\"p(95)<500\"] ([] shows the metric in the summary "
+                                      "without a threshold)",
                                       key->str()));
     }
     for (const auto& element : *array) {
@@ -88,8 +104,8 @@ bool Loader::read_threshold_key(const toml::key& key, std::string& metric,
                                    "name:issue",
                                    trim(part), text));
     }
-    const std::string tag(trim(part.substr(0, colon)));
-    const std::string value(trim(part.substr(colon + 1)));
+    const std::string tag(unquote(part.substr(0, colon)));
+    const std::string value(unquote(part.substr(colon + 1)));
     // The scenarios' own tags filter like scenario, which checks do not take.
     const bool own_tags_apply = metric != "checks";
     const bool own = own_tags_apply &&

@@ -520,9 +520,9 @@ TEST_CASE("more validation messages", "[config]") {
   CHECK(load_error(a + "duration = 0\n").starts_with("t.toml:"));  // duplicate key (toml++)
   CHECK(load_error("[scenarios.a]\nexecutor = \"constant-vus\"\nduration = 0\n") ==
         "t.toml:3:12: scenarios.a.duration must be above 0");
-  CHECK(load_error(std::string(kMinimal) + "[thresholds]\nhttp_req_failed = []\n") ==
-        "t.toml:6:19: thresholds for http_req_failed must be a non-empty array of expressions, "
-        "e.g. [\"p(95)<500\"]");
+  CHECK(load_error(std::string(kMinimal) + "[thresholds]\nhttp_req_failed = 5\n") ==
+        "t.toml:6:19: thresholds for http_req_failed must be an array of expressions, e.g. "
+        "[\"p(95)<500\"] ([] shows the metric in the summary without a threshold)");
   CHECK(load_error(std::string(kMinimal) + "[thresholds]\nchecks = [{ abort_on_fail = true }]\n") ==
         "t.toml:6:11: threshold table for checks needs threshold = \"...\", e.g. { threshold = "
         "\"p(99)<500\", abort_on_fail = true }");
@@ -556,4 +556,28 @@ TEST_CASE("more validation messages", "[config]") {
   // ${VAR} errors inside a scenario value point at the "$".
   CHECK(load_error(a + "body = '{\"id\": ${PELT_CONFIG_TEST_NOPE}}'\n")
             .starts_with("t.toml:4:16: ${PELT_CONFIG_TEST_NOPE} is not set"));
+}
+
+TEST_CASE("threshold keys: quotes around tag values go, as in k6; [] declares a sub-metric",
+          "[config]") {
+  RunConfig config;
+  REQUIRE(load(std::string(kMinimal) +
+                   "[thresholds]\n"
+                   "'http_req_duration{method:\"GET\"}' = [\"p(95)<1\"]\n"
+                   "\"http_req_duration{name:'checkout', scenario : \\\"a\\\" }\" = [\"p(95)<1\"]\n"
+                   "'http_reqs{\"status\":\"404\"}' = []\n"
+                   "'http_reqs{ status : 404 }' = [\"count<1\"]\n",
+               config) == "");
+  REQUIRE(config.thresholds.size() == 3);
+  CHECK(config.thresholds[0].tags == std::map<std::string, std::string>{{"method", "GET"}});
+  CHECK(config.thresholds[1].tags ==
+        std::map<std::string, std::string>{{"name", "checkout"}, {"scenario", "a"}});
+  CHECK(config.thresholds[2].tags == std::map<std::string, std::string>{{"status", "404"}});
+  CHECK(config.thresholds[2].expression == "count<1");
+  // Every key declares a sub-metric; keys with the same filters declare it once.
+  REQUIRE(config.submetrics.size() == 3);
+  CHECK(config.submetrics[0].key == "http_req_duration{method:\"GET\"}");
+  CHECK(config.submetrics[2].metric == "http_reqs");
+  CHECK(config.submetrics[2].key == "http_reqs{\"status\":\"404\"}");
+  CHECK(config.submetrics[2].tags == std::map<std::string, std::string>{{"status", "404"}});
 }
