@@ -12,6 +12,11 @@
 // beside the buckets, not from the buckets. Percentiles are nearest-rank on the
 // buckets, reported as the bucket's representative clamped into [min, max].
 //
+// While a histogram holds few samples (up to kExactSamples) it also keeps them
+// one by one, so quantile() can answer exactly as k6 does: interpolating
+// between the two samples around the rank (the median of 10, 20 ... 100 is 55).
+// The list is allocated once, at the first sample, and freed when it overflows.
+//
 // A Histogram is owned by one thread while it records; merge() combines
 // histograms from threads, and encode()/decode() carry one exactly across
 // processes (e.g. inside a JSON summary).
@@ -36,6 +41,7 @@ class Histogram {
   static constexpr uint64_t kMaxValue = (uint64_t{1} << kTopBits) - 1;  // largest recordable value
   static constexpr size_t kBuckets =
       static_cast<size_t>(kTopBits - kSubBits) * kSubBuckets + kSubBuckets;  // 7424
+  static constexpr uint64_t kExactSamples = 4096;  // samples kept one by one while this few
 
   Histogram() { reset(); }
 
@@ -48,6 +54,7 @@ class Histogram {
     overflow_ += value > kMaxValue ? count : 0;
     value = value > kMaxValue ? kMaxValue : value;
     counts_[bucket_index(value)] += count;
+    keep_exact(value, count);
     count_ += count;
     min_ = value < min_ ? value : min_;
     max_ = value > max_ ? value : max_;
@@ -73,6 +80,14 @@ class Histogram {
   // Value at percentile p in [0, 100] by nearest rank: 0 gives min(), 100 gives max().
   // Returns 0 when empty.
   uint64_t percentile(double p) const;
+
+  // Value at percentile p in [0, 100] as k6 computes it: with every sample kept (exact()),
+  // linear interpolation between the samples at ranks floor and ceil of p/100 * (n - 1);
+  // otherwise percentile(p). 0 when empty.
+  double quantile(double p) const;
+  // Every sample is kept one by one (1 .. kExactSamples samples recorded here or merged in;
+  // a histogram decode() made keeps buckets only).
+  bool exact() const { return count_ > 0 && exact_.size() == count_; }
 
   // Percentage (0..100) of samples whose bucket value lies in [mean - n*stdev, mean + n*stdev],
   // wrk's "+/- Stdev" column. 0 when empty.
@@ -119,6 +134,18 @@ class Histogram {
 
  private:
   uint64_t value_of(size_t i) const;  // bucket_value(i) clamped into [min, max]
+  // Keeps `count` copies of value while the samples fit in kExactSamples (count_ not yet
+  // increased); forgets them all once they do not.
+  void keep_exact(uint64_t value, uint64_t count) {
+    if (count_ + count <= kExactSamples) {
+      if (exact_.capacity() == 0) exact_.reserve(kExactSamples);
+      exact_.insert(exact_.end(), count, value);
+      exact_sorted_ = false;
+    } else if (count_ <= kExactSamples) {
+      forget_exact();
+    }
+  }
+  void forget_exact();
 
   std::array<uint64_t, kBuckets> counts_;         // samples per bucket
   uint64_t count_ = 0;                            // samples recorded
@@ -130,6 +157,8 @@ class Histogram {
   mutable uint64_t cursor_count_ = ~uint64_t{0};  // count_ when the value_at cursor was set
   mutable size_t cursor_rank_ = 0;                // index among non-empty buckets of the cursor
   mutable size_t cursor_bucket_ = 0;              // bucket index of the cursor
+  mutable std::vector<uint64_t> exact_;           // every sample while count_ <= kExactSamples
+  mutable bool exact_sorted_ = true;              // exact_ is in increasing order
 };
 
 }  // namespace pelt

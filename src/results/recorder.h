@@ -2,7 +2,8 @@
 // ledger, the error buckets, the per-name and per-stage figures, the histograms and the
 // per-second time series are updated in one place and cannot drift apart. One Recorder per
 // worker thread, owning nothing shared: no lock, no atomic, no allocation on the request path
-// (a new request name or error reason allocates once). Calls that end requests take the time
+// (a new request name or error reason allocates once, and so does a histogram for the list of
+// its first few thousand samples, freed once it overflows). Calls that end requests take the time
 // they happened at, which files them in the right second of the time series.
 #pragma once
 

@@ -13,20 +13,22 @@ namespace {
 using nlohmann::json;
 
 double ms(uint64_t us) { return static_cast<double>(us) / 1000.0; }
+// A percentile in ms, interpolated as k6 does while the histogram holds few samples.
+double q_ms(const Histogram& h, double p) { return h.quantile(p) / 1000.0; }
 
 json histogram_ms(const Histogram& h) {
   json j;
   j["count"] = h.count();
   j["avg"] = h.mean() / 1000.0;
   j["min"] = ms(h.min());
-  j["med"] = ms(h.percentile(50));
+  j["med"] = q_ms(h, 50);
   j["max"] = ms(h.max());
   j["stdev"] = h.stdev() / 1000.0;
-  j["p90"] = ms(h.percentile(90));
-  j["p95"] = ms(h.percentile(95));
-  j["p99"] = ms(h.percentile(99));
-  j["p99_9"] = ms(h.percentile(99.9));
-  j["p99_99"] = ms(h.percentile(99.99));
+  j["p90"] = q_ms(h, 90);
+  j["p95"] = q_ms(h, 95);
+  j["p99"] = q_ms(h, 99);
+  j["p99_9"] = q_ms(h, 99.9);
+  j["p99_99"] = q_ms(h, 99.99);
   return j;
 }
 
@@ -100,9 +102,9 @@ json stages_json(const RunReport& r, size_t si) {
                       {"failed", ss.requests.failed()},
                       {"error_rate", n ? static_cast<double>(ss.requests.failed()) / static_cast<double>(n) : 0.0},
                       {"dropped_iterations", ss.dropped_iterations},
-                      {"p50_ms", ms(ss.latency.percentile(50))},
-                      {"p95_ms", ms(ss.latency.percentile(95))},
-                      {"p99_ms", ms(ss.latency.percentile(99))}});
+                      {"p50_ms", q_ms(ss.latency, 50)},
+                      {"p95_ms", q_ms(ss.latency, 95)},
+                      {"p99_ms", q_ms(ss.latency, 99)}});
   }
   return stages;
 }

@@ -23,6 +23,8 @@ void print_stats_row(std::FILE* out, const char* name, double mean, double stdev
 std::string fmt_time(double us) { return format_time_us(us); }
 std::string fmt_metric(double n) { return format_metric(n); }
 std::string time_us(uint64_t us) { return format_time_us(static_cast<double>(us)); }
+// A percentile, interpolated as k6 does while the histogram holds few samples.
+std::string q_us(const Histogram& h, double p) { return format_time_us(h.quantile(p)); }
 
 std::string dots(const std::string& name, size_t width = 28) {
   std::string s = name;
@@ -166,9 +168,9 @@ void print_run_summary(std::FILE* out, const RunReport& r) {
   const Histogram& h = s.latency;
   std::fprintf(out, "  %s avg=%s min=%s med=%s max=%s p(90)=%s p(95)=%s p(99)=%s\n",
                dots("http_req_duration").c_str(), format_time_us(h.mean()).c_str(),
-               time_us(h.min()).c_str(), time_us(h.percentile(50)).c_str(), time_us(h.max()).c_str(),
-               time_us(h.percentile(90)).c_str(), time_us(h.percentile(95)).c_str(),
-               time_us(h.percentile(99)).c_str());
+               time_us(h.min()).c_str(), q_us(h, 50).c_str(), time_us(h.max()).c_str(),
+               q_us(h, 90).c_str(), q_us(h, 95).c_str(),
+               q_us(h, 99).c_str());
   std::fprintf(out, "  %s %.2f%%  %llu of %llu\n", dots("http_req_failed").c_str(),
                percent(t.http_failed, t.http_reqs), static_cast<ull>(t.http_failed),
                static_cast<ull>(t.http_reqs));
@@ -192,7 +194,7 @@ void print_run_summary(std::FILE* out, const RunReport& r) {
   for (const ScenarioInfo& sc : r.info.scenarios) open_loop = open_loop || sc.arrival_rate;
   if (open_loop) {
     std::fprintf(out, "  %s p(50)=%s p(99)=%s max=%s\n", dots("send_lag").c_str(),
-                 time_us(s.send_lag.percentile(50)).c_str(), time_us(s.send_lag.percentile(99)).c_str(),
+                 q_us(s.send_lag, 50).c_str(), q_us(s.send_lag, 99).c_str(),
                  time_us(s.send_lag.max()).c_str());
   }
 
@@ -206,8 +208,8 @@ void print_run_summary(std::FILE* out, const RunReport& r) {
                    r.info.scenarios[si].name.c_str(), name.c_str(), ns.method.c_str(),
                    static_cast<ull>(ns.requests.ended()),
                    percent(ns.requests.failed(), ns.requests.ended()),
-                   time_us(ns.latency.percentile(50)).c_str(), time_us(ns.latency.percentile(95)).c_str(),
-                   time_us(ns.latency.percentile(99)).c_str());
+                   q_us(ns.latency, 50).c_str(), q_us(ns.latency, 95).c_str(),
+                   q_us(ns.latency, 99).c_str());
     }
   }
   if (!s.checks.empty()) {
@@ -234,8 +236,8 @@ void print_run_summary(std::FILE* out, const RunReport& r) {
                    stage_target_text(info, stage.target).c_str(),
                    format_duration_short(stage.start).c_str(), format_duration_short(stage.length).c_str(),
                    len > 0 ? static_cast<double>(n) / len : 0.0,
-                   time_us(ss.latency.percentile(50)).c_str(), time_us(ss.latency.percentile(95)).c_str(),
-                   time_us(ss.latency.percentile(99)).c_str(), percent(ss.requests.failed(), n),
+                   q_us(ss.latency, 50).c_str(), q_us(ss.latency, 95).c_str(),
+                   q_us(ss.latency, 99).c_str(), percent(ss.requests.failed(), n),
                    static_cast<ull>(ss.dropped_iterations));
     }
   }

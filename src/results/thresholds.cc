@@ -322,7 +322,7 @@ ThresholdResult evaluate_threshold(const ThresholdConfig& threshold, const Thres
           : a == Agg::kMin ? static_cast<double>(h.min())
           : a == Agg::kMax
               ? static_cast<double>(h.max())
-              : static_cast<double>(h.percentile(a == Agg::kMed ? 50 : expr.percentile));
+              : h.quantile(a == Agg::kMed ? 50 : expr.percentile);
       r.observed = us / 1000;
       r.text = fmt::format("{}={:.2f}ms", label, r.observed);
       break;
