@@ -49,7 +49,7 @@ struct ScenarioConfig {
   std::string name;                                    // table key, e.g. "browse"
   ExecutorKind executor = ExecutorKind::kConstantVus;  // scheduling model
   uint32_t vus = 1;                                    // VUs for constant-vus and *-iterations
-  uint32_t start_vus = 0;                              // ramping-vus: VUs before the first stage
+  uint32_t start_vus = 1;                              // ramping-vus: VUs before the first stage
   std::vector<StageSpec> stages;                       // ramping-*: stages in order
   double rate = 0;        // constant-arrival-rate: iterations per time_unit
   double start_rate = 0;  // ramping-arrival-rate: iterations per time_unit before stage 1

@@ -65,6 +65,8 @@ class Vu : private ConnectionUser {
   // No iteration in progress and none about to start.
   bool free() const { return !busy_; }
   uint64_t iterations() const { return iterations_; }  // iterations finished by this VU
+  // Iterations this VU started: those finished and the one in progress (not a think time).
+  uint64_t started_iterations() const { return iterations_ + (busy_ && !thinking_ ? 1 : 0); }
   uint64_t outstanding() const { return connection_.outstanding(); }  // requests unanswered
   // Request timeout and connect timeout.
   void check_timeouts(uint64_t now_ns, uint64_t timeout_ns);
