@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <set>
 
 namespace pelt {
 namespace {
@@ -266,6 +267,67 @@ uint64_t read_gauge(const MetricDef& metric, const Selection& sel) {
   uint64_t n = 0;
   for (const ScenarioStats* sc : sel.scenarios) n += metric.name == "vus" ? sc->vus : sc->vus_max;
   return n;
+}
+
+namespace {
+
+// "a, b, c" from the first few of `values`, "…" when there are more.
+std::string some_of(const std::set<std::string>& values) {
+  constexpr size_t kShown = 10;
+  std::string out;
+  size_t n = 0;
+  for (const std::string& v : values) {
+    if (n == kShown) return out + ", ...";
+    out += (n++ ? ", " : "") + v;
+  }
+  return out.empty() ? "none" : out;
+}
+
+}  // namespace
+
+std::string unmatched_filters(const std::map<std::string, std::string>& tags,
+                              const MetricSource& in, bool with_status) {
+  if (!in.stats) return "";
+  std::set<std::string> scenarios, names, methods, statuses, checks;
+  std::map<std::string, std::set<std::string>> own;  // scenario tag -> values
+  for (size_t i = 0; i < in.stats->scenarios.size(); ++i) {
+    if (in.scenario_names && i < in.scenario_names->size()) scenarios.insert((*in.scenario_names)[i]);
+    if (in.scenario_tags && i < in.scenario_tags->size()) {
+      for (const auto& [k, v] : (*in.scenario_tags)[i]) own[k].insert(v);
+    }
+    for (const auto& [n, ns] : in.stats->scenarios[i].names) {
+      if (ns.requests.ended() == 0) continue;
+      names.insert(n);
+      methods.insert(ns.method);
+      for (const auto& [code, count] : ns.status) {
+        if (count) statuses.insert(std::to_string(code));
+      }
+    }
+  }
+  for (const auto& [name, c] : in.stats->checks) checks.insert(name);
+  std::string out;
+  auto miss = [&](const std::string& what, const std::string& value,
+                  const std::set<std::string>& seen, const std::string& plural) {
+    if (seen.count(value)) return;
+    out += (out.empty() ? "" : "; ") + what + " \"" + value + "\" (" + plural + ": " +
+           some_of(seen) + ")";
+  };
+  for (const auto& [tag, value] : tags) {
+    if (tag == "scenario") {
+      miss("no scenario is named", value, scenarios, "scenarios");
+    } else if (tag == "name") {
+      miss("no request is named", value, names, "names");
+    } else if (tag == "method") {
+      miss("no request used the method", value, methods, "methods");
+    } else if (tag == "status") {
+      if (with_status) miss("no response had the status", value, statuses, "statuses");
+    } else if (tag == "check") {
+      miss("no check is named", value, checks, "checks");
+    } else if (tag_bit(tag) == 0) {
+      miss("no sample has " + tag + " =", value, own[tag], "values");
+    }
+  }
+  return out;
 }
 
 Totals read_totals(const WorkerStats& stats) {

@@ -89,6 +89,13 @@ RateParts read_rate(const MetricDef& metric, const Selection& sel);
 uint64_t read_counter(const MetricDef& metric, const Selection& sel);
 uint64_t read_gauge(const MetricDef& metric, const Selection& sel);
 
+// Why `tags` select nothing, naming each filter whose value no sample carries and the values
+// seen, e.g. "no request is named \"chekout\" (names: checkout, home)". Empty when every filter
+// value occurs somewhere (the filters may still select nothing together). A status nobody
+// answered with is named only when `with_status` (a count of 0 by status is often the point).
+std::string unmatched_filters(const std::map<std::string, std::string>& tags,
+                              const MetricSource& source, bool with_status);
+
 // Checks that `tags` suit `metric`: each tag supported, stage and status well formed, stage
 // combined with scenario only. False with a message otherwise.
 bool check_tags(const MetricDef& metric, const std::map<std::string, std::string>& tags,

@@ -40,7 +40,7 @@ double RunReport::stage_seconds(size_t scenario, size_t stage) const {
 }
 
 std::vector<ThresholdOutcome> evaluate_thresholds(const RunInfo& info, const WorkerStats& stats,
-                                                  double elapsed_seconds) {
+                                                  double elapsed_seconds, ThresholdPhase phase) {
   const std::vector<std::string> names = info.scenario_names();
   const std::vector<std::map<std::string, std::string>> tags = info.scenario_tags();
   MetricSource in;
@@ -49,7 +49,9 @@ std::vector<ThresholdOutcome> evaluate_thresholds(const RunInfo& info, const Wor
   in.scenario_tags = &tags;
   in.elapsed_seconds = elapsed_seconds;
   std::vector<ThresholdOutcome> out;
-  for (const ThresholdConfig& th : info.thresholds) out.push_back({&th, evaluate_threshold(th, in)});
+  for (const ThresholdConfig& th : info.thresholds) {
+    out.push_back({&th, evaluate_threshold(th, in, phase)});
+  }
   return out;
 }
 

@@ -104,9 +104,11 @@ struct RunReport {
   double stage_seconds(size_t scenario, size_t stage) const;
 };
 
-// Evaluates every threshold of `info` on `stats`.
+// Evaluates every threshold of `info` on `stats` (kEnd: the verdict, with k6's rules for
+// sub-metrics without samples and a warning for each).
 std::vector<ThresholdOutcome> evaluate_thresholds(const RunInfo& info, const WorkerStats& stats,
-                                                  double elapsed_seconds);
+                                                  double elapsed_seconds,
+                                                  ThresholdPhase phase = ThresholdPhase::kLive);
 // The first stage that crossed an untagged latency or error-rate threshold.
 BreakingPoint find_breaking_point(const RunReport& report);
 

@@ -135,6 +135,7 @@ json build_summary_json(const RunReport& r) {
   j["abort_reason"] = r.abort_reason;
   j["thresholds_ok"] = r.thresholds_ok;
   json th = json::array();
+  json warnings = json::array();  // what the reader should know about the figures
   for (const ThresholdOutcome& t : r.thresholds) {
     th.push_back({{"metric", t.config->metric},
                   {"key", t.config->key},
@@ -143,9 +144,15 @@ json build_summary_json(const RunReport& r) {
                   {"has_data", t.result.has_data},
                   {"observed", t.result.observed},
                   {"text", t.result.text},
+                  {"warning", t.result.warning},
                   {"abort_on_fail", t.config->abort_on_fail}});
+    if (!t.result.warning.empty()) {
+      warnings.push_back("threshold " + t.config->key + " " + t.config->expression + ": " +
+                         t.result.warning);
+    }
   }
   j["thresholds"] = th;
+  j["warnings"] = warnings;
   j["metrics"] = metrics_json(r);
 
   // wrk's figures, in microseconds, for scripts that compare with wrk.

@@ -157,8 +157,12 @@ void print_run_summary(std::FILE* out, const RunReport& r) {
     std::fprintf(out, "\n  thresholds\n");
     for (const ThresholdOutcome& th : r.thresholds) {
       std::fprintf(out, "    %s %-40s %-16s %s\n", th.result.ok ? "\xE2\x9C\x93" : "\xE2\x9C\x97",
-                   th.config->key.c_str(), th.config->expression.c_str(),
-                   th.result.has_data ? th.result.text.c_str() : "no data");
+                   th.config->key.c_str(), th.config->expression.c_str(), th.result.text.c_str());
+    }
+    for (const ThresholdOutcome& th : r.thresholds) {
+      if (th.result.warning.empty()) continue;
+      std::fprintf(out, "    warning: %s %s %s\n", th.config->key.c_str(),
+                   th.config->expression.c_str(), th.result.warning.c_str());
     }
   }
 

@@ -298,7 +298,8 @@ bool check_threshold_tags(const std::string& metric, const std::map<std::string,
   return check_tags(*info, tags, error);
 }
 
-ThresholdResult evaluate_threshold(const ThresholdConfig& threshold, const ThresholdInputs& in) {
+ThresholdResult evaluate_threshold(const ThresholdConfig& threshold, const ThresholdInputs& in,
+                                   ThresholdPhase phase) {
   const ThresholdExpr& expr = threshold.parsed;
   ThresholdResult r;
   std::string error;
@@ -308,54 +309,82 @@ ThresholdResult evaluate_threshold(const ThresholdConfig& threshold, const Thres
     r.text = error;
     return r;
   }
+  const bool end = phase == ThresholdPhase::kEnd;
   Selection sel;
-  if (!in.stats || !select(threshold.tags, in, sel)) return no_data(expr);
+  const bool selected = in.stats && select(threshold.tags, in, sel);
   const MetricDef& metric = *find_metric(threshold.metric);
   const std::string label = aggregation_label(expr);
+  // Without samples: during the run the threshold holds; at the end k6's rule applies.
+  bool verdict = true;  // compare r.observed (else the threshold holds)
   switch (metric.type) {
     case MetricType::kTrend: {
-      const Histogram h = read_trend(metric, sel);
-      if (h.count() == 0) return no_data(expr);
+      const Histogram h = selected ? read_trend(metric, sel) : Histogram();
+      r.has_data = h.count() != 0;
+      if (!r.has_data) {
+        if (!end) return no_data(expr);
+        r.text = fmt::format("{}=0.00ms, no data", label);  // k6: an empty trend reads 0
+        break;
+      }
       const Agg a = expr.aggregation;
-      const double us =
-          a == Agg::kAvg   ? h.mean()
-          : a == Agg::kMin ? static_cast<double>(h.min())
-          : a == Agg::kMax
-              ? static_cast<double>(h.max())
-              : h.quantile(a == Agg::kMed ? 50 : expr.percentile);
+      const double us = a == Agg::kAvg   ? h.mean()
+                        : a == Agg::kMin ? static_cast<double>(h.min())
+                        : a == Agg::kMax ? static_cast<double>(h.max())
+                                         : h.quantile(a == Agg::kMed ? 50 : expr.percentile);
       r.observed = us / 1000;
       r.text = fmt::format("{}={:.2f}ms", label, r.observed);
       break;
     }
     case MetricType::kRate: {
-      const RateParts parts = read_rate(metric, sel);
-      if (parts.total == 0) return no_data(expr);
+      const RateParts parts = selected ? read_rate(metric, sel) : RateParts{};
+      r.has_data = parts.total != 0;
+      if (!r.has_data) {
+        r.text = label + ": no data";  // k6: an empty rate holds
+        verdict = false;
+        break;
+      }
       r.observed = static_cast<double>(parts.part) / static_cast<double>(parts.total);
       r.text = fmt::format("rate={:.2f}% ({} of {})", r.observed * 100, parts.part, parts.total);
       break;
     }
     case MetricType::kCounter: {
-      const uint64_t n = read_counter(metric, sel);
+      // A count of zero is a measurement, but a filter that selects nothing has no data.
+      if (!selected && !end) return no_data(expr);
+      const uint64_t n = selected ? read_counter(metric, sel) : 0;
+      r.has_data = selected;
       if (expr.aggregation == Agg::kCount) {
         r.observed = static_cast<double>(n);
         r.text = fmt::format("count={}", n);
-      } else {
-        if (!(in.elapsed_seconds > 0)) return no_data(expr);
+      } else if (in.elapsed_seconds > 0) {
         r.observed = static_cast<double>(n) / in.elapsed_seconds;
         r.text = fmt::format("rate={:.2f}/s", r.observed);
+      } else {
+        if (!end) return no_data(expr);
+        r.has_data = false;
+        r.text = "rate=0.00/s, no data";
       }
       break;
     }
     case MetricType::kGauge: {
-      if (sel.scenarios.empty()) return no_data(expr);
+      r.has_data = selected && !sel.scenarios.empty();
+      if (!r.has_data) {
+        if (!end) return no_data(expr);
+        r.text = fmt::format("{}=0, no data", label);
+        break;
+      }
       const uint64_t n = read_gauge(metric, sel);
       r.observed = static_cast<double>(n);
       r.text = fmt::format("{}={}", label, n);
       break;
     }
   }
-  r.has_data = true;
-  r.ok = compare(r.observed, expr.op, expr.value);
+  r.ok = !verdict || compare(r.observed, expr.op, expr.value);
+  if (end) {
+    // A filter that selects nothing (a typo in a tag value) never passes unnoticed.
+    const std::string unmatched = unmatched_filters(threshold.tags, in, !r.has_data);
+    if (!r.has_data || !unmatched.empty()) {
+      r.warning = "selected no samples" + (unmatched.empty() ? "" : ": " + unmatched);
+    }
+  }
   return r;
 }
 

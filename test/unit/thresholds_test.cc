@@ -500,3 +500,69 @@ TEST_CASE("evaluation: empty stats, missing inputs and unsupported filters", "[t
   CHECK_FALSE(eval("checks", "rate>0", {{"scenario", "browse"}}).ok);
   CHECK_FALSE(eval("http_req_failed", "count>0").ok);
 }
+
+TEST_CASE("no samples: live the threshold holds; at the end k6's rule applies, with a warning",
+          "[thresholds]") {
+  Evaluator eval;
+  auto at_end = [&](const std::string& metric, const std::string& expression,
+                    std::map<std::string, std::string> tags = {}) {
+    ThresholdConfig th;
+    th.metric = metric;
+    th.tags = std::move(tags);
+    th.expression = expression;
+    th.parsed = parse_ok(expression);
+    return pelt::evaluate_threshold(th, eval.inputs(), pelt::ThresholdPhase::kEnd);
+  };
+  // A typo in a tag value: live it holds, unnoticed; at the end a trend without samples reads 0
+  // (so p(95)>100 fails and p(95)<100 holds), and both say why.
+  ThresholdResult live = eval("http_req_duration", "p(95)>100", {{"name", "chekout"}});
+  CHECK(live.ok);
+  CHECK_FALSE(live.has_data);
+  CHECK(live.warning.empty());
+  ThresholdResult r = at_end("http_req_duration", "p(95)>100", {{"name", "chekout"}});
+  CHECK_FALSE(r.ok);
+  CHECK_FALSE(r.has_data);
+  CHECK(r.observed == 0);
+  CHECK(r.text == "p(95)=0.00ms, no data");
+  CHECK(r.warning ==
+        "selected no samples: no request is named \"chekout\" (names: home, issue)");
+  r = at_end("http_req_duration", "p(95)<100", {{"name", "chekout"}});
+  CHECK(r.ok);
+  CHECK_FALSE(r.warning.empty());
+  // A rate without samples holds.
+  r = at_end("http_req_failed", "rate<0.01", {{"scenario", "nope"}});
+  CHECK(r.ok);
+  CHECK(r.text == "rate: no data");
+  CHECK(r.warning == "selected no samples: no scenario is named \"nope\" (scenarios: browse, buy)");
+  r = at_end("checks", "rate>0.99", {{"check", "stauts ok"}});
+  CHECK(r.ok);
+  CHECK(r.warning ==
+        "selected no samples: no check is named \"stauts ok\" (checks: body, status ok)");
+  // A counter counts 0: "count<10" holds, "count>0" fails; the typo is named either way.
+  r = at_end("http_reqs", "count<10", {{"name", "chekout"}});
+  CHECK(r.ok);
+  CHECK(r.has_data);
+  CHECK(r.warning == "selected no samples: no request is named \"chekout\" (names: home, issue)");
+  r = at_end("iterations", "count>0", {{"scenario", "nope"}});
+  CHECK_FALSE(r.ok);
+  CHECK(r.text == "count=0");
+  // ... but no status 404 is often the point: a counter by status warns about nothing.
+  r = at_end("http_reqs", "count<1", {{"status", "404"}});
+  CHECK(r.ok);
+  CHECK(r.warning.empty());
+  // A scenario tag value nobody has is named with the values seen.
+  r = at_end("http_req_duration", "p(95)<100", {{"team", "wbe"}});
+  CHECK(r.warning == "selected no samples: no sample has team = \"wbe\" (values: shop, web)");
+  // Filters that each match something, but not together: no samples, no hint.
+  r = at_end("http_req_duration", "avg<1", {{"name", "home"}, {"scenario", "buy"}});
+  CHECK(r.warning == "selected no samples");
+  CHECK(r.ok);  // avg reads 0
+  // Everything selected something: no warning.
+  for (const char* metric : {"http_req_duration", "http_reqs"}) {
+    INFO(metric);
+    r = at_end(metric, metric == std::string("http_reqs") ? "count>0" : "p(95)>0",
+               {{"name", "issue"}});
+    CHECK(r.has_data);
+    CHECK(r.warning.empty());
+  }
+}
