@@ -184,6 +184,7 @@ int Run::prepare() {
   info_.rate = opt_.rate;
   info_.latency = opt_.latency;
   info_.thresholds = cfg.thresholds;
+  info_.submetrics = cfg.submetrics;
   uint64_t total_vus = 0;
   for (const ScenarioConfig& sc : cfg.scenarios) {
     plans_.emplace_back(plan_spec(sc));

@@ -48,6 +48,7 @@ void Vu::interrupt() {
   thinking_ = false;
   intended_ns_ = 0;
   inactive_since_ns_ = 0;
+  blocked_since_ns_ = 0;
   timer_->stop();  // a think time or delay() wait ends here
   busy_ = false;
 }
@@ -59,6 +60,7 @@ void Vu::warm_up() {
 void Vu::run_iteration(uint64_t intended_ns) {
   if (busy_) return;  // never two iterations on one VU
   intended_ns_ = intended_ns;
+  iteration_start_ns_ = connection_.now_ns();
   busy_ = true;
   if (scenario_.has_delay()) {
     double ms = 0;
@@ -78,6 +80,7 @@ void Vu::on_timer(void* ctx) {
   auto* self = static_cast<Vu*>(ctx);
   if (self->busy_ && self->batch_done_) {
     // The think time after an iteration has passed.
+    self->record_iteration_duration();
     self->busy_ = false;
     self->batch_done_ = false;
     self->thinking_ = false;
@@ -91,6 +94,7 @@ void Vu::send_request() {
   if (!env_.run.running()) return;
   if (!connection_.ready()) {
     want_send_ = true;
+    if (blocked_since_ns_ == 0) blocked_since_ns_ = connection_.now_ns();
     connection_.open();
     return;
   }
@@ -130,6 +134,11 @@ void Vu::send_request() {
   const uint64_t lag_us = intended_ns_ < sent_ns_ ? (sent_ns_ - intended_ns_) / 1000 : 0;
   env_.recorder.record_sent(scope_, static_cast<uint32_t>(setup.batch_heads.size()), bytes.size(),
                             lag_us, sent_ns_);
+  env_.recorder.record_blocked(
+      blocked_since_ns_ != 0 && blocked_since_ns_ < sent_ns_ ? (sent_ns_ - blocked_since_ns_) / 1000
+                                                             : 0,
+      static_cast<uint32_t>(setup.batch_heads.size()));
+  blocked_since_ns_ = 0;
   connection_.submit(bytes, setup.batch_heads);
 }
 
@@ -142,11 +151,16 @@ void Vu::on_connection_ready() {
 }
 
 void Vu::on_first_byte() {
-  env_.recorder.record_first_byte((connection_.now_ns() - sent_ns_) / 1000);
+  first_byte_ns_ = connection_.now_ns();
+  env_.recorder.record_first_byte((first_byte_ns_ - sent_ns_) / 1000);
 }
 
 void Vu::on_response(const ParsedResponse& r) {
   const uint64_t now = connection_.now_ns();
+  env_.recorder.record_receiving(first_byte_ns_ != 0 && first_byte_ns_ < now
+                                     ? (now - first_byte_ns_) / 1000
+                                     : 0);
+  first_byte_ns_ = 0;
   env_.recorder.record_response(scope_, r.status, (now - intended_ns_) / 1000,
                                 (now - sent_ns_) / 1000, now);
   if (scenario_.capture() && !scenario_.script()->response(r.status, r.headers, r.body)) {
@@ -190,9 +204,16 @@ void Vu::finish_iteration() {
     timer_->start(static_cast<uint64_t>(us / 1000.0) * kNsPerMs);
     return;  // busy_ stays true until the think time has passed
   }
+  record_iteration_duration();
   busy_ = false;
   batch_done_ = false;
   next_step();
+}
+
+void Vu::record_iteration_duration() {
+  const uint64_t now = connection_.now_ns();
+  env_.recorder.record_iteration_duration(
+      scenario_.index(), now > iteration_start_ns_ ? (now - iteration_start_ns_) / 1000 : 0);
 }
 
 void Vu::next_step() {

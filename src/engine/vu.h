@@ -91,6 +91,7 @@ class Vu : private ConnectionUser {
   void send_request();
   void finish_iteration();
   void next_step();  // free: the executor decides what comes next
+  void record_iteration_duration();  // the iteration (think time included) is over
   void set_name(NameStats* name);  // the current request's name (figures and series)
 
   VuEnv& env_;
@@ -110,6 +111,9 @@ class Vu : private ConnectionUser {
   uint64_t intended_ns_ = 0;       // when the current iteration was due (open loop), ns
   uint64_t inactive_since_ns_ = 0; // deactivated mid-iteration at this time (ns), 0 otherwise
   uint64_t sent_ns_ = 0;           // when the current batch was written, ns
+  uint64_t iteration_start_ns_ = 0; // when the current iteration started, ns
+  uint64_t blocked_since_ns_ = 0;  // the request waits for a connection since (ns), 0 = not
+  uint64_t first_byte_ns_ = 0;     // first byte of the response being read arrived (ns)
   uint64_t iterations_ = 0;        // iterations finished by this VU
 };
 

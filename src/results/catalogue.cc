@@ -91,12 +91,24 @@ const std::vector<MetricDef>& metric_catalogue() {
       {"http_req_connecting", MetricType::kTrend, 0, "ms", "TCP connect time", "", ""},
       {"http_req_tls_handshaking", MetricType::kTrend, 0, "ms", "TLS handshake time", "", ""},
       {"http_req_waiting", MetricType::kTrend, 0, "ms", "time to the first response byte", "", ""},
+      {"http_req_blocked", MetricType::kTrend, 0, "ms",
+       "time a request waited for a usable connection (connect and TLS included, 0 on a kept-alive "
+       "one)",
+       "", ""},
+      {"http_req_sending", MetricType::kTrend, 0, "ms",
+       "time to write a request: pelt hands it to the socket in one call and does not time it, so "
+       "0 for every request sent",
+       "", ""},
+      {"http_req_receiving", MetricType::kTrend, 0, "ms",
+       "from the first response byte to the last", "", ""},
       {"service_time", MetricType::kTrend, 0, "ms", "from the actual send to the response", "", ""},
       {"send_lag", MetricType::kTrend, 0, "ms", "how late sends left, against the schedule", "", ""},
       {"checks", MetricType::kRate, kTagCheck, "ratio", "share of checks that held", "passes",
        "fails"},
       {"iterations", MetricType::kCounter, kTagScenario, "iterations", "iterations finished", "",
        ""},
+      {"iteration_duration", MetricType::kTrend, kTagScenario, "ms",
+       "time an iteration takes: delay(), its requests and the think time after it", "", ""},
       {"dropped_iterations", MetricType::kCounter, kTagScenario | kTagStage, "iterations",
        "arrivals that found no VU and never started", "", ""},
       {"interrupted_iterations", MetricType::kCounter, kTagScenario, "iterations",
@@ -201,6 +213,18 @@ Histogram read_trend(const MetricDef& metric, const Selection& sel) {
   if (metric.name == "http_req_connecting") return st.connect_time;
   if (metric.name == "http_req_tls_handshaking") return st.tls_time;
   if (metric.name == "http_req_waiting") return st.waiting;
+  if (metric.name == "http_req_blocked") return st.blocked;
+  if (metric.name == "http_req_receiving") return st.receiving;
+  if (metric.name == "http_req_sending") {
+    Histogram zeros;  // one 0 for every request sent (see the catalogue entry)
+    zeros.record_n(0, st.ledger.sent);
+    return zeros;
+  }
+  if (metric.name == "iteration_duration") {
+    Histogram h;
+    for (const ScenarioStats* sc : sel.scenarios) h.merge(sc->iteration_duration);
+    return h;
+  }
   // http_req_duration
   return gather<Histogram>(
       sel, [](const StageStats& s) -> const Histogram& { return s.latency; },

@@ -237,6 +237,10 @@ std::vector<MetricFamily> build(const MetricsOptions& options, const WorkerStats
              MetricType::Counter);
   FamilyBuilder stage =
       family("pelt_stage", "Index of the current stage (0-based).", MetricType::Gauge);
+  FamilyBuilder iteration_duration = family(
+      "pelt_iteration_duration_seconds",
+      "Time an iteration takes in seconds: delay(), its requests and the think time after it.",
+      MetricType::Histogram);
 
   const size_t scenario_count = std::max(s.scenarios.size(), options.scenario_names.size());
   std::vector<std::string> scenario_label(scenario_count);
@@ -295,6 +299,7 @@ std::vector<MetricFamily> build(const MetricsOptions& options, const WorkerStats
     dropped.add(l, static_cast<double>(sc.dropped_iterations));
     interrupted.add(l, static_cast<double>(sc.interrupted_iterations));
     stage.add(l, sc.stage);
+    iteration_duration.add_histogram(l, sc.iteration_duration, bounds);
   }
 
   FamilyBuilder sent =
@@ -353,7 +358,7 @@ std::vector<MetricFamily> build(const MetricsOptions& options, const WorkerStats
 
   std::vector<MetricFamily> out;
   for (FamilyBuilder* b : {&requests, &duration, &failures, &vus, &vus_max, &target, &target_rate,
-                           &iterations, &dropped, &interrupted, &sent, &received, &checks, &stage, &threshold_ok,
+                           &iterations, &dropped, &interrupted, &iteration_duration, &sent, &received, &checks, &stage, &threshold_ok,
                            &send_lag, &run_info, &errors, &in_flight}) {
     b->emit(out);
   }

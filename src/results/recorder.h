@@ -85,6 +85,13 @@ class Recorder {
   }
   // The first byte of a response arrived `waiting_us` after its request was sent.
   void record_first_byte(uint64_t waiting_us) { stats_.waiting.record(waiting_us); }
+  // The `requests` requests just sent had waited `blocked_us` for a usable connection (0 when
+  // the connection was ready).
+  void record_blocked(uint64_t blocked_us, uint32_t requests) {
+    stats_.blocked.record_n(blocked_us, requests);
+  }
+  // A response took `receiving_us` from its first byte to its last.
+  void record_receiving(uint64_t receiving_us) { stats_.receiving.record(receiving_us); }
   // A complete response at now_ns. latency_us: from the intended send (open loop) or the
   // send; service_us: from the actual send.
   void record_response(RequestScope& scope, int status, uint64_t latency_us, uint64_t service_us,
@@ -145,6 +152,10 @@ class Recorder {
 
   // --- iterations (scenario: its index) ---
   void record_iteration(uint32_t scenario, uint64_t now_ns);
+  // An iteration (delay(), requests and think time) took `duration_us`.
+  void record_iteration_duration(uint32_t scenario, uint64_t duration_us) {
+    stats_.scenarios[scenario].iteration_duration.record(duration_us);
+  }
   // `n` arrivals of an arrival-rate scenario were never started (no VU free in time).
   void record_dropped(uint32_t scenario, uint64_t n, uint64_t now_ns);
   // An iteration was cut unfinished; its `unanswered` requests stay in flight in the ledger.

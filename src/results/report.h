@@ -54,6 +54,7 @@ struct RunInfo {
   std::chrono::system_clock::time_point started_at;  // wall-clock start
   std::vector<ScenarioInfo> scenarios;      // by scenario index
   std::vector<ThresholdConfig> thresholds;  // in file order
+  std::vector<SubmetricConfig> submetrics;  // sub-metrics [thresholds] names, shown in the summary
 
   std::vector<std::string> scenario_names() const;
   std::vector<std::map<std::string, std::string>> scenario_tags() const;

@@ -86,6 +86,7 @@ void ScenarioStats::merge(const ScenarioStats& o) {
   vus_max += o.vus_max;  // likewise
   stage = std::max(stage, o.stage);
   target += o.target;  // each worker drives its share of the target
+  iteration_duration.merge(o.iteration_duration);
 }
 
 void WorkerStats::merge(const WorkerStats& o) {
@@ -108,6 +109,8 @@ void WorkerStats::merge(const WorkerStats& o) {
   connect_time.merge(o.connect_time);
   tls_time.merge(o.tls_time);
   waiting.merge(o.waiting);
+  blocked.merge(o.blocked);
+  receiving.merge(o.receiving);
   req_per_sec.merge(o.req_per_sec);
 
   if (scenarios.size() < o.scenarios.size()) scenarios.resize(o.scenarios.size());

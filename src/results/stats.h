@@ -102,6 +102,7 @@ struct ScenarioStats {
   uint32_t vus_max = 0;                    // VUs allocated at the time of the snapshot
   uint32_t stage = 0;                      // current stage index
   double target = 0;                       // current target: VUs, or requests/s for arrival rate
+  Histogram iteration_duration;            // iteration start to end, think time included, us
 
   void merge(const ScenarioStats& o);
 };
@@ -132,6 +133,8 @@ struct WorkerStats {
   Histogram connect_time;  // TCP connect, us
   Histogram tls_time;      // TLS handshake, us
   Histogram waiting;       // send to first response byte, us
+  Histogram blocked;       // waiting for a usable connection before the send, per request, us
+  Histogram receiving;     // first response byte to the complete response, us
   Histogram req_per_sec;   // per-thread requests/s, sampled every 100 ms (wrk's Req/Sec)
 
   std::vector<ScenarioStats> scenarios;      // indexed like the plan's scenarios

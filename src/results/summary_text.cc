@@ -53,6 +53,59 @@ void print_ledger(std::FILE* out, const char* label, const Ledger& l) {
                static_cast<ull>(l.in_flight));
 }
 
+// A metric's figures over a selection, k6-style: a trend's avg min med max p(90) p(95), a
+// rate's share, a counter's count and rate, a gauge's value.
+std::string figures(const MetricDef& def, const Selection& sel, double secs) {
+  char buf[256];
+  switch (def.type) {
+    case MetricType::kTrend: {
+      const Histogram h = read_trend(def, sel);
+      std::snprintf(buf, sizeof(buf), "avg=%s min=%s med=%s max=%s p(90)=%s p(95)=%s",
+                    format_time_us(h.mean()).c_str(), time_us(h.min()).c_str(),
+                    q_us(h, 50).c_str(), time_us(h.max()).c_str(), q_us(h, 90).c_str(),
+                    q_us(h, 95).c_str());
+      break;
+    }
+    case MetricType::kRate: {
+      const RateParts p = read_rate(def, sel);
+      std::snprintf(buf, sizeof(buf), "%.2f%%  %llu of %llu", percent(p.part, p.total),
+                    static_cast<ull>(p.part), static_cast<ull>(p.total));
+      break;
+    }
+    case MetricType::kCounter: {
+      const uint64_t n = read_counter(def, sel);
+      std::snprintf(buf, sizeof(buf), "%llu  %.2f/s", static_cast<ull>(n),
+                    static_cast<double>(n) / secs);
+      break;
+    }
+    case MetricType::kGauge:
+      std::snprintf(buf, sizeof(buf), "%llu", static_cast<ull>(read_gauge(def, sel)));
+      break;
+  }
+  return buf;
+}
+
+// The sub-metrics [thresholds] names for `metric` (every one left when metric is empty), one
+// line each, under the metric's own line.
+void print_submetrics(std::FILE* out, const RunReport& r, std::string_view metric,
+                      std::vector<bool>& printed, double secs) {
+  const MetricSource source = r.source();
+  for (size_t i = 0; i < r.info.submetrics.size(); ++i) {
+    const SubmetricConfig& sub = r.info.submetrics[i];
+    if (printed[i] || (!metric.empty() && sub.metric != metric)) continue;
+    printed[i] = true;
+    if (!metric.empty() && sub.tags.empty()) continue;  // the metric's own line
+    const MetricDef* def = find_metric(sub.metric);
+    if (def == nullptr) continue;
+    Selection sel;
+    const bool any = select(sub.tags, source, sel);
+    std::string label = sub.key;
+    if (!metric.empty()) label = "  " + label.substr(std::min(label.size(), sub.metric.size()));
+    std::fprintf(out, "  %s %s\n", dots(label).c_str(),
+                 any ? figures(*def, sel, secs).c_str() : "no data");
+  }
+}
+
 }  // namespace
 
 void print_wrk_header(std::FILE* out, const RunInfo& info) {
@@ -167,17 +220,34 @@ void print_run_summary(std::FILE* out, const RunReport& r) {
   }
 
   std::fprintf(out, "\n");
+  std::vector<bool> printed(r.info.submetrics.size(), false);
+  const MetricSource source = r.source();
+  Selection all;
+  select({}, source, all);
+  // A trend's line, when it has samples (with its sub-metrics).
+  auto trend_line = [&](const char* name) {
+    const MetricDef& def = *find_metric(name);
+    if (read_trend(def, all).count() == 0) return;
+    std::fprintf(out, "  %s %s\n", dots(name).c_str(), figures(def, all, secs).c_str());
+    print_submetrics(out, r, name, printed, secs);
+  };
   std::fprintf(out, "  %s %llu  %.2f/s\n", dots("http_reqs").c_str(), static_cast<ull>(t.http_reqs),
                static_cast<double>(t.http_reqs) / secs);
+  print_submetrics(out, r, "http_reqs", printed, secs);
   const Histogram& h = s.latency;
   std::fprintf(out, "  %s avg=%s min=%s med=%s max=%s p(90)=%s p(95)=%s p(99)=%s\n",
                dots("http_req_duration").c_str(), format_time_us(h.mean()).c_str(),
                time_us(h.min()).c_str(), q_us(h, 50).c_str(), time_us(h.max()).c_str(),
                q_us(h, 90).c_str(), q_us(h, 95).c_str(),
                q_us(h, 99).c_str());
+  print_submetrics(out, r, "http_req_duration", printed, secs);
   std::fprintf(out, "  %s %.2f%%  %llu of %llu\n", dots("http_req_failed").c_str(),
                percent(t.http_failed, t.http_reqs), static_cast<ull>(t.http_failed),
                static_cast<ull>(t.http_reqs));
+  print_submetrics(out, r, "http_req_failed", printed, secs);
+  trend_line("http_req_blocked");
+  trend_line("http_req_waiting");
+  trend_line("http_req_receiving");
   if (t.check_total > 0) {
     std::fprintf(out, "  %s %.2f%%  %llu of %llu\n", dots("checks").c_str(),
                  percent(t.check_passes, t.check_total), static_cast<ull>(t.check_passes),
@@ -185,7 +255,10 @@ void print_run_summary(std::FILE* out, const RunReport& r) {
   }
   std::fprintf(out, "  %s %llu  %.2f/s\n", dots("iterations").c_str(), static_cast<ull>(t.iterations),
                static_cast<double>(t.iterations) / secs);
+  print_submetrics(out, r, "iterations", printed, secs);
+  trend_line("iteration_duration");
   std::fprintf(out, "  %s %llu\n", dots("dropped_iterations").c_str(), static_cast<ull>(t.dropped));
+  print_submetrics(out, r, "dropped_iterations", printed, secs);
   std::fprintf(out, "  %s %llu\n", dots("interrupted_iterations").c_str(), static_cast<ull>(t.interrupted));
   std::fprintf(out, "  %s %sB  %sB/s\n", dots("data_received").c_str(),
                format_binary(static_cast<double>(s.bytes_read)).c_str(),
@@ -201,6 +274,7 @@ void print_run_summary(std::FILE* out, const RunReport& r) {
                  q_us(s.send_lag, 50).c_str(), q_us(s.send_lag, 99).c_str(),
                  time_us(s.send_lag.max()).c_str());
   }
+  print_submetrics(out, r, "", printed, secs);  // those of metrics without a line above
 
   // Per-name lines.
   std::fprintf(out, "\n  %-16s %-24s %-7s %10s %7s %10s %10s %10s\n", "scenario", "name", "method",

@@ -437,9 +437,10 @@ TEST_CASE("bad files give file:line:col messages", "[config]") {
       {"bad-threshold-metric.toml",
        ":6:1: unknown metric \"http_req_duraton\" in [thresholds] (did you mean "
        "\"http_req_duration\"?); metrics: http_reqs, http_req_duration, http_req_failed, "
-       "http_req_connecting, http_req_tls_handshaking, http_req_waiting, service_time, "
-       "send_lag, checks, iterations, dropped_iterations, interrupted_iterations, "
-       "data_received, data_sent, vus, vus_max"},
+       "http_req_connecting, http_req_tls_handshaking, http_req_waiting, http_req_blocked, "
+       "http_req_sending, http_req_receiving, service_time, send_lag, checks, iterations, "
+       "iteration_duration, dropped_iterations, interrupted_iterations, data_received, "
+       "data_sent, vus, vus_max"},
       {"bad-threshold-tag.toml",
        ":6:1: unknown tag \"nme\" in \"http_req_duration{nme:issue}\" (did you mean \"name\"?); "
        "tags: scenario, name, method, status, stage"},

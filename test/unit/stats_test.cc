@@ -31,8 +31,8 @@ static_assert(field_count<pelt::RequestCounts>() == 3, "RequestCounts changed: u
 static_assert(field_count<pelt::CheckCount>() == 2, "CheckCount changed: update the merge test");
 static_assert(field_count<pelt::StageStats>() == 3, "StageStats changed: update the merge test");
 static_assert(field_count<pelt::NameStats>() == 5, "NameStats changed: update the merge test");
-static_assert(field_count<pelt::ScenarioStats>() == 9, "ScenarioStats changed: update the merge test");
-static_assert(field_count<WorkerStats>() == 23, "WorkerStats changed: update the merge test");
+static_assert(field_count<pelt::ScenarioStats>() == 10, "ScenarioStats changed: update the merge test");
+static_assert(field_count<WorkerStats>() == 25, "WorkerStats changed: update the merge test");
 
 // A worker's figures with every field set, scaled by k so two workers differ.
 std::unique_ptr<WorkerStats> filled(uint64_t k) {
@@ -58,6 +58,8 @@ std::unique_ptr<WorkerStats> filled(uint64_t k) {
   s->connect_time.record(50 * k);
   s->tls_time.record(70 * k);
   s->waiting.record(800 * k);
+  s->blocked.record_n(30 * k, 2);
+  s->receiving.record(20 * k);
   s->req_per_sec.record(5000 * k);
   s->checks["status is 200"] = {6 * k, k};
   s->script_errors = k;
@@ -84,6 +86,7 @@ std::unique_ptr<WorkerStats> filled(uint64_t k) {
   sc.vus_max = static_cast<uint32_t>(10 * k);
   sc.stage = static_cast<uint32_t>(k - 1);
   sc.target = 50.0 * k;
+  sc.iteration_duration.record(3000 * k);
   s->scenarios.push_back(sc);
   return s;
 }
@@ -128,6 +131,10 @@ TEST_CASE("WorkerStats::merge adds every field", "[stats]") {
   CHECK(a->connect_time.count() == 2);
   CHECK(a->tls_time.count() == 2);
   CHECK(a->waiting.max() == 1600);
+  CHECK(a->blocked.count() == 4);
+  CHECK(a->blocked.max() == 60);
+  CHECK(a->receiving.count() == 2);
+  CHECK(a->receiving.min() == 20);
   CHECK(a->req_per_sec.count() == 2);
   CHECK(a->checks["status is 200"].passes == 18);
   CHECK(a->checks["status is 200"].fails == 3);
@@ -165,6 +172,8 @@ TEST_CASE("WorkerStats::merge adds every field", "[stats]") {
   CHECK(sc.vus_max == 30);
   CHECK(sc.stage == 1);  // furthest stage
   CHECK(sc.target == Approx(150));
+  CHECK(sc.iteration_duration.count() == 2);
+  CHECK(sc.iteration_duration.quantile(50) == Approx(4500));
 }
 
 TEST_CASE("merge into an empty WorkerStats copies, and grows the scenario list", "[stats]") {
