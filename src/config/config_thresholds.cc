@@ -17,7 +17,8 @@ std::vector<std::string_view> metric_names() {
   return names;
 }
 
-constexpr std::string_view kTags[] = {"scenario", "name", "method", "status", "stage"};
+constexpr std::string_view kTags[] = {"scenario", "name",  "method",
+                                      "status",   "stage", "expected_response"};
 constexpr std::string_view kCheckTags[] = {"scenario", "name",  "method",
                                            "status",   "stage", "check"};
 constexpr std::string_view kEntryKeys[] = {"threshold", "abort_on_fail", "delay_abort_eval"};

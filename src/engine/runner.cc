@@ -133,6 +133,7 @@ class Run {
   RunInfo info_;                            // what the report says was asked for
   Url url_;                                 // the target
   std::vector<ExecutorPlan> plans_;         // by scenario index, built once
+  std::vector<RequestSplit> request_splits_;  // sub-metrics the workers keep per request name
   PreparedRun prepared_;                    // Lua states and per-worker setups
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::unique_ptr<Sink>> sinks_;  // every output, in the order they run
@@ -185,6 +186,9 @@ int Run::prepare() {
   info_.latency = opt_.latency;
   info_.thresholds = cfg.thresholds;
   info_.submetrics = cfg.submetrics;
+  std::vector<std::pair<std::string, std::map<std::string, std::string>>> keys;
+  for (const SubmetricConfig& sub : cfg.submetrics) keys.emplace_back(sub.metric, sub.tags);
+  request_splits_ = request_splits(keys);
   uint64_t total_vus = 0;
   for (const ScenarioConfig& sc : cfg.scenarios) {
     plans_.emplace_back(plan_spec(sc));
@@ -283,6 +287,7 @@ int Run::prepare() {
     wo.tls.ca_file = cfg.target.cacert;
     wo.sources = opt_.sources;
     wo.plans = &plans_;
+    wo.request_splits = request_splits_;
     workers_.push_back(std::make_unique<Worker>(wo, std::move(prepared_.workers[static_cast<size_t>(w)])));
   }
   return kExitOk;

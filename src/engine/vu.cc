@@ -134,10 +134,10 @@ void Vu::send_request() {
   const uint64_t lag_us = intended_ns_ < sent_ns_ ? (sent_ns_ - intended_ns_) / 1000 : 0;
   env_.recorder.record_sent(scope_, static_cast<uint32_t>(setup.batch_heads.size()), bytes.size(),
                             lag_us, sent_ns_);
-  env_.recorder.record_blocked(
-      blocked_since_ns_ != 0 && blocked_since_ns_ < sent_ns_ ? (sent_ns_ - blocked_since_ns_) / 1000
-                                                             : 0,
-      static_cast<uint32_t>(setup.batch_heads.size()));
+  blocked_us_ = blocked_since_ns_ != 0 && blocked_since_ns_ < sent_ns_
+                    ? (sent_ns_ - blocked_since_ns_) / 1000
+                    : 0;
+  env_.recorder.record_blocked(blocked_us_, static_cast<uint32_t>(setup.batch_heads.size()));
   blocked_since_ns_ = 0;
   connection_.submit(bytes, setup.batch_heads);
 }
@@ -157,12 +157,16 @@ void Vu::on_first_byte() {
 
 void Vu::on_response(const ParsedResponse& r) {
   const uint64_t now = connection_.now_ns();
-  env_.recorder.record_receiving(first_byte_ns_ != 0 && first_byte_ns_ < now
-                                     ? (now - first_byte_ns_) / 1000
-                                     : 0);
+  const bool first_byte = first_byte_ns_ != 0 && first_byte_ns_ <= now;
+  ResponseTimes times;
+  times.duration_us = (now - intended_ns_) / 1000;
+  times.waiting_us = first_byte && first_byte_ns_ > sent_ns_ ? (first_byte_ns_ - sent_ns_) / 1000 : 0;
+  times.blocked_us = blocked_us_;
+  times.receiving_us = first_byte ? (now - first_byte_ns_) / 1000 : 0;
   first_byte_ns_ = 0;
-  env_.recorder.record_response(scope_, r.status, (now - intended_ns_) / 1000,
-                                (now - sent_ns_) / 1000, now);
+  env_.recorder.record_receiving(times.receiving_us);
+  env_.recorder.record_response(scope_, r.status, times.duration_us, (now - sent_ns_) / 1000, now);
+  env_.recorder.record_splits(scope_, r.status, times);
   if (scenario_.capture() && !scenario_.script()->response(r.status, r.headers, r.body)) {
     env_.recorder.record_script_error(scenario_.script()->last_error());
   }

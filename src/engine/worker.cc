@@ -112,6 +112,7 @@ bool Worker::prepare() {
   }
   control_timer_.data = sample_timer_.data = stop_async_.data = this;
 
+  recorder_.set_request_splits(options_.request_splits);
   stats_.scenarios.resize(setups_.size());
   for (size_t i = 0; i < setups_.size(); ++i) {
     scenarios_.push_back(std::make_unique<ScenarioContext>(static_cast<uint32_t>(i),

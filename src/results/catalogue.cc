@@ -8,6 +8,9 @@ namespace pelt {
 namespace {
 
 constexpr unsigned kRequestTags = kTagScenario | kTagName | kTagMethod | kTagStage;
+// Filters of the timings kept per request name (no stage: they are not kept per stage).
+constexpr unsigned kTimingTags =
+    kTagScenario | kTagName | kTagMethod | kTagStatus | kTagExpected;
 constexpr uint64_t kMaxStatusCode = 999;
 
 const std::string* tag_value(const std::map<std::string, std::string>& tags, const char* key) {
@@ -82,24 +85,25 @@ RequestCounts request_counts(const Selection& sel) {
 
 const std::vector<MetricDef>& metric_catalogue() {
   static const std::vector<MetricDef> kAll = {
-      {"http_reqs", MetricType::kCounter, kRequestTags | kTagStatus, "requests",
+      {"http_reqs", MetricType::kCounter, kRequestTags | kTagStatus | kTagExpected, "requests",
        "requests that ended: answered, broken or timed out", "", ""},
-      {"http_req_duration", MetricType::kTrend, kRequestTags, "ms",
+      {"http_req_duration", MetricType::kTrend, kRequestTags | kTagStatus | kTagExpected, "ms",
        "request duration (from the scheduled send in open loop)", "", ""},
-      {"http_req_failed", MetricType::kRate, kRequestTags, "ratio",
+      {"http_req_failed", MetricType::kRate, kRequestTags | kTagStatus | kTagExpected, "ratio",
        "share of requests that failed: status >= 400, broken or timed out", "fails", "passes"},
       {"http_req_connecting", MetricType::kTrend, 0, "ms", "TCP connect time", "", ""},
       {"http_req_tls_handshaking", MetricType::kTrend, 0, "ms", "TLS handshake time", "", ""},
-      {"http_req_waiting", MetricType::kTrend, 0, "ms", "time to the first response byte", "", ""},
-      {"http_req_blocked", MetricType::kTrend, 0, "ms",
+      {"http_req_waiting", MetricType::kTrend, kTimingTags, "ms", "time to the first response byte",
+       "", ""},
+      {"http_req_blocked", MetricType::kTrend, kTimingTags, "ms",
        "time a request waited for a usable connection (connect and TLS included, 0 on a kept-alive "
        "one)",
        "", ""},
-      {"http_req_sending", MetricType::kTrend, 0, "ms",
+      {"http_req_sending", MetricType::kTrend, kTimingTags, "ms",
        "time to write a request: pelt hands it to the socket in one call and does not time it, so "
        "0 for every request sent",
        "", ""},
-      {"http_req_receiving", MetricType::kTrend, 0, "ms",
+      {"http_req_receiving", MetricType::kTrend, kTimingTags, "ms",
        "from the first response byte to the last", "", ""},
       {"service_time", MetricType::kTrend, 0, "ms", "from the actual send to the response", "", ""},
       {"send_lag", MetricType::kTrend, 0, "ms", "how late sends left, against the schedule", "", ""},
@@ -137,6 +141,7 @@ unsigned tag_bit(std::string_view tag) {
   if (tag == "status") return kTagStatus;
   if (tag == "stage") return kTagStage;
   if (tag == "check") return kTagCheck;
+  if (tag == "expected_response") return kTagExpected;
   return 0;
 }
 
@@ -153,12 +158,17 @@ bool check_tags(const MetricDef& metric, const std::map<std::string, std::string
       return false;
     }
     if (bit == kTagStatus && !parse_index(value, kMaxStatusCode)) {
-      error = "status must be a status code (100..999), not '" + value + "'";
+      error = "status must be a status code (100..999, or 0 for no response), not '" + value + "'";
+      return false;
+    }
+    if (bit == kTagExpected && value != "true" && value != "false") {
+      error = "expected_response must be true or false, not '" + value + "'";
       return false;
     }
   }
   const bool stage = tags.count("stage") != 0;
-  if (stage && (tags.count("name") || tags.count("method") || tags.count("status"))) {
+  if (stage && (tags.count("name") || tags.count("method") || tags.count("status") ||
+                tags.count("expected_response"))) {
     error = "stage can only be combined with scenario";
     return false;
   }
@@ -171,6 +181,10 @@ bool select(const std::map<std::string, std::string>& tags, const MetricSource& 
   sel.name = tag_value(tags, "name");
   sel.method = tag_value(tags, "method");
   sel.check = tag_value(tags, "check");
+  if (const std::string* e = tag_value(tags, "expected_response")) {
+    if (*e != "true" && *e != "false") return false;
+    sel.expected = *e == "true";
+  }
   if (const std::string* s = tag_value(tags, "status")) {
     const auto code = parse_index(*s, kMaxStatusCode);
     if (!code) return false;
@@ -206,8 +220,91 @@ bool select(const std::map<std::string, std::string>& tags, const MetricSource& 
   return !(sel.scenario_filter && sel.scenarios.empty());
 }
 
+namespace {
+
+std::optional<RequestTrend> request_trend(std::string_view metric) {
+  if (metric == "http_req_duration") return RequestTrend::kDuration;
+  if (metric == "http_req_waiting") return RequestTrend::kWaiting;
+  if (metric == "http_req_blocked") return RequestTrend::kBlocked;
+  if (metric == "http_req_receiving") return RequestTrend::kReceiving;
+  return std::nullopt;
+}
+
+// The split a trend under these filters needs (status, expected_response, any filter at all).
+std::optional<RequestSplit> split_of(std::string_view metric, bool filtered,
+                                     std::optional<int> status, std::optional<bool> expected) {
+  const std::optional<RequestTrend> trend = request_trend(metric);
+  if (!trend) return std::nullopt;
+  const bool split = *trend == RequestTrend::kDuration ? status || expected : filtered;
+  if (!split) return std::nullopt;
+  RequestSplit s;
+  s.trend = *trend;
+  s.status = status.value_or(-1);
+  s.expected = expected ? (*expected ? 1 : 0) : -1;
+  return s;
+}
+
+// Requests in scope by status (0: without a response) and expected response.
+uint64_t count_requests(const Selection& sel) {
+  const WorkerStats& st = *sel.stats;
+  if (sel.status) {
+    const int code = *sel.status;
+    if (sel.expected && *sel.expected != (code > 0 && code < 400)) return 0;
+    uint64_t n = 0;
+    if (sel.by_name()) {
+      for_each_name(sel, [&](const NameStats& ns) {
+        if (code == 0) {
+          n += ns.requests.no_response;
+        } else {
+          const auto it = ns.status.find(code);
+          n += it == ns.status.end() ? 0 : it->second;
+        }
+      });
+    } else if (code == 0) {
+      n = st.ledger.failed + st.ledger.timed_out;
+    } else if (static_cast<size_t>(code) < st.status.size()) {
+      n = st.status[static_cast<size_t>(code)];
+    }
+    return n;
+  }
+  const RequestCounts c = request_counts(sel);
+  if (sel.expected) return *sel.expected ? c.responses - c.failed_responses : c.failed();
+  return c.ended();
+}
+
+}  // namespace
+
+std::optional<RequestSplit> split_for(const MetricDef& metric, const Selection& sel) {
+  return split_of(metric.name, sel.by_name() || sel.status || sel.expected, sel.status,
+                  sel.expected);
+}
+
+std::vector<RequestSplit> request_splits(
+    const std::vector<std::pair<std::string, std::map<std::string, std::string>>>& keys) {
+  std::vector<RequestSplit> out;
+  for (const auto& [metric, tags] : keys) {
+    std::optional<int> status;
+    std::optional<bool> expected;
+    if (const std::string* s = tag_value(tags, "status")) {
+      if (const auto code = parse_index(*s, kMaxStatusCode)) status = static_cast<int>(*code);
+    }
+    if (const std::string* e = tag_value(tags, "expected_response")) expected = *e == "true";
+    const auto split = split_of(metric, !tags.empty(), status, expected);
+    if (split && std::find(out.begin(), out.end(), *split) == out.end()) out.push_back(*split);
+  }
+  return out;
+}
+
 Histogram read_trend(const MetricDef& metric, const Selection& sel) {
   const WorkerStats& st = *sel.stats;
+  if (const auto split = split_for(metric, sel)) {
+    Histogram h;
+    for_each_name(sel, [&](const NameStats& ns) {
+      const auto it = ns.splits.find(split->key());
+      if (it != ns.splits.end()) h.merge(it->second);
+    });
+    return h;
+  }
   if (metric.name == "send_lag") return st.send_lag;
   if (metric.name == "service_time") return st.service;
   if (metric.name == "http_req_connecting") return st.connect_time;
@@ -216,8 +313,10 @@ Histogram read_trend(const MetricDef& metric, const Selection& sel) {
   if (metric.name == "http_req_blocked") return st.blocked;
   if (metric.name == "http_req_receiving") return st.receiving;
   if (metric.name == "http_req_sending") {
-    Histogram zeros;  // one 0 for every request sent (see the catalogue entry)
-    zeros.record_n(0, st.ledger.sent);
+    // One 0 for every request sent (see the catalogue entry), or every one in scope.
+    Histogram zeros;
+    const bool filtered = sel.by_name() || sel.status || sel.expected;
+    zeros.record_n(0, filtered ? count_requests(sel) : st.ledger.sent);
     return zeros;
   }
   if (metric.name == "iteration_duration") {
@@ -243,6 +342,13 @@ RateParts read_rate(const MetricDef& metric, const Selection& sel) {
     return r;
   }
   // http_req_failed
+  if (sel.status || sel.expected) {
+    // Failed is not expected: status >= 400 or no response.
+    r.total = count_requests(sel);
+    const bool failed = sel.status ? *sel.status == 0 || *sel.status >= 400 : !*sel.expected;
+    r.part = failed ? r.total : 0;
+    return r;
+  }
   const RequestCounts c = request_counts(sel);
   r.part = c.failed();
   r.total = c.ended();
@@ -271,19 +377,7 @@ uint64_t read_counter(const MetricDef& metric, const Selection& sel) {
     return n;
   }
   // http_reqs
-  if (sel.status) {
-    const int code = *sel.status;
-    if (sel.by_name()) {
-      for_each_name(sel, [&](const NameStats& ns) {
-        const auto it = ns.status.find(code);
-        n += it == ns.status.end() ? 0 : it->second;
-      });
-    } else if (static_cast<size_t>(code) < st.status.size()) {
-      n = st.status[static_cast<size_t>(code)];
-    }
-    return n;
-  }
-  return request_counts(sel).ended();
+  return count_requests(sel);
 }
 
 uint64_t read_gauge(const MetricDef& metric, const Selection& sel) {

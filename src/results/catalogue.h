@@ -32,6 +32,7 @@ enum TagBit : unsigned {
   kTagStatus = 8,    // response status code
   kTagStage = 16,    // 0-based stage index
   kTagCheck = 32,    // check name
+  kTagExpected = 64,  // expected_response: true for a response below 400 (k6's default rule)
 };
 
 struct MetricDef {
@@ -69,10 +70,20 @@ struct Selection {
   std::optional<int> status;                    // status filter, or none
   std::optional<size_t> stage;                  // stage filter, or none
   const std::string* check = nullptr;           // check filter, or none
+  std::optional<bool> expected;                 // expected_response filter, or none
   bool scenario_filter = false;                 // a scenario tag was given
 
   bool by_name() const { return name || method || scenario_filter; }
 };
+
+// The sub-metric kept per request name that a trend over `sel` reads, if it needs one (a
+// status or expected_response filter on http_req_duration; any request filter on the other
+// request timings).
+std::optional<RequestSplit> split_for(const MetricDef& metric, const Selection& sel);
+// The sub-metrics the [thresholds] keys (metric and tag filters) need kept per request name,
+// each once.
+std::vector<RequestSplit> request_splits(
+    const std::vector<std::pair<std::string, std::map<std::string, std::string>>>& keys);
 
 // Selects what `tags` (already validated with check_tags) pick. False when they pick nothing
 // that exists (a scenario name or tag value no scenario has).

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "results/series_recorder.h"
 #include "results/stats.h"
@@ -58,9 +59,20 @@ class RequestScope {
   uint64_t* status_count_ = nullptr;   // cached counter inside name_->status (map nodes never move)
 };
 
+// The timings of one response, for the sub-metrics (RequestSplit) kept per request name.
+struct ResponseTimes {
+  uint64_t duration_us = 0;   // http_req_duration
+  uint64_t waiting_us = 0;    // http_req_waiting
+  uint64_t blocked_us = 0;    // http_req_blocked
+  uint64_t receiving_us = 0;  // http_req_receiving
+};
+
 class Recorder {
  public:
   explicit Recorder(WorkerStats& stats) : stats_(stats) {}
+
+  // Before the run: the sub-metrics to keep per request name (from the [thresholds] keys).
+  void set_request_splits(std::vector<RequestSplit> splits) { splits_ = std::move(splits); }
   Recorder(const Recorder&) = delete;
   Recorder& operator=(const Recorder&) = delete;
 
@@ -124,6 +136,19 @@ class Recorder {
       s->latency.record(latency_us);
     }
   }
+  // A response's timings for the declared sub-metrics (nothing to do without any).
+  void record_splits(RequestScope& scope, int status, const ResponseTimes& t) {
+    if (splits_.empty()) return;
+    NameStats& name = *scope.name();
+    for (const RequestSplit& split : splits_) {
+      if (!split.matches(status)) continue;
+      const uint64_t us = split.trend == RequestTrend::kDuration  ? t.duration_us
+                          : split.trend == RequestTrend::kWaiting ? t.waiting_us
+                          : split.trend == RequestTrend::kBlocked ? t.blocked_us
+                                                                  : t.receiving_us;
+      name.splits[split.key()].record(us);
+    }
+  }
   // A connection failed at now_ns: counts one error of `kind` under `reason` (with `detail`
   // as a sample) and `requests` requests that will get no response.
   void record_failure(RequestScope& scope, ErrorKind kind, const std::string& reason,
@@ -179,6 +204,7 @@ class Recorder {
 
   WorkerStats& stats_;      // the worker's figures
   SeriesRecorder series_;   // the open second of the time series
+  std::vector<RequestSplit> splits_;  // sub-metrics kept per request name
 };
 
 }  // namespace pelt

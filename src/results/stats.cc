@@ -69,6 +69,7 @@ void NameStats::merge(const NameStats& o) {
   for (const auto& [code, n] : o.status) status[code] += n;
   for (const auto& [reason, n] : o.failure_reasons) failure_reasons[reason] += n;
   latency.merge(o.latency);
+  for (const auto& [key, h] : o.splits) splits[key].merge(h);
 }
 
 void ScenarioStats::merge(const ScenarioStats& o) {

@@ -79,6 +79,33 @@ struct StageStats {
   void merge(const StageStats& o);
 };
 
+// The request timings a sub-metric can split.
+enum class RequestTrend : uint8_t {
+  kDuration,   // http_req_duration
+  kWaiting,    // http_req_waiting
+  kBlocked,    // http_req_blocked
+  kReceiving,  // http_req_receiving
+};
+
+// A request timing kept per request name only because a [thresholds] key asks for it (k6's
+// sub-metrics): http_req_duration by status or by expected response, the other timings under
+// any request filter.
+struct RequestSplit {
+  RequestTrend trend = RequestTrend::kDuration;  // which timing
+  int status = -1;    // only responses with this status code; -1 = any
+  int expected = -1;  // 1: only status < 400 (k6's expected_response:true), 0: only >= 400, -1: any
+
+  // The key of its figures in NameStats::splits.
+  uint32_t key() const {
+    return static_cast<uint32_t>(trend) << 16 | static_cast<uint32_t>(status + 1) << 2 |
+           static_cast<uint32_t>(expected + 1);
+  }
+  bool matches(int code) const {
+    return (status < 0 || code == status) && (expected < 0 || (code < 400) == (expected == 1));
+  }
+  bool operator==(const RequestSplit&) const = default;
+};
+
 // Figures for one request name (pelt.name / route template) within a scenario.
 struct NameStats {
   std::string method;                               // method of the first request with this name
@@ -86,6 +113,7 @@ struct NameStats {
   std::map<int, uint64_t> status;                   // responses by status code
   std::map<std::string, uint64_t> failure_reasons;  // failures by reason label
   Histogram latency;                                // request duration, microseconds
+  std::map<uint32_t, Histogram> splits;  // declared sub-metrics by RequestSplit::key(), us
 
   void merge(const NameStats& o);
 };

@@ -60,6 +60,7 @@ std::string figures(const MetricDef& def, const Selection& sel, double secs) {
   switch (def.type) {
     case MetricType::kTrend: {
       const Histogram h = read_trend(def, sel);
+      if (h.count() == 0) return "no data";
       std::snprintf(buf, sizeof(buf), "avg=%s min=%s med=%s max=%s p(90)=%s p(95)=%s",
                     format_time_us(h.mean()).c_str(), time_us(h.min()).c_str(),
                     q_us(h, 50).c_str(), time_us(h.max()).c_str(), q_us(h, 90).c_str(),
@@ -68,6 +69,7 @@ std::string figures(const MetricDef& def, const Selection& sel, double secs) {
     }
     case MetricType::kRate: {
       const RateParts p = read_rate(def, sel);
+      if (p.total == 0) return "no data";
       std::snprintf(buf, sizeof(buf), "%.2f%%  %llu of %llu", percent(p.part, p.total),
                     static_cast<ull>(p.part), static_cast<ull>(p.total));
       break;

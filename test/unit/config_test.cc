@@ -443,7 +443,7 @@ TEST_CASE("bad files give file:line:col messages", "[config]") {
        "data_sent, vus, vus_max"},
       {"bad-threshold-tag.toml",
        ":6:1: unknown tag \"nme\" in \"http_req_duration{nme:issue}\" (did you mean \"name\"?); "
-       "tags: scenario, name, method, status, stage"},
+       "tags: scenario, name, method, status, stage, expected_response"},
       {"bad-tag-name.toml",
        ":5:24: bad tag name \"team-name\" in scenarios.a.tags: a tag is a Prometheus label, so "
        "use letters, digits and _, not starting with a digit or __"},
@@ -540,7 +540,8 @@ TEST_CASE("more validation messages", "[config]") {
   CHECK(config.thresholds[0].tags == std::map<std::string, std::string>{{"team", "web"}});
   CHECK(load_error(tagged + "[thresholds]\n\"http_req_duration{taem:web}\" = [\"p(95)<1\"]\n") ==
         "t.toml:6:1: unknown tag \"taem\" in \"http_req_duration{taem:web}\" (did you mean "
-        "\"team\"?); tags: scenario, name, method, status, stage; the scenarios' tags: team, tier");
+        "\"team\"?); tags: scenario, name, method, status, stage, expected_response; the "
+        "scenarios' tags: team, tier");
   CHECK(load_error(tagged + "[thresholds]\n\"send_lag{team:web}\" = [\"p(95)<1\"]\n") ==
         "t.toml:6:1: bad tag filter in \"send_lag{team:web}\": metric 'send_lag' cannot be "
         "filtered by tag 'team'");

@@ -30,7 +30,7 @@ static_assert(field_count<pelt::Ledger>() == 5, "Ledger changed: update the merg
 static_assert(field_count<pelt::RequestCounts>() == 3, "RequestCounts changed: update the merge test");
 static_assert(field_count<pelt::CheckCount>() == 2, "CheckCount changed: update the merge test");
 static_assert(field_count<pelt::StageStats>() == 3, "StageStats changed: update the merge test");
-static_assert(field_count<pelt::NameStats>() == 5, "NameStats changed: update the merge test");
+static_assert(field_count<pelt::NameStats>() == 6, "NameStats changed: update the merge test");
 static_assert(field_count<pelt::ScenarioStats>() == 10, "ScenarioStats changed: update the merge test");
 static_assert(field_count<WorkerStats>() == 25, "WorkerStats changed: update the merge test");
 
@@ -78,6 +78,7 @@ std::unique_ptr<WorkerStats> filled(uint64_t k) {
   ns.status[500] = k;
   ns.failure_reasons["premature close"] = 2 * k;
   ns.latency.record(2000 * k);
+  ns.splits[pelt::RequestSplit{pelt::RequestTrend::kWaiting, 200, -1}.key()].record(500 * k);
   sc.names["only in " + std::to_string(k)].requests.responses = 1;
   sc.iterations = 7 * k;
   sc.dropped_iterations = k;
@@ -163,6 +164,9 @@ TEST_CASE("WorkerStats::merge adds every field", "[stats]") {
   CHECK(ns.status.at(500) == 3);
   CHECK(ns.failure_reasons.at("premature close") == 6);
   CHECK(ns.latency.count() == 2);
+  REQUIRE(ns.splits.size() == 1);
+  CHECK(ns.splits.begin()->second.count() == 2);
+  CHECK(ns.splits.begin()->second.max() == 1000);
   CHECK(sc.names.count("only in 1") == 1);
   CHECK(sc.names.count("only in 2") == 1);
   CHECK(sc.iterations == 21);
