@@ -102,6 +102,7 @@ local pelt = {
   env       = {},
   check     = native.check,
   name      = native.name,
+  tag       = native.tag,
 }
 
 package.loaded.pelt = pelt

@@ -101,6 +101,7 @@ class Loader {
   const std::map<std::string, std::string>& vars_;  // -e values
   std::string error_;                               // the first problem, once found
   std::vector<std::string> scenario_tags_;          // tag names the scenarios define (sorted)
+  bool has_script_ = false;  // some scenario runs a script (so requests may carry any tag)
 };
 
 // Header names compare case-insensitively; a later value replaces an earlier one in place.

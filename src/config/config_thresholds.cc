@@ -107,10 +107,12 @@ bool Loader::read_threshold_key(const toml::key& key, std::string& metric,
     }
     const std::string tag(unquote(part.substr(0, colon)));
     const std::string value(unquote(part.substr(colon + 1)));
-    // The scenarios' own tags filter like scenario, which checks do not take.
+    // The scenarios' own tags filter like scenario, which checks do not take; with a script,
+    // any tag may be a request's own (pelt.tag): a typo shows at the end as a warning.
     const bool own_tags_apply = metric != "checks";
     const bool own = own_tags_apply &&
-                     std::binary_search(scenario_tags_.begin(), scenario_tags_.end(), tag);
+                     (has_script_ || std::binary_search(scenario_tags_.begin(),
+                                                        scenario_tags_.end(), tag));
     if (!own && std::find(allowed.begin(), allowed.end(), tag) == allowed.end()) {
       std::vector<std::string_view> own_tags;
       if (own_tags_apply) own_tags.assign(scenario_tags_.begin(), scenario_tags_.end());

@@ -114,14 +114,17 @@ void Vu::send_request() {
       return;
     }
     std::string_view name = script.request_name();
-    if (name.empty()) {
+    const std::span<const TagView> tags = script.request_tags();
+    if (name.empty() && tags.empty()) {
       set_name(scenario_.default_name());
     } else {
       // The method of a new name comes from the request line itself.
       const size_t sp = bytes.find(' ');
       set_name(scenario_.name_stats(
-          name, sp == std::string_view::npos ? std::string_view(setup.default_method)
-                                             : bytes.substr(0, sp)));
+          name.empty() ? std::string_view(setup.default_name) : name,
+          sp == std::string_view::npos ? std::string_view(setup.default_method)
+                                       : bytes.substr(0, sp),
+          tags));
     }
   } else {
     bytes = setup.static_request;

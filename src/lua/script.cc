@@ -52,10 +52,153 @@ void ScriptAccess::record_check(Script& s, std::string_view name, bool ok) {
   }
 }
 
-void ScriptAccess::set_name(Script& s, lua_State* L) {
+namespace {
+
+// Keys a request tag may not take: labels and tags pelt sets itself.
+constexpr std::string_view kReservedTags[] = {
+    "scenario", "method", "status",   "expected_response", "reason", "stage",
+    "run_id",   "check",  "le",       "quantile",          "job",    "instance"};
+
+// A tag key is a Prometheus label name: letters, digits and _, not starting with a digit or __.
+bool valid_tag_key(std::string_view k) {
+  if (k.empty() || k.size() > 64 || (k[0] >= '0' && k[0] <= '9') || k.starts_with("__")) {
+    return false;
+  }
+  for (char c : k) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+void ScriptAccess::set_tag(Script& s, lua_State* L, int key, int value, const char* who) {
+  std::string error;
+  if (!put_tag(s, L, key, value, error)) luaL_error(L, "%s: %s", who, error.c_str());
+}
+
+bool ScriptAccess::put_tag(Script& s, lua_State* L, int key, int value, std::string& error) {
+  key = key > 0 ? key : lua_gettop(L) + key + 1;
+  value = value > 0 ? value : lua_gettop(L) + value + 1;
+  if (lua_type(L, key) != LUA_TSTRING) {
+    error = std::string("a tag name must be a string, not ") + luaL_typename(L, key);
+    return false;
+  }
+  size_t klen = 0;
+  const char* kdata = lua_tolstring(L, key, &klen);
+  const std::string_view k(kdata, klen);
+  const int type = lua_type(L, value);
+  if (k == "name") {  // k6's name tag names the request
+    if (type != LUA_TSTRING) {
+      error = "the name tag must be a string";
+      return false;
+    }
+    set_name(s, L, value);
+    return true;
+  }
+  if (!valid_tag_key(k)) {
+    error = "bad tag name \"" + std::string(k) +
+            "\": a tag is a Prometheus label, so use letters, digits and _, not starting with a "
+            "digit or __";
+    return false;
+  }
+  for (std::string_view reserved : kReservedTags) {
+    if (k == reserved) {
+      error = "tag \"" + std::string(k) + "\" is one pelt sets itself; pick another name";
+      return false;
+    }
+  }
+  if (type != LUA_TSTRING && type != LUA_TNUMBER && type != LUA_TBOOLEAN && type != LUA_TNIL) {
+    error = "the value of tag \"" + std::string(k) + "\" must be a string, number or boolean, not " +
+            luaL_typename(L, value);
+    return false;
+  }
+  const bool request = s.in_request_;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, request ? s.tags_ref_ : s.default_tags_ref_);
+  const int table = lua_gettop(L);
+  lua_pushvalue(L, key);
+  lua_rawget(L, table);
+  const bool had = !lua_isnil(L, -1);
+  lua_pop(L, 1);
+  size_t& keys = request ? s.request_tag_keys_ : s.default_tag_keys_;
+  if (!had && type != LUA_TNIL && keys >= Script::kMaxRequestTags) {
+    lua_pop(L, 1);
+    error = "more than " + std::to_string(Script::kMaxRequestTags) + " tags";
+    return false;
+  }
+  lua_pushvalue(L, key);
+  if (type == LUA_TBOOLEAN) {
+    lua_pushstring(L, lua_toboolean(L, value) ? "true" : "false");
+  } else {
+    lua_pushvalue(L, value);
+    if (type == LUA_TNUMBER) lua_tolstring(L, -1, nullptr);  // the copy becomes its text
+  }
+  lua_rawset(L, table);
+  lua_pop(L, 1);
+  if (!had && type != LUA_TNIL) ++keys;
+  if (had && type == LUA_TNIL) --keys;
+  return true;
+}
+
+bool Script::collect_tags(int returned) {
+  tag_count_ = 0;
+  if (returned != 0) {
+    // The tags table request() returned: its entries join pelt.tag()'s for this request.
+    const bool was = in_request_;
+    in_request_ = true;
+    lua_pushnil(L_);
+    while (lua_next(L_, returned) != 0) {
+      std::string error;
+      if (!ScriptAccess::put_tag(*this, L_, -2, -1, error)) {
+        in_request_ = was;
+        last_error_ = (path_.empty() ? std::string("request") : path_) +
+                      ": the tags request() returned: " + error;
+        return false;
+      }
+      lua_pop(L_, 1);
+    }
+    in_request_ = was;
+  }
+  if (default_tag_keys_ == 0 && request_tag_keys_ == 0) return true;
+  // Defaults first, then the request's own (which win), each sorted into place by key.
+  for (const int ref : {default_tags_ref_, tags_ref_}) {
+    lua_rawgeti(L_, LUA_REGISTRYINDEX, ref);
+    const int table = lua_gettop(L_);
+    lua_pushnil(L_);
+    while (lua_next(L_, table) != 0) {
+      size_t klen = 0, vlen = 0;
+      const char* k = lua_tolstring(L_, -2, &klen);
+      const char* v = lua_tolstring(L_, -1, &vlen);
+      const TagView tag{std::string_view(k, klen), std::string_view(v, vlen)};
+      lua_pop(L_, 1);
+      size_t i = 0;
+      while (i < tag_count_ && tag_views_[i].first < tag.first) ++i;
+      if (i < tag_count_ && tag_views_[i].first == tag.first) {
+        tag_views_[i] = tag;  // the request's own value wins
+        continue;
+      }
+      if (tag_count_ == kMaxRequestTags) {
+        lua_settop(L_, 0);
+        tag_count_ = 0;
+        last_error_ = (path_.empty() ? std::string("request") : path_) + ": more than " +
+                      std::to_string(kMaxRequestTags) + " tags on one request";
+        return false;
+      }
+      for (size_t j = tag_count_; j > i; --j) tag_views_[j] = tag_views_[j - 1];
+      tag_views_[i] = tag;
+      ++tag_count_;
+    }
+    lua_pop(L_, 1);
+  }
+  return true;
+}
+
+void ScriptAccess::set_name(Script& s, lua_State* L, int index) {
   size_t len = 0;
-  const char* text = lua_tolstring(L, 1, &len);
-  lua_pushvalue(L, 1);
+  const char* text = lua_tolstring(L, index, &len);
+  lua_pushvalue(L, index);
   if (s.in_request_) {
     lua_rawseti(L, LUA_REGISTRYINDEX, s.name_ref_);
     s.name_ = std::string_view(text, len);
@@ -102,6 +245,10 @@ bool Script::load(const ScriptOptions& options, std::string& error) {
   handler_ref_ = luaL_ref(L, LUA_REGISTRYINDEX);
   for (int* slot : {&keep_ref_, &name_ref_, &default_name_ref_}) {
     lua_pushboolean(L, 0);
+    *slot = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
+  for (int* slot : {&tags_ref_, &default_tags_ref_}) {
+    lua_newtable(L);
     *slot = luaL_ref(L, LUA_REGISTRYINDEX);
   }
 
@@ -340,16 +487,43 @@ bool Script::request(std::string_view& out) {
     }
   }
   name_ = default_name_;
+  if (request_tag_keys_ > 0) {
+    // The previous request's tags go.
+    lua_rawgeti(L_, LUA_REGISTRYINDEX, tags_ref_);
+    const int table = lua_gettop(L_);
+    lua_pushnil(L_);
+    while (lua_next(L_, table) != 0) {
+      lua_pop(L_, 1);
+      lua_pushvalue(L_, -1);
+      lua_pushnil(L_);
+      lua_rawset(L_, table);
+    }
+    lua_pop(L_, 1);
+    request_tag_keys_ = 0;
+  }
   in_request_ = true;
-  bool ok = call(h, 0, 1);
+  bool ok = call(h, 0, 2);
   in_request_ = false;
+  tag_count_ = 0;
   if (!ok) return false;
-  if (lua_type(L_, -1) != LUA_TSTRING) {
+  if (lua_type(L_, -2) != LUA_TSTRING) {
     last_error_ = (path_.empty() ? std::string("request") : path_) + ": request() returned " +
-                  luaL_typename(L_, -1) + ", expected a string";
+                  luaL_typename(L_, -2) + ", expected a string";
     lua_settop(L_, 0);
     return false;
   }
+  const int tags = lua_type(L_, -1);
+  if (tags != LUA_TNIL && tags != LUA_TTABLE) {
+    last_error_ = (path_.empty() ? std::string("request") : path_) + ": request() returned " +
+                  luaL_typename(L_, -1) + " after the request, expected a table of tags";
+    lua_settop(L_, 0);
+    return false;
+  }
+  if (!collect_tags(tags == LUA_TTABLE ? lua_gettop(L_) : 0)) {
+    lua_settop(L_, 0);
+    return false;
+  }
+  lua_pop(L_, 1);
   size_t len = 0;
   const char* data = lua_tolstring(L_, -1, &len);
   lua_rawseti(L_, LUA_REGISTRYINDEX, keep_ref_);  // anchors the string until the next call

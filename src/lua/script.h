@@ -7,10 +7,12 @@
 
 #include <sys/socket.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -107,6 +109,12 @@ class Script {
 
   // pelt.name(str) called during the last request(): the request name, "" if none.
   std::string_view request_name() const;
+  // The tags of the last request(): pelt.tag() outside request() (every request), then inside
+  // it and the tags table request() returned (that request), sorted by key. Valid until the
+  // next call into the state. Empty when the script sets none.
+  std::span<const TagView> request_tags() const { return {tag_views_.data(), tag_count_}; }
+
+  static constexpr size_t kMaxRequestTags = 8;  // tags one request may carry
 
   // pelt.check(name, ok) results recorded in this state so far.
   const std::map<std::string, CheckCount>& checks() const;
@@ -128,6 +136,7 @@ class Script {
   int push_handler();  // pushes the error handler, returns its stack index
   bool call(int handler, int nargs, int nresults);  // lua_pcall; on error fills last_error_
   bool push_global_function(const char* name);      // pushes the global if it is a function
+  bool collect_tags(int returned);  // request_tags() from the tables (and `returned`, or 0)
 
   lua_State* L_ = nullptr;         // the owned Lua state
   std::string path_;               // user script path, "" when none
@@ -136,6 +145,12 @@ class Script {
   int keep_ref_ = -1;              // registry slot anchoring the last request() string
   int name_ref_ = -1;              // registry slot anchoring the current pelt.name() string
   int default_name_ref_ = -1;      // registry slot anchoring the name set outside request()
+  int tags_ref_ = -1;              // registry ref of the table of the current request's tags
+  int default_tags_ref_ = -1;      // registry ref of the table of tags set outside request()
+  size_t request_tag_keys_ = 0;    // entries in the tags_ref_ table
+  size_t default_tag_keys_ = 0;    // entries in the default_tags_ref_ table
+  std::array<TagView, kMaxRequestTags> tag_views_{};  // request_tags(), sorted by key
+  size_t tag_count_ = 0;           // entries of tag_views_ in use
   bool has_setup_ = false;         // global setup() is a function
   bool has_init_ = false;          // global init() is a function
   bool has_request_ = false;       // global request() is a function

@@ -126,6 +126,14 @@ int on_name(lua_State* L) {
   return 0;
 }
 
+// pelt.tag(key, value): tags the current request (inside request()) or every request.
+int on_tag(lua_State* L) {
+  luaL_checktype(L, 1, LUA_TSTRING);
+  lua_settop(L, 2);
+  ScriptAccess::set_tag(*bound_script(L), L, 1, 2, "pelt.tag");
+  return 0;
+}
+
 // ---- values between states --------------------------------------------------------------------
 
 int absolute(lua_State* L, int index) {
@@ -446,6 +454,9 @@ void push_native_table(lua_State* L, Script* script) {
   lua_pushlightuserdata(L, script);
   lua_pushcclosure(L, on_name, 1);
   lua_setfield(L, -2, "name");
+  lua_pushlightuserdata(L, script);
+  lua_pushcclosure(L, on_tag, 1);
+  lua_setfield(L, -2, "tag");
   lua_pushstring(L, PELT_VERSION);
   lua_setfield(L, -2, "version");
 }

@@ -19,8 +19,15 @@ struct ScriptAccess {
   static std::string& format_buffer(Script& s) { return s.format_buffer_; }
   // pelt.check(name, ok): counts one pass or fail under name.
   static void record_check(Script& s, std::string_view name, bool ok);
-  // pelt.name(str): the string at stack index 1 names the current (or every) request.
-  static void set_name(Script& s, lua_State* L);
+  // pelt.name(str): the string at stack index `index` names the current (or every) request.
+  static void set_name(Script& s, lua_State* L, int index = 1);
+  // pelt.tag(key, value): the string key at `key` with the value at `value` (a string, number
+  // or boolean; nil removes the tag) tags the current (or every) request. A Lua error for a
+  // bad or reserved key, a bad value, or more than Script::kMaxRequestTags tags; `name` is
+  // pelt.name.
+  static void set_tag(Script& s, lua_State* L, int key, int value, const char* who);
+  // set_tag without the Lua error: false with a message.
+  static bool put_tag(Script& s, lua_State* L, int key, int value, std::string& error);
 };
 
 // Creates the metatables of the userdata types in L's registry.

@@ -34,12 +34,31 @@ unsigned filter_bit(std::string_view tag) {
   return bit != 0 ? bit : kTagScenario;
 }
 
+// A request's tag: its own (pelt.tag), else its scenario's; null when neither has it.
+const std::string* effective_tag(const NameKey& key, const std::map<std::string, std::string>* own,
+                                 const std::string& tag) {
+  if (const std::string* v = key.tag(tag)) return v;
+  if (!own) return nullptr;
+  const auto it = own->find(tag);
+  return it == own->end() ? nullptr : &it->second;
+}
+
+bool tags_match(const Selection& sel, const NameKey& key,
+                const std::map<std::string, std::string>* own) {
+  for (const auto& [tag, value] : sel.tag_filters) {
+    const std::string* have = effective_tag(key, own, tag);
+    if (!have || *have != value) return false;
+  }
+  return true;
+}
+
 template <typename F>
 void for_each_name(const Selection& sel, F&& f) {
-  for (const ScenarioStats* sc : sel.scenarios) {
-    for (const auto& [n, ns] : sc->names) {
-      if (sel.name && n != *sel.name) continue;
+  for (const auto& [sc, own] : sel.request_scenarios) {
+    for (const auto& [key, ns] : sc->names) {
+      if (sel.name && key.name != *sel.name) continue;
       if (sel.method && ns.method != *sel.method) continue;
+      if (!tags_match(sel, key, own)) continue;
       f(ns);
     }
   }
@@ -196,28 +215,30 @@ bool select(const std::map<std::string, std::string>& tags, const MetricSource& 
     sel.stage = static_cast<size_t>(*index);
   }
   const std::string* scenario = tag_value(tags, "scenario");
-  bool own_tags = false;  // the filter names tags of the scenarios' `tags` tables
-  for (const auto& [tag, value] : tags) own_tags = own_tags || tag_bit(tag) == 0;
-  sel.scenario_filter = scenario != nullptr || own_tags;
+  // Other tags are the scenarios' own (their `tags` tables) or the requests' (pelt.tag).
+  for (const auto& [tag, value] : tags) {
+    if (tag_bit(tag) == 0) sel.tag_filters.emplace_back(tag, value);
+  }
+  sel.scenario_filter = scenario != nullptr || !sel.tag_filters.empty();
+  bool any = false;  // some scenario or request carries the tags
   for (size_t i = 0; i < in.stats->scenarios.size(); ++i) {
     if (scenario) {
       if (!in.scenario_names || i >= in.scenario_names->size()) return false;
       if ((*in.scenario_names)[i] != *scenario) continue;
     }
-    if (own_tags) {
-      if (!in.scenario_tags || i >= in.scenario_tags->size()) continue;
-      const auto& have = (*in.scenario_tags)[i];
-      bool match = true;
-      for (const auto& [tag, value] : tags) {
-        if (tag_bit(tag) != 0) continue;
-        const auto it = have.find(tag);
-        match = match && it != have.end() && it->second == value;
-      }
-      if (!match) continue;
+    const ScenarioStats* sc = &in.stats->scenarios[i];
+    const std::map<std::string, std::string>* own =
+        in.scenario_tags && i < in.scenario_tags->size() ? &(*in.scenario_tags)[i] : nullptr;
+    sel.request_scenarios.emplace_back(sc, own);
+    if (tags_match(sel, NameKey(), own)) {
+      sel.scenarios.push_back(sc);
+      any = true;
+    } else {
+      for (const auto& [key, ns] : sc->names) any = any || tags_match(sel, key, own);
     }
-    sel.scenarios.push_back(&in.stats->scenarios[i]);
   }
-  return !(sel.scenario_filter && sel.scenarios.empty());
+  if (scenario && sel.request_scenarios.empty()) return false;
+  return sel.tag_filters.empty() || any;
 }
 
 namespace {
@@ -413,9 +434,10 @@ std::string unmatched_filters(const std::map<std::string, std::string>& tags,
     if (in.scenario_tags && i < in.scenario_tags->size()) {
       for (const auto& [k, v] : (*in.scenario_tags)[i]) own[k].insert(v);
     }
-    for (const auto& [n, ns] : in.stats->scenarios[i].names) {
+    for (const auto& [key, ns] : in.stats->scenarios[i].names) {
       if (ns.requests.ended() == 0) continue;
-      names.insert(n);
+      names.insert(key.name);
+      for (const auto& [k, v] : key.tags) own[k].insert(v);
       methods.insert(ns.method);
       for (const auto& [code, count] : ns.status) {
         if (count) statuses.insert(std::to_string(code));

@@ -56,7 +56,8 @@ struct MetricSource {
   const WorkerStats* stats = nullptr;                        // merged totals
   const std::vector<std::string>* scenario_names = nullptr;  // names of stats->scenarios by index
   // Tags of stats->scenarios by index: a filter on any other tag than the built-in ones
-  // (scenario, name, method, status, stage, check) selects the scenarios carrying it.
+  // (scenario, name, method, status, stage, check, expected_response) selects the scenarios
+  // carrying it, and the requests carrying it (a request's own tags win over its scenario's).
   const std::vector<std::map<std::string, std::string>>* scenario_tags = nullptr;
   double elapsed_seconds = 0;  // run time so far, seconds (counter rates)
 };
@@ -64,14 +65,21 @@ struct MetricSource {
 // The part of the statistics a set of tag filters selects.
 struct Selection {
   const WorkerStats* stats = nullptr;           // merged totals
-  std::vector<const ScenarioStats*> scenarios;  // the scenarios in scope
+  // The scenarios in scope of scenario figures (iterations, VUs, stages): by name and by the
+  // scenarios' own tags.
+  std::vector<const ScenarioStats*> scenarios;
+  // The scenarios whose requests are in scope (by name only), with their own tags: a request
+  // matches the tag filters through its own tags, then its scenario's.
+  std::vector<std::pair<const ScenarioStats*, const std::map<std::string, std::string>*>>
+      request_scenarios;
+  std::vector<std::pair<std::string, std::string>> tag_filters;  // the other tags: key, value
   const std::string* name = nullptr;            // name filter, or none
   const std::string* method = nullptr;          // method filter, or none
   std::optional<int> status;                    // status filter, or none
   std::optional<size_t> stage;                  // stage filter, or none
   const std::string* check = nullptr;           // check filter, or none
   std::optional<bool> expected;                 // expected_response filter, or none
-  bool scenario_filter = false;                 // a scenario tag was given
+  bool scenario_filter = false;                 // a scenario or other tag filter was given
 
   bool by_name() const { return name || method || scenario_filter; }
 };

@@ -250,43 +250,56 @@ std::vector<MetricFamily> build(const MetricsOptions& options, const WorkerStats
                                 : (i == 0 ? "default" : "scenario_" + std::to_string(i));
     scenario_label[i] = f.fold("scenario", raw);
   }
-  // Labels of scenario i: the scenario, then `more`, then the scenario's tags.
-  auto scenario_labels = [&](size_t i, Labels more) {
+  // Labels of scenario i: the scenario, then `more`, then the request's tags (pelt.tag; their
+  // values capped like names), then the scenario's tags (a request's own tag wins).
+  auto scenario_labels = [&](size_t i, Labels more, const TagSet* request_tags = nullptr) {
     Labels l = {{"scenario", scenario_label[i]}};
     l.insert(l.end(), more.begin(), more.end());
+    if (request_tags) {
+      for (const auto& [tag, value] : *request_tags) l.push_back({tag, f.fold(tag, value)});
+    }
     if (i < options.scenario_tags.size()) {
-      for (const auto& [tag, value] : options.scenario_tags[i]) l.push_back({tag, f.clean(value)});
+      for (const auto& [tag, value] : options.scenario_tags[i]) {
+        bool own = false;
+        for (const auto& [k, v] : request_tags ? *request_tags : TagSet{}) own = own || k == tag;
+        if (!own) l.push_back({tag, f.clean(value)});
+      }
     }
     return l;
   };
   static const ScenarioStats kEmptyScenario;
   for (size_t i = 0; i < scenario_count; ++i) {
     const ScenarioStats& sc = i < s.scenarios.size() ? s.scenarios[i] : kEmptyScenario;
-    for (const auto& [raw_name, ns] : sc.names) {
-      const std::string name = f.fold("name", raw_name);
+    for (const auto& [key, ns] : sc.names) {
+      const std::string name = f.fold("name", key.name);
+      const TagSet* tags = &key.tags;
       const std::string method = f.fold("method", ns.method.empty() ? "GET" : ns.method);
       // Every request that ended, by status; "0" for those that got no response, so the
       // family adds up to http_reqs.
       for (const auto& [code, n] : ns.status) {
-        requests.add(scenario_labels(i, {{"name", name},
-                                         {"method", method},
-                                         {"status", f.fold("status", status_label(code))}}),
+        requests.add(scenario_labels(i,
+                                     {{"name", name},
+                                      {"method", method},
+                                      {"status", f.fold("status", status_label(code))}},
+                                     tags),
                      static_cast<double>(n));
       }
       if (ns.requests.no_response > 0) {
-        requests.add(scenario_labels(i, {{"name", name}, {"method", method}, {"status", "0"}}),
+        requests.add(scenario_labels(i, {{"name", name}, {"method", method}, {"status", "0"}}, tags),
                      static_cast<double>(ns.requests.no_response));
       }
-      duration.add_histogram(scenario_labels(i, {{"name", name}}), ns.latency, bounds);
+      duration.add_histogram(scenario_labels(i, {{"name", name}}, tags), ns.latency, bounds);
       // Failed requests by reason: no response (the reasons recorded), or status >= 400.
       for (const auto& [reason, n] : ns.failure_reasons) {
-        failures.add(scenario_labels(i, {{"name", name}, {"reason", f.fold("reason", reason)}}),
+        failures.add(scenario_labels(i, {{"name", name}, {"reason", f.fold("reason", reason)}}, tags),
                      static_cast<double>(n));
       }
       for (const auto& [code, n] : ns.status) {
         if (code < 400) continue;
-        failures.add(scenario_labels(i, {{"name", name},
-                                         {"reason", f.fold("reason", "status " + status_label(code))}}),
+        failures.add(
+            scenario_labels(
+                i, {{"name", name}, {"reason", f.fold("reason", "status " + status_label(code))}},
+                tags),
                      static_cast<double>(n));
       }
     }

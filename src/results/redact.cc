@@ -44,11 +44,20 @@ std::string apply(std::string value, const std::vector<std::string>& secrets) {
   return value;
 }
 
+std::string clean_key(const Redactor& r, const std::string& key) { return r.clean(key); }
+
+// A request's name and tag values (tags are sorted by key, which redaction does not change).
+NameKey clean_key(const Redactor& r, const NameKey& key) {
+  NameKey out(r.clean(key.name));
+  for (const auto& [k, v] : key.tags) out.tags.emplace_back(k, r.clean(v));
+  return out;
+}
+
 template <typename Map, typename Merge>
 void clean_keys(Map& map, const Redactor& r, Merge merge) {
   Map out;
   for (auto& [key, value] : map) {
-    auto [it, fresh] = out.try_emplace(r.clean(key), value);
+    auto [it, fresh] = out.try_emplace(clean_key(r, key), value);
     if (!fresh) merge(it->second, value);
   }
   map.swap(out);

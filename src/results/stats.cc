@@ -72,14 +72,50 @@ void NameStats::merge(const NameStats& o) {
   for (const auto& [key, h] : o.splits) splits[key].merge(h);
 }
 
+std::string NameKey::label() const {
+  if (tags.empty()) return name;
+  std::string out = name + " {";
+  for (size_t i = 0; i < tags.size(); ++i) {
+    out += (i ? ", " : "") + tags[i].first + "=" + tags[i].second;
+  }
+  return out + "}";
+}
+
+const std::string* NameKey::tag(std::string_view key) const {
+  for (const auto& [k, v] : tags) {
+    if (k == key) return &v;
+  }
+  return nullptr;
+}
+
 void ScenarioStats::merge(const ScenarioStats& o) {
   if (stages.size() < o.stages.size()) stages.resize(o.stages.size());
   for (size_t i = 0; i < o.stages.size(); ++i) stages[i].merge(o.stages[i]);
-  for (const auto& [name, stats] : o.names) {
-    // Past the cap, names this side has not seen fold into "other".
-    bool known = names.count(name) != 0;
-    names[known || names.size() < WorkerStats::kMaxNames ? name : "other"].merge(stats);
+  // Past the caps, names this side has not seen fold into "other", and tag sets into their
+  // name without tags (as the workers fold them).
+  std::set<std::string_view> seen_names;
+  size_t tagged = 0;
+  for (const auto& [key, stats] : names) {
+    seen_names.insert(key.name);
+    tagged += key.tags.empty() ? 0 : 1;
   }
+  for (const auto& [key, stats] : o.names) {
+    auto it = names.find(key);
+    if (it == names.end()) {
+      NameKey folded = key;
+      if (!seen_names.count(key.name) && seen_names.size() >= WorkerStats::kMaxNames) {
+        folded = NameKey("other");
+      } else if (!key.tags.empty() && tagged >= WorkerStats::kMaxTagSets) {
+        folded = NameKey(key.name);
+        capped_tags.insert("");
+      }
+      it = names.try_emplace(std::move(folded)).first;
+      if (!it->first.tags.empty()) ++tagged;
+      seen_names.insert(it->first.name);
+    }
+    it->second.merge(stats);
+  }
+  capped_tags.insert(o.capped_tags.begin(), o.capped_tags.end());
   iterations += o.iterations;
   dropped_iterations += o.dropped_iterations;
   interrupted_iterations += o.interrupted_iterations;

@@ -8,7 +8,9 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "results/histogram.h"
@@ -106,6 +108,31 @@ struct RequestSplit {
   bool operator==(const RequestSplit&) const = default;
 };
 
+// Tags a script attaches to a request (pelt.tag, or a tags table request() returns): pairs
+// sorted by key, each key once.
+using TagSet = std::vector<std::pair<std::string, std::string>>;
+
+// A tag as the request path sees it, before it is copied (key, value).
+using TagView = std::pair<std::string_view, std::string_view>;
+
+// Where a request's figures are kept: its name and the tags its script attached. Converts from
+// a plain name (no tags), so names["home"] reads as before.
+struct NameKey {
+  std::string name;  // request name (pelt.name / route template)
+  TagSet tags;       // per-request tags, sorted by key; empty for most requests
+
+  NameKey() = default;
+  NameKey(std::string n) : name(std::move(n)) {}  // NOLINT: a plain name converts
+  NameKey(const char* n) : name(n) {}             // NOLINT: a plain name converts
+  NameKey(std::string n, TagSet t) : name(std::move(n)), tags(std::move(t)) {}
+  auto operator<=>(const NameKey&) const = default;
+  bool operator==(const NameKey&) const = default;
+  // "home", or "home {kind=api, tier=gold}" with tags.
+  std::string label() const;
+  // The tag's value, or null.
+  const std::string* tag(std::string_view key) const;
+};
+
 // Figures for one request name (pelt.name / route template) within a scenario.
 struct NameStats {
   std::string method;                               // method of the first request with this name
@@ -121,7 +148,11 @@ struct NameStats {
 // Figures for one scenario.
 struct ScenarioStats {
   std::vector<StageStats> stages;          // indexed by stage
-  std::map<std::string, NameStats> names;  // by request name (capped, overflow folds into "other")
+  // By request name and tags (kMaxNames names, then "other"; kMaxTagValues values per tag key,
+  // then "other"; kMaxTagSets tagged entries, then the name without tags).
+  std::map<NameKey, NameStats> names;
+  std::set<std::string> capped_tags;       // tag keys that reached kMaxTagValues ("" for
+                                           // kMaxTagSets)
   uint64_t iterations = 0;                 // iterations (request/response cycles) finished
   uint64_t dropped_iterations = 0;         // arrival-rate iterations that could not start
   uint64_t interrupted_iterations = 0;     // iterations cut unfinished (graceful_stop or
@@ -140,6 +171,8 @@ struct ScenarioStats {
 struct WorkerStats {
   static constexpr size_t kMaxSamples = 5;   // error messages kept per kind
   static constexpr size_t kMaxNames = 100;   // distinct request names per scenario
+  static constexpr size_t kMaxTagValues = 100;  // distinct values per request tag, per scenario
+  static constexpr size_t kMaxTagSets = 400;    // tagged (name, tags) entries per scenario
   static constexpr size_t kStatusCodes = 1000;  // status codes counted one by one: 0..999
 
   Ledger ledger;             // what became of every request sent

@@ -82,6 +82,19 @@ json metrics_json(const RunReport& r) {
   return m;
 }
 
+}  // namespace
+
+std::string capped_tag_note(const std::string& scenario, const std::string& tag) {
+  if (tag.empty()) {
+    return "scenario " + scenario + ": more than " + std::to_string(WorkerStats::kMaxTagSets) +
+           " request tag sets; requests with new ones count under their name alone";
+  }
+  return "scenario " + scenario + ": request tag \"" + tag + "\" had more than " +
+         std::to_string(WorkerStats::kMaxTagValues) + " values; later ones count as \"other\"";
+}
+
+namespace {
+
 json stages_json(const RunReport& r, size_t si) {
   const ScenarioStats& sc = r.stats.scenarios[si];
   const ScenarioInfo& info = r.info.scenarios[si];
@@ -152,7 +165,6 @@ json build_summary_json(const RunReport& r) {
     }
   }
   j["thresholds"] = th;
-  j["warnings"] = warnings;
   j["metrics"] = metrics_json(r);
 
   // wrk's figures, in microseconds, for scripts that compare with wrk.
@@ -199,11 +211,14 @@ json build_summary_json(const RunReport& r) {
   for (size_t si = 0; si < s.scenarios.size() && si < info.scenarios.size(); ++si) {
     const ScenarioStats& sc = s.scenarios[si];
     const ScenarioInfo& sinfo = info.scenarios[si];
-    for (const auto& [name, ns] : sc.names) {
+    for (const auto& [key, ns] : sc.names) {
       json st = json::object();
       for (const auto& [code, n] : ns.status) st[std::to_string(code)] = n;
+      json tags = json::object();
+      for (const auto& [k, v] : key.tags) tags[k] = v;
       names.push_back({{"scenario", sinfo.name},
-                       {"name", name},
+                       {"name", key.name},
+                       {"tags", tags},
                        {"method", ns.method},
                        {"requests", ns.requests.ended()},
                        {"failed", ns.requests.failed()},
@@ -219,10 +234,15 @@ json build_summary_json(const RunReport& r) {
                          {"interrupted_iterations", sc.interrupted_iterations},
                          {"vus_max", sc.vus_max},
                          {"tags", sinfo.tags},
+                         {"capped_tags", sc.capped_tags},
                          {"stages", stages_json(r, si)}});
+    for (const std::string& tag : sc.capped_tags) {
+      warnings.push_back(capped_tag_note(sinfo.name, tag));
+    }
   }
   j["names"] = names;
   j["scenarios"] = scenarios;
+  j["warnings"] = warnings;
   const BreakingPoint& bp = r.breaking_point;
   if (bp.found) {
     const ScenarioInfo& sc = info.scenarios[bp.scenario];

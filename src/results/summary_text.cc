@@ -282,7 +282,8 @@ void print_run_summary(std::FILE* out, const RunReport& r) {
   std::fprintf(out, "\n  %-16s %-24s %-7s %10s %7s %10s %10s %10s\n", "scenario", "name", "method",
                "reqs", "fail%", "p50", "p95", "p99");
   for (size_t si = 0; si < s.scenarios.size() && si < r.info.scenarios.size(); ++si) {
-    for (const auto& [name, ns] : s.scenarios[si].names) {
+    for (const auto& [key, ns] : s.scenarios[si].names) {
+      const std::string name = key.label();
       if (ns.requests.ended() == 0) continue;
       std::fprintf(out, "  %-16s %-24s %-7s %10llu %6.2f%% %10s %10s %10s\n",
                    r.info.scenarios[si].name.c_str(), name.c_str(), ns.method.c_str(),
@@ -290,6 +291,11 @@ void print_run_summary(std::FILE* out, const RunReport& r) {
                    percent(ns.requests.failed(), ns.requests.ended()),
                    q_us(ns.latency, 50).c_str(), q_us(ns.latency, 95).c_str(),
                    q_us(ns.latency, 99).c_str());
+    }
+  }
+  for (size_t si = 0; si < s.scenarios.size() && si < r.info.scenarios.size(); ++si) {
+    for (const std::string& tag : s.scenarios[si].capped_tags) {
+      std::fprintf(out, "  note: %s\n", capped_tag_note(r.info.scenarios[si].name, tag).c_str());
     }
   }
   if (!s.checks.empty()) {

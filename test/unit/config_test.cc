@@ -608,3 +608,20 @@ TEST_CASE("executors: k6's defaults and what k6 rejects", "[config]") {
                 config) == "");
   CHECK(config.scenarios[0].max_vus == 0);  // unset: the plan uses pre_allocated_vus
 }
+
+TEST_CASE("threshold filters: with a script, any tag may be a request's own", "[config]") {
+  const std::string text = std::string("script = \"counter.lua\"\n") + kMinimal +
+                           "[thresholds]\n\"http_req_duration{kind:api}\" = [\"p(95)<1\"]\n"
+                           "\"http_reqs{kind:'page',expected_response:true}\" = []\n";
+  RunConfig config;
+  CHECK(load(text, config, {}, std::string(PELT_TEST_DATA_DIR) + "/lua") == "");
+  REQUIRE(config.thresholds.size() == 1);
+  CHECK(config.thresholds[0].tags == std::map<std::string, std::string>{{"kind", "api"}});
+  REQUIRE(config.submetrics.size() == 2);
+  CHECK(config.submetrics[1].tags ==
+        std::map<std::string, std::string>{{"expected_response", "true"}, {"kind", "page"}});
+  // Without a script no request carries tags of its own: an unknown tag is a mistake.
+  CHECK(load_error(std::string(kMinimal) +
+                   "[thresholds]\n\"http_req_duration{kind:api}\" = [\"p(95)<1\"]\n")
+            .starts_with("t.toml:6:1: unknown tag \"kind\""));
+}

@@ -31,7 +31,7 @@ static_assert(field_count<pelt::RequestCounts>() == 3, "RequestCounts changed: u
 static_assert(field_count<pelt::CheckCount>() == 2, "CheckCount changed: update the merge test");
 static_assert(field_count<pelt::StageStats>() == 3, "StageStats changed: update the merge test");
 static_assert(field_count<pelt::NameStats>() == 6, "NameStats changed: update the merge test");
-static_assert(field_count<pelt::ScenarioStats>() == 10, "ScenarioStats changed: update the merge test");
+static_assert(field_count<pelt::ScenarioStats>() == 11, "ScenarioStats changed: update the merge test");
 static_assert(field_count<WorkerStats>() == 25, "WorkerStats changed: update the merge test");
 
 // A worker's figures with every field set, scaled by k so two workers differ.
@@ -80,6 +80,8 @@ std::unique_ptr<WorkerStats> filled(uint64_t k) {
   ns.latency.record(2000 * k);
   ns.splits[pelt::RequestSplit{pelt::RequestTrend::kWaiting, 200, -1}.key()].record(500 * k);
   sc.names["only in " + std::to_string(k)].requests.responses = 1;
+  sc.names[pelt::NameKey("GET /users/{id}", {{"tier", "gold"}})].requests.responses = k;
+  sc.capped_tags = {"user_" + std::to_string(k)};
   sc.iterations = 7 * k;
   sc.dropped_iterations = k;
   sc.interrupted_iterations = 3 * k;
@@ -169,6 +171,9 @@ TEST_CASE("WorkerStats::merge adds every field", "[stats]") {
   CHECK(ns.splits.begin()->second.max() == 1000);
   CHECK(sc.names.count("only in 1") == 1);
   CHECK(sc.names.count("only in 2") == 1);
+  CHECK(sc.names.at(pelt::NameKey("GET /users/{id}", {{"tier", "gold"}})).requests.responses == 3);
+  CHECK(sc.names.size() == 4);
+  CHECK(sc.capped_tags == std::set<std::string>{"user_1", "user_2"});
   CHECK(sc.iterations == 21);
   CHECK(sc.dropped_iterations == 3);
   CHECK(sc.interrupted_iterations == 9);
@@ -256,4 +261,32 @@ TEST_CASE("request names past the cap fold into other when merged", "[stats]") {
   CHECK(a.names.count("new one") == 0);
   CHECK(a.names.at("other").requests.responses == 11);
   CHECK(a.names.size() == WorkerStats::kMaxNames + 1);
+}
+
+TEST_CASE("merging names keeps the caps: names fold into other, tag sets into their name",
+          "[stats]") {
+  pelt::ScenarioStats a;
+  for (size_t i = 0; i < WorkerStats::kMaxNames; ++i) a.names["n" + std::to_string(i)];
+  pelt::ScenarioStats b;
+  b.names["n1"].requests.responses = 1;                                 // known: kept
+  b.names["new"].requests.responses = 2;                                // past the cap: other
+  b.names[pelt::NameKey("n2", {{"k", "v"}})].requests.responses = 3;    // tag set of a known name
+  b.names[pelt::NameKey("new2", {{"k", "v"}})].requests.responses = 4;  // unknown name: other
+  a.merge(b);
+  CHECK(a.names.at("n1").requests.responses == 1);
+  CHECK(a.names.at("other").requests.responses == 6);
+  CHECK(a.names.at(pelt::NameKey("n2", {{"k", "v"}})).requests.responses == 3);
+  CHECK(a.names.count("new") == 0);
+
+  pelt::ScenarioStats c;
+  for (size_t i = 0; i < WorkerStats::kMaxTagSets; ++i) {
+    c.names[pelt::NameKey("x", {{"k", std::to_string(i)}})];
+  }
+  pelt::ScenarioStats d;
+  d.names[pelt::NameKey("x", {{"k", "one more"}})].requests.responses = 5;
+  c.merge(d);
+  CHECK(c.names.at("x").requests.responses == 5);  // counted under its name alone
+  CHECK(c.capped_tags.count("") == 1);
+  CHECK(pelt::NameKey("x", {{"a", "1"}, {"b", "2"}}).label() == "x {a=1, b=2}");
+  CHECK(pelt::NameKey("x").label() == "x");
 }
