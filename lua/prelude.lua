@@ -103,6 +103,10 @@ local pelt = {
   check     = native.check,
   name      = native.name,
   tag       = native.tag,
+  counter   = native.counter,
+  gauge     = native.gauge,
+  rate      = native.rate,
+  trend     = native.trend,
 }
 
 package.loaded.pelt = pelt

@@ -38,6 +38,15 @@ std::string_view unquote(std::string_view s) {
   return s;
 }
 
+// A name a script's own metric may have: letters, digits and _, not starting with a digit.
+bool custom_metric_name(std::string_view name) {
+  return !name.empty() && !(name[0] >= '0' && name[0] <= '9') &&
+         std::all_of(name.begin(), name.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_';
+         });
+}
+
 }  // namespace
 
 bool Loader::read_thresholds(const toml::node& node, std::vector<ThresholdConfig>& out,
@@ -78,7 +87,10 @@ bool Loader::read_threshold_key(const toml::key& key, std::string& metric,
   const std::string_view text = key.str();
   const size_t brace = text.find('{');
   metric = std::string(trim(text.substr(0, brace)));
-  if (find_metric(metric) == nullptr) {
+  // With a script, another name may be the script's own metric (pelt.counter, pelt.trend ...):
+  // checked once the script has loaded.
+  const bool custom = find_metric(metric) == nullptr && has_script_ && custom_metric_name(metric);
+  if (find_metric(metric) == nullptr && !custom) {
     const std::vector<std::string_view> names = metric_names();
     std::string guess = closest(metric, names);
     std::string hint = guess.empty() ? "" : fmt::format(" (did you mean \"{}\"?)", guess);
@@ -135,7 +147,7 @@ bool Loader::read_threshold_key(const toml::key& key, std::string& metric,
     inner.remove_prefix(comma + 1);
   }
   std::string message;
-  if (!check_threshold_tags(metric, tags, message)) {
+  if (!custom && !check_threshold_tags(metric, tags, message)) {
     return fail(key, fmt::format("bad tag filter in \"{}\": {}", text, message));
   }
   return true;
@@ -187,7 +199,7 @@ bool Loader::read_threshold_entry(const toml::node& node, const toml::key& key,
                 fmt::format("bad threshold \"{}\" for {}: {}", threshold.expression, threshold.key,
                             message));
   }
-  if (!check_metric_aggregation(metric, threshold.parsed, message)) {
+  if (find_metric(metric) != nullptr && !check_metric_aggregation(metric, threshold.parsed, message)) {
     return fail(*expression, fmt::format("threshold \"{}\" for {}: {}", threshold.expression,
                                          threshold.key, message));
   }

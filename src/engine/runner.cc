@@ -211,6 +211,20 @@ int Run::prepare() {
     std::fprintf(stderr, "pelt: %s\n", error.c_str());
     return code;
   }
+  // The scripts' own metrics (defined at their top level or in init()), then the thresholds.
+  std::vector<std::vector<CustomMetricInfo>> custom;
+  for (const PreparedScenario& ps : prepared_.scenarios) {
+    if (ps.main) custom.push_back(ps.main->custom_metrics());
+  }
+  for (const auto& worker : prepared_.workers) {
+    for (const ScenarioSetup& setup : worker) {
+      if (setup.script) custom.push_back(setup.script->custom_metrics());
+    }
+  }
+  if (!resolve_custom_metrics(custom, info_, error)) {
+    std::fprintf(stderr, "pelt: %s\n", error.c_str());
+    return kExitUsage;
+  }
   if (!ensure_fd_limit(total_vus, error) || !check_port_range(total_vus, opt_.sources.size(), error)) {
     std::fprintf(stderr, "pelt: %s\n", error.c_str());
     return kExitUsage;

@@ -52,28 +52,6 @@ void ScriptAccess::record_check(Script& s, std::string_view name, bool ok) {
   }
 }
 
-namespace {
-
-// Keys a request tag may not take: labels and tags pelt sets itself.
-constexpr std::string_view kReservedTags[] = {
-    "scenario", "method", "status",   "expected_response", "reason", "stage",
-    "run_id",   "check",  "le",       "quantile",          "job",    "instance"};
-
-// A tag key is a Prometheus label name: letters, digits and _, not starting with a digit or __.
-bool valid_tag_key(std::string_view k) {
-  if (k.empty() || k.size() > 64 || (k[0] >= '0' && k[0] <= '9') || k.starts_with("__")) {
-    return false;
-  }
-  for (char c : k) {
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) {
-      return false;
-    }
-  }
-  return true;
-}
-
-}  // namespace
-
 void ScriptAccess::set_tag(Script& s, lua_State* L, int key, int value, const char* who) {
   std::string error;
   if (!put_tag(s, L, key, value, error)) luaL_error(L, "%s: %s", who, error.c_str());
@@ -98,18 +76,7 @@ bool ScriptAccess::put_tag(Script& s, lua_State* L, int key, int value, std::str
     set_name(s, L, value);
     return true;
   }
-  if (!valid_tag_key(k)) {
-    error = "bad tag name \"" + std::string(k) +
-            "\": a tag is a Prometheus label, so use letters, digits and _, not starting with a "
-            "digit or __";
-    return false;
-  }
-  for (std::string_view reserved : kReservedTags) {
-    if (k == reserved) {
-      error = "tag \"" + std::string(k) + "\" is one pelt sets itself; pick another name";
-      return false;
-    }
-  }
+  if (!check_tag_key(k, false, error)) return false;
   if (type != LUA_TSTRING && type != LUA_TNUMBER && type != LUA_TBOOLEAN && type != LUA_TNIL) {
     error = "the value of tag \"" + std::string(k) + "\" must be a string, number or boolean, not " +
             luaL_typename(L, value);
@@ -627,6 +594,16 @@ bool Script::done(const DoneSummary& summary, const Histogram& latency, const Hi
   if (!ok) error = last_error_;
   lua_settop(L_, 0);
   return ok;
+}
+
+
+void Script::bind_recorder(Recorder* recorder, uint32_t scenario) {
+  recorder_ = recorder;
+  scenario_index_ = scenario;
+  ++bind_epoch_;
+  custom_lookup_.clear();
+  custom_tag_values_.clear();
+  custom_tag_sets_ = 0;
 }
 
 }  // namespace pelt

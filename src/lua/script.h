@@ -15,6 +15,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -23,6 +25,8 @@
 struct lua_State;
 
 namespace pelt {
+
+class Recorder;
 
 // What a state needs to know about the run before the user script loads.
 struct ScriptOptions {
@@ -119,6 +123,12 @@ class Script {
   // pelt.check(name, ok) results recorded in this state so far.
   const std::map<std::string, CheckCount>& checks() const;
 
+  // Custom metrics this state defined so far (pelt.counter, pelt.gauge, pelt.rate, pelt.trend).
+  const std::vector<CustomMetricInfo>& custom_metrics() const { return custom_defs_; }
+  // Worker thread, before the run: custom metric values go to `recorder`, under scenario
+  // `scenario`. Before that (the top level, init()) and in the main state they are not kept.
+  void bind_recorder(Recorder* recorder, uint32_t scenario);
+
   // Main state: done(summary, latency, requests). latency in microseconds; requests = per-thread
   // requests/s samples (wrk's semantics). Objects expose .min .max .mean .stdev,
   // :percentile(p), [i] (i-th distinct value and its count, as wrk does) and #.
@@ -166,6 +176,14 @@ class Script {
   std::string format_buffer_;      // scratch output of wrk.format (keeps its capacity)
   std::map<std::string, CheckCount> checks_;  // pelt.check() results by name
   ThreadHandle* thread_ = nullptr;            // handle bound by init() (thread state)
+  std::vector<CustomMetricInfo> custom_defs_;  // pelt.counter/gauge/rate/trend definitions
+  Recorder* recorder_ = nullptr;   // where custom metric values go (a worker's), or none
+  uint32_t scenario_index_ = 0;    // the scenario they count under
+  uint32_t bind_epoch_ = 0;        // bumped by bind_recorder(): figures cached before expire
+  std::string custom_key_;         // scratch: lookup key of a tagged add (keeps capacity)
+  std::unordered_map<std::string, CustomFigures*> custom_lookup_;  // figures by lookup key
+  std::unordered_map<std::string, std::unordered_set<std::string>> custom_tag_values_;  // admitted
+  size_t custom_tag_sets_ = 0;     // tagged custom figures created
 };
 
 }  // namespace pelt

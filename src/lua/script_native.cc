@@ -400,7 +400,33 @@ int on_error(lua_State* L) {
   return 1;
 }
 
+// Keys a tag may not take: labels and filters pelt sets itself.
+constexpr std::string_view kReservedTags[] = {
+    "scenario", "method", "status",   "expected_response", "reason", "stage",
+    "run_id",   "check",  "le",       "quantile",          "job",    "instance"};
+
 }  // namespace
+
+bool check_tag_key(std::string_view k, bool metric, std::string& error) {
+  bool valid = !k.empty() && k.size() <= 64 && !(k[0] >= '0' && k[0] <= '9') && !k.starts_with("__");
+  for (char c : k) {
+    valid = valid &&
+            ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_');
+  }
+  if (!valid) {
+    error = "bad tag name \"" + std::string(k) +
+            "\": a tag is a Prometheus label, so use letters, digits and _, not starting with a "
+            "digit or __";
+    return false;
+  }
+  bool reserved = metric && (k == "name" || k == "result");
+  for (std::string_view r : kReservedTags) reserved = reserved || k == r;
+  if (reserved) {
+    error = "tag \"" + std::string(k) + "\" is one pelt sets itself; pick another name";
+    return false;
+  }
+  return true;
+}
 
 std::string full_source_prefix(std::string message, const std::string& full_path) {
   if (!starts_with(message, "...")) return message;
@@ -432,6 +458,8 @@ void register_native_types(lua_State* L) {
   lua_setfield(L, -2, "__newindex");
   lua_pop(L, 1);
 
+  register_metric_type(L);
+
   luaL_newmetatable(L, kStatsType);
   lua_pushcfunction(L, on_stats_index);
   lua_setfield(L, -2, "__index");
@@ -457,6 +485,7 @@ void push_native_table(lua_State* L, Script* script) {
   lua_pushlightuserdata(L, script);
   lua_pushcclosure(L, on_tag, 1);
   lua_setfield(L, -2, "tag");
+  push_metric_functions(L, script);
   lua_pushstring(L, PELT_VERSION);
   lua_setfield(L, -2, "version");
 }

@@ -146,6 +146,43 @@ const std::vector<MetricDef>& metric_catalogue() {
   return kAll;
 }
 
+MetricDef custom_metric_def(const CustomMetricInfo& info) {
+  MetricDef d{};
+  d.name = info.name;
+  switch (info.kind) {
+    case CustomKind::kCounter:
+      d.type = MetricType::kCounter;
+      break;
+    case CustomKind::kGauge:
+      d.type = MetricType::kGauge;
+      break;
+    case CustomKind::kRate:
+      d.type = MetricType::kRate;
+      d.part_name = "passes";
+      d.other_name = "fails";
+      break;
+    case CustomKind::kTrend:
+      d.type = MetricType::kTrend;
+      break;
+  }
+  d.tags = kTagScenario;  // (its own tags filter as a scenario's do)
+  d.unit = info.is_time ? "ms" : "";
+  d.description = "a script's own metric";
+  d.custom = true;
+  d.is_time = info.is_time;
+  return d;
+}
+
+std::optional<MetricDef> find_metric(std::string_view name, const MetricSource& source) {
+  if (const MetricDef* d = find_metric(name)) return *d;
+  if (source.custom) {
+    for (const CustomMetricInfo& info : *source.custom) {
+      if (info.name == name) return custom_metric_def(info);
+    }
+  }
+  return std::nullopt;
+}
+
 const MetricDef* find_metric(std::string_view name) {
   for (const MetricDef& m : metric_catalogue()) {
     if (m.name == name) return &m;
@@ -235,6 +272,7 @@ bool select(const std::map<std::string, std::string>& tags, const MetricSource& 
       any = true;
     } else {
       for (const auto& [key, ns] : sc->names) any = any || tags_match(sel, key, own);
+      for (const auto& [key, f] : sc->custom) any = any || tags_match(sel, key, own);
     }
   }
   if (scenario && sel.request_scenarios.empty()) return false;
@@ -316,8 +354,23 @@ std::vector<RequestSplit> request_splits(
   return out;
 }
 
+CustomFigures read_custom(const MetricDef& metric, const Selection& sel) {
+  CustomFigures out;
+  for (const auto& [sc, own] : sel.request_scenarios) {
+    for (const auto& [key, figures] : sc->custom) {
+      if (key.name != metric.name || !tags_match(sel, key, own)) continue;
+      out.merge(figures);
+    }
+  }
+  return out;
+}
+
 Histogram read_trend(const MetricDef& metric, const Selection& sel) {
   const WorkerStats& st = *sel.stats;
+  if (metric.custom) {
+    const CustomFigures f = read_custom(metric, sel);
+    return f.trend ? *f.trend : Histogram();
+  }
   if (const auto split = split_for(metric, sel)) {
     Histogram h;
     for_each_name(sel, [&](const NameStats& ns) {
@@ -354,6 +407,12 @@ Histogram read_trend(const MetricDef& metric, const Selection& sel) {
 
 RateParts read_rate(const MetricDef& metric, const Selection& sel) {
   RateParts r;
+  if (metric.custom) {
+    const CustomFigures f = read_custom(metric, sel);
+    r.part = f.nonzero;
+    r.total = f.samples;
+    return r;
+  }
   if (metric.name == "checks") {
     for (const auto& [name, c] : sel.stats->checks) {
       if (sel.check && name != *sel.check) continue;
@@ -379,6 +438,10 @@ RateParts read_rate(const MetricDef& metric, const Selection& sel) {
 uint64_t read_counter(const MetricDef& metric, const Selection& sel) {
   const WorkerStats& st = *sel.stats;
   uint64_t n = 0;
+  if (metric.custom) {
+    const double sum = read_custom(metric, sel).sum;
+    return sum > 0 ? static_cast<uint64_t>(sum + 0.5) : 0;
+  }
   if (metric.name == "data_sent") return st.bytes_written;
   if (metric.name == "data_received") return st.bytes_read;
   if (metric.name == "iterations") {
@@ -402,6 +465,10 @@ uint64_t read_counter(const MetricDef& metric, const Selection& sel) {
 }
 
 uint64_t read_gauge(const MetricDef& metric, const Selection& sel) {
+  if (metric.custom) {
+    const double last = read_custom(metric, sel).last;
+    return last > 0 ? static_cast<uint64_t>(last + 0.5) : 0;
+  }
   // Only the current snapshot is known, so value, min and max all read it.
   uint64_t n = 0;
   for (const ScenarioStats* sc : sel.scenarios) n += metric.name == "vus" ? sc->vus : sc->vus_max;
@@ -433,6 +500,9 @@ std::string unmatched_filters(const std::map<std::string, std::string>& tags,
     if (in.scenario_names && i < in.scenario_names->size()) scenarios.insert((*in.scenario_names)[i]);
     if (in.scenario_tags && i < in.scenario_tags->size()) {
       for (const auto& [k, v] : (*in.scenario_tags)[i]) own[k].insert(v);
+    }
+    for (const auto& [key, figures] : in.stats->scenarios[i].custom) {
+      for (const auto& [k, v] : key.tags) own[k].insert(v);
     }
     for (const auto& [key, ns] : in.stats->scenarios[i].names) {
       if (ns.requests.ended() == 0) continue;

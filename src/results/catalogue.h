@@ -43,11 +43,16 @@ struct MetricDef {
   std::string_view description;  // one line for docs and help
   std::string_view part_name;    // rates: what the rate counts ("fails", "passes")
   std::string_view other_name;   // rates: the complement ("passes", "fails")
+  bool custom = false;           // a script's own metric (pelt.counter, pelt.trend, ...)
+  bool is_time = false;          // custom trends: the values are durations in milliseconds
 };
 
 // Every metric, in the order summaries list them.
 const std::vector<MetricDef>& metric_catalogue();
 const MetricDef* find_metric(std::string_view name);
+// A custom metric as the catalogue describes it (its name points into `info`): counters,
+// gauges, rates and trends as k6's, filtered by scenario and by their own tags.
+MetricDef custom_metric_def(const CustomMetricInfo& info);
 // A built-in tag's bit; 0 for the scenarios' own tags (from their `tags` tables).
 unsigned tag_bit(std::string_view tag);
 
@@ -60,7 +65,11 @@ struct MetricSource {
   // carrying it, and the requests carrying it (a request's own tags win over its scenario's).
   const std::vector<std::map<std::string, std::string>>* scenario_tags = nullptr;
   double elapsed_seconds = 0;  // run time so far, seconds (counter rates)
+  const std::vector<CustomMetricInfo>* custom = nullptr;  // the scripts' own metrics
 };
+
+// A built-in metric, or one of source.custom; nullopt for neither.
+std::optional<MetricDef> find_metric(std::string_view name, const MetricSource& source);
 
 // The part of the statistics a set of tag filters selects.
 struct Selection {
@@ -107,6 +116,9 @@ struct RateParts {
 RateParts read_rate(const MetricDef& metric, const Selection& sel);
 uint64_t read_counter(const MetricDef& metric, const Selection& sel);
 uint64_t read_gauge(const MetricDef& metric, const Selection& sel);
+// A custom metric's figures merged over the selection (its scenarios; tag filters match the
+// values' own tags, then their scenario's).
+CustomFigures read_custom(const MetricDef& metric, const Selection& sel);
 
 // Why `tags` select nothing, naming each filter whose value no sample carries and the values
 // seen, e.g. "no request is named \"chekout\" (names: checkout, home)". Empty when every filter

@@ -168,6 +168,18 @@ class FamilyBuilder {
     out.sample_sum += h.mean() * static_cast<double>(total) / 1e6;
   }
 
+  // Adds a summary of a histogram of values x 1000 (a custom trend's): quantiles, sum, count
+  // in the values' own unit. (Series that fold together keep the first one's quantiles.)
+  void add_summary(Labels labels, const Histogram& h) {
+    ClientMetric& m = at(std::move(labels));
+    auto& out = m.summary;
+    if (out.quantile.empty()) {
+      for (double q : {0.5, 0.9, 0.95, 0.99}) out.quantile.push_back({q, h.quantile(q * 100) / 1000});
+    }
+    out.sample_count += h.count();
+    out.sample_sum += h.sum() / 1000;
+  }
+
   void emit(std::vector<MetricFamily>& out) {
     if (!family_.metric.empty()) out.push_back(std::move(family_));
   }
@@ -375,6 +387,55 @@ std::vector<MetricFamily> build(const MetricsOptions& options, const WorkerStats
                            &send_lag, &run_info, &errors, &in_flight}) {
     b->emit(out);
   }
+  // The scripts' own metrics: pelt_custom_<name>, with the suffix and type of their kind.
+  std::map<std::string, FamilyBuilder> custom;
+  for (size_t i = 0; i < s.scenarios.size() && i < scenario_count; ++i) {
+    for (const auto& [key, fig] : s.scenarios[i].custom) {
+      const Labels l = scenario_labels(i, {}, &key.tags);
+      const std::string base = "pelt_custom_" + key.name;
+      auto fam = [&](const std::string& name, const char* help, MetricType type) -> FamilyBuilder& {
+        auto it = custom.find(name);
+        if (it == custom.end()) {
+          it = custom.emplace(name, FamilyBuilder(name, std::string(help) + " " + key.name + ".",
+                                                  type, run_id)).first;
+        }
+        return it->second;
+      };
+      switch (fig.kind) {
+        case CustomKind::kCounter:
+          fam(base + "_total", "Sum of the values a script added to its counter", MetricType::Counter)
+              .add(l, fig.sum);
+          break;
+        case CustomKind::kGauge:
+          fam(base, "Latest value a script set on its gauge", MetricType::Gauge).add(l, fig.last);
+          break;
+        case CustomKind::kRate: {
+          FamilyBuilder& b = fam(base + "_total",
+                                 "Values a script added to its rate, true (not 0) or false",
+                                 MetricType::Counter);
+          Labels t = l, f = l;
+          t.push_back({"result", "true"});
+          f.push_back({"result", "false"});
+          b.add(t, static_cast<double>(fig.nonzero));
+          b.add(f, static_cast<double>(fig.samples - fig.nonzero));
+          break;
+        }
+        case CustomKind::kTrend:
+          if (!fig.trend) break;
+          if (fig.is_time) {
+            // (kept in microseconds, as the request durations are)
+            fam(base + "_seconds", "Durations in seconds a script added to its trend",
+                MetricType::Histogram)
+                .add_histogram(l, *fig.trend, bounds);
+          } else {
+            fam(base, "Values a script added to its trend", MetricType::Summary)
+                .add_summary(l, *fig.trend);
+          }
+          break;
+      }
+    }
+  }
+  for (auto& [name, b] : custom) b.emit(out);
   return out;
 }
 

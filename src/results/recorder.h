@@ -186,6 +186,24 @@ class Recorder {
   // An iteration was cut unfinished; its `unanswered` requests stay in flight in the ledger.
   void record_interrupted(uint32_t scenario, uint64_t unanswered, uint64_t now_ns);
   void record_script_error(const std::string& message) { stats_.add_script_error(message); }
+
+  // --- custom metrics (pelt.counter, pelt.gauge, pelt.rate, pelt.trend) ---
+  // The figures of custom metric key.name under key.tags in `scenario`, created at the first
+  // use; callers keep the pointer (map nodes never move), so an add costs no lookup.
+  CustomFigures* custom_figures(uint32_t scenario, NameKey key, CustomKind kind, bool is_time) {
+    auto& custom = stats_.scenarios[scenario].custom;
+    auto it = custom.find(key);
+    if (it == custom.end()) it = custom.emplace(std::move(key), CustomFigures(kind, is_time)).first;
+    return &it->second;
+  }
+  // One value of a custom metric (now_ns: when, read by gauges).
+  void record_custom(CustomFigures& figures, double value, uint64_t now_ns) {
+    figures.add(value, now_ns);
+  }
+  // A tag of a custom metric in `scenario` reached its cap on values ("" for tag sets).
+  void record_capped_tag(uint32_t scenario, const std::string& tag) {
+    stats_.scenarios[scenario].capped_tags.insert(tag);
+  }
   // wrk's Req/Sec: one sample of this thread's completed requests per second.
   void record_rate_sample(uint64_t per_second) { stats_.req_per_sec.record(per_second); }
 

@@ -121,6 +121,15 @@ void Redactor::clean_stats(WorkerStats& s) const {
   for (ScenarioStats& sc : s.scenarios) {
     for (auto& [name, ns] : sc.names) clean_keys(ns.failure_reasons, *this, add);
     clean_keys(sc.names, *this, [](NameStats& a, const NameStats& b) { a.merge(b); });
+    // A custom metric keeps its name (thresholds find it by name); its tag values are cleaned.
+    std::map<NameKey, CustomFigures> custom;
+    for (auto& [key, figures] : sc.custom) {
+      NameKey clean_tags(key.name);
+      for (const auto& [k, v] : key.tags) clean_tags.tags.emplace_back(k, clean(v));
+      auto [it, fresh] = custom.try_emplace(std::move(clean_tags), figures);
+      if (!fresh) it->second.merge(figures);
+    }
+    sc.custom.swap(custom);
   }
 }
 

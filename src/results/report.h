@@ -55,6 +55,7 @@ struct RunInfo {
   std::vector<ScenarioInfo> scenarios;      // by scenario index
   std::vector<ThresholdConfig> thresholds;  // in file order
   std::vector<SubmetricConfig> submetrics;  // sub-metrics [thresholds] names, shown in the summary
+  std::vector<CustomMetricInfo> custom_metrics;  // the scripts' own metrics, by name
 
   std::vector<std::string> scenario_names() const;
   std::vector<std::map<std::string, std::string>> scenario_tags() const;
@@ -104,6 +105,14 @@ struct RunReport {
   // Seconds of a stage that actually ran (cut short when the run ended early).
   double stage_seconds(size_t scenario, size_t stage) const;
 };
+
+// The custom metrics the scripts define (each script's list, in order), each once, into
+// info.custom_metrics; then checks that every metric info.thresholds and info.submetrics name is
+// built in or defined, with an aggregation and tag filters it supports. False with a message
+// ("file:line:col: ..." where the threshold is known) otherwise, e.g. a metric two scripts
+// define as different kinds, or a threshold on a metric no script defines.
+bool resolve_custom_metrics(const std::vector<std::vector<CustomMetricInfo>>& scripts,
+                            RunInfo& info, std::string& error);
 
 // Evaluates every threshold of `info` on `stats` (kEnd: the verdict, with k6's rules for
 // sub-metrics without samples and a warning for each).

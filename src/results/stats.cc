@@ -72,6 +72,48 @@ void NameStats::merge(const NameStats& o) {
   for (const auto& [key, h] : o.splits) splits[key].merge(h);
 }
 
+CustomFigures& CustomFigures::operator=(const CustomFigures& o) {
+  if (this == &o) return *this;
+  kind = o.kind;
+  is_time = o.is_time;
+  samples = o.samples;
+  sum = o.sum;
+  nonzero = o.nonzero;
+  min = o.min;
+  max = o.max;
+  last = o.last;
+  last_ns = o.last_ns;
+  trend = o.trend ? std::make_unique<Histogram>(*o.trend) : nullptr;
+  return *this;
+}
+
+void CustomFigures::add_to_trend(double value) {
+  if (!trend) trend = std::make_unique<Histogram>();
+  const double scaled = value * 1000;
+  trend->record(scaled > 0 ? static_cast<uint64_t>(std::min(scaled + 0.5, 1.8e19)) : 0);
+}
+
+void CustomFigures::merge(const CustomFigures& o) {
+  if (o.samples == 0) return;
+  if (samples == 0) {
+    kind = o.kind;
+    is_time = o.is_time;
+  }
+  min = samples == 0 || o.min < min ? o.min : min;
+  max = samples == 0 || o.max > max ? o.max : max;
+  samples += o.samples;
+  sum += o.sum;
+  nonzero += o.nonzero;
+  if (o.last_ns >= last_ns) {
+    last = o.last;  // the latest value wins
+    last_ns = o.last_ns;
+  }
+  if (o.trend) {
+    if (!trend) trend = std::make_unique<Histogram>();
+    trend->merge(*o.trend);
+  }
+}
+
 std::string NameKey::label() const {
   if (tags.empty()) return name;
   std::string out = name + " {";
@@ -116,6 +158,11 @@ void ScenarioStats::merge(const ScenarioStats& o) {
     it->second.merge(stats);
   }
   capped_tags.insert(o.capped_tags.begin(), o.capped_tags.end());
+  for (const auto& [key, figures] : o.custom) {
+    auto it = custom.find(key);
+    if (it == custom.end()) it = custom.emplace(key, CustomFigures(figures.kind, figures.is_time)).first;
+    it->second.merge(figures);
+  }
   iterations += o.iterations;
   dropped_iterations += o.dropped_iterations;
   interrupted_iterations += o.interrupted_iterations;

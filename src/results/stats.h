@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <string_view>
@@ -145,6 +146,62 @@ struct NameStats {
   void merge(const NameStats& o);
 };
 
+// k6's four kinds of custom metric (pelt.counter, pelt.gauge, pelt.rate, pelt.trend).
+enum class CustomKind : uint8_t {
+  kCounter,  // a sum of the values added
+  kGauge,    // the latest value (and the smallest and largest)
+  kRate,     // the share of values that were not 0 (true)
+  kTrend,    // a distribution of the values
+};
+
+// A custom metric as a script defines it.
+struct CustomMetricInfo {
+  std::string name;                        // e.g. "waiting_time"
+  CustomKind kind = CustomKind::kCounter;  // its kind
+  bool is_time = false;                    // a trend of durations in milliseconds
+};
+
+// Figures of one custom metric under one tag set, on one worker or merged.
+struct CustomFigures {
+  CustomKind kind = CustomKind::kCounter;  // the metric's kind
+  bool is_time = false;                    // a trend of durations in milliseconds
+  uint64_t samples = 0;                    // values added
+  double sum = 0;                          // their sum (a counter's total)
+  uint64_t nonzero = 0;                    // rate: values that were not 0
+  double min = 0;                          // smallest value (when samples > 0)
+  double max = 0;                          // largest value (when samples > 0)
+  double last = 0;                         // gauge: the latest value
+  uint64_t last_ns = 0;                    // gauge: when it was set, monotonic ns
+  // Trend: the values x 1000 (microseconds for times; 0.001 units otherwise, below 0 as 0),
+  // allocated at the first value.
+  std::unique_ptr<Histogram> trend;
+
+  CustomFigures() = default;
+  CustomFigures(CustomKind k, bool time) : kind(k), is_time(time) {}
+  CustomFigures(const CustomFigures& o) { *this = o; }
+  CustomFigures& operator=(const CustomFigures& o);
+  CustomFigures(CustomFigures&&) = default;
+  CustomFigures& operator=(CustomFigures&&) = default;
+  // One value at now_ns (read by gauges only).
+  void add(double value, uint64_t now_ns) {
+    if (value != value) return;  // NaN
+    min = samples == 0 || value < min ? value : min;
+    max = samples == 0 || value > max ? value : max;
+    ++samples;
+    sum += value;
+    if (kind == CustomKind::kRate && value != 0) ++nonzero;
+    if (kind == CustomKind::kGauge) {
+      last = value;
+      last_ns = now_ns;
+    }
+    if (kind == CustomKind::kTrend) add_to_trend(value);
+  }
+  void merge(const CustomFigures& o);
+
+ private:
+  void add_to_trend(double value);
+};
+
 // Figures for one scenario.
 struct ScenarioStats {
   std::vector<StageStats> stages;          // indexed by stage
@@ -162,6 +219,8 @@ struct ScenarioStats {
   uint32_t stage = 0;                      // current stage index
   double target = 0;                       // current target: VUs, or requests/s for arrival rate
   Histogram iteration_duration;            // iteration start to end, think time included, us
+  // Custom metrics by name (NameKey::name) and tag set (capped as request tags are).
+  std::map<NameKey, CustomFigures> custom;
 
   void merge(const ScenarioStats& o);
 };

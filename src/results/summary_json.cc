@@ -32,6 +32,47 @@ json histogram_ms(const Histogram& h) {
   return j;
 }
 
+const char* kind_name(CustomKind kind) {
+  switch (kind) {
+    case CustomKind::kCounter:
+      return "counter";
+    case CustomKind::kGauge:
+      return "gauge";
+    case CustomKind::kRate:
+      return "rate";
+    case CustomKind::kTrend:
+      return "trend";
+  }
+  return "counter";
+}
+
+// A custom metric's figures: as the built-in metrics of its kind, plus what it is.
+json custom_json(const CustomFigures& f, CustomKind kind, bool is_time, double secs) {
+  json j;
+  switch (kind) {
+    case CustomKind::kTrend:
+      // (values are kept x 1000: histogram_ms gives them in ms for times, else in their unit)
+      j = histogram_ms(f.trend ? *f.trend : Histogram());
+      break;
+    case CustomKind::kRate:
+      j = {{"rate", f.samples ? static_cast<double>(f.nonzero) / static_cast<double>(f.samples) : 0.0},
+           {"passes", f.nonzero},
+           {"fails", f.samples - f.nonzero},
+           {"total", f.samples}};
+      break;
+    case CustomKind::kCounter:
+      j = {{"count", f.sum}, {"rate", f.sum / secs}};
+      break;
+    case CustomKind::kGauge:
+      j = {{"value", f.last}, {"min", f.samples ? f.min : 0.0}, {"max", f.samples ? f.max : 0.0}};
+      break;
+  }
+  j["custom"] = true;
+  j["kind"] = kind_name(kind);
+  j["is_time"] = is_time;
+  return j;
+}
+
 double seconds(std::chrono::microseconds d) { return static_cast<double>(d.count()) / 1e6; }
 
 // "2026-12-05T23:01:02.345Z"
@@ -78,6 +119,10 @@ json metrics_json(const RunReport& r) {
         m[name] = {{"value", read_gauge(def, all)}};
         break;
     }
+  }
+  for (const CustomMetricInfo& info : r.info.custom_metrics) {
+    m[info.name] = custom_json(read_custom(custom_metric_def(info), all), info.kind, info.is_time,
+                               secs);
   }
   return m;
 }
@@ -240,6 +285,20 @@ json build_summary_json(const RunReport& r) {
       warnings.push_back(capped_tag_note(sinfo.name, tag));
     }
   }
+  // The scripts' own metrics by scenario and tag set.
+  json custom = json::array();
+  for (size_t si = 0; si < s.scenarios.size() && si < info.scenarios.size(); ++si) {
+    for (const auto& [key, f] : s.scenarios[si].custom) {
+      json tags = json::object();
+      for (const auto& [k, v] : key.tags) tags[k] = v;
+      json entry = custom_json(f, f.kind, f.is_time, std::max(r.elapsed_seconds, 1e-9));
+      entry["scenario"] = info.scenarios[si].name;
+      entry["name"] = key.name;
+      entry["tags"] = tags;
+      custom.push_back(entry);
+    }
+  }
+  j["custom_metrics"] = custom;
   j["names"] = names;
   j["scenarios"] = scenarios;
   j["warnings"] = warnings;

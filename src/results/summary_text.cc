@@ -55,7 +55,10 @@ void print_ledger(std::FILE* out, const char* label, const Ledger& l) {
 
 // A metric's figures over a selection, k6-style: a trend's avg min med max p(90) p(95), a
 // rate's share, a counter's count and rate, a gauge's value.
+std::string custom_figures_text(const MetricDef& def, const Selection& sel, double secs);
+
 std::string figures(const MetricDef& def, const Selection& sel, double secs) {
+  if (def.custom) return custom_figures_text(def, sel, secs);
   char buf[256];
   switch (def.type) {
     case MetricType::kTrend: {
@@ -87,6 +90,41 @@ std::string figures(const MetricDef& def, const Selection& sel, double secs) {
   return buf;
 }
 
+// A script's own metric: a trend in its unit (ms for times), a counter's sum, a gauge's
+// latest value with the smallest and largest, a rate's share.
+std::string custom_figures_text(const MetricDef& def, const Selection& sel, double secs) {
+  const CustomFigures f = read_custom(def, sel);
+  if (f.samples == 0) return "no data";
+  char buf[256];
+  auto value = [&](double scaled) {  // trend values are kept x 1000
+    char v[64];
+    if (def.is_time) return format_time_us(scaled);
+    std::snprintf(v, sizeof(v), "%g", scaled / 1000);
+    return std::string(v);
+  };
+  switch (def.type) {
+    case MetricType::kTrend: {
+      const Histogram h = f.trend ? *f.trend : Histogram();
+      std::snprintf(buf, sizeof(buf), "avg=%s min=%s med=%s max=%s p(90)=%s p(95)=%s",
+                    value(h.mean()).c_str(), value(static_cast<double>(h.min())).c_str(),
+                    value(h.quantile(50)).c_str(), value(static_cast<double>(h.max())).c_str(),
+                    value(h.quantile(90)).c_str(), value(h.quantile(95)).c_str());
+      break;
+    }
+    case MetricType::kRate:
+      std::snprintf(buf, sizeof(buf), "%.2f%%  %llu of %llu", percent(f.nonzero, f.samples),
+                    static_cast<ull>(f.nonzero), static_cast<ull>(f.samples));
+      break;
+    case MetricType::kCounter:
+      std::snprintf(buf, sizeof(buf), "%g  %.2f/s", f.sum, f.sum / secs);
+      break;
+    case MetricType::kGauge:
+      std::snprintf(buf, sizeof(buf), "%g  min=%g max=%g", f.last, f.min, f.max);
+      break;
+  }
+  return buf;
+}
+
 // The sub-metrics [thresholds] names for `metric` (every one left when metric is empty), one
 // line each, under the metric's own line.
 void print_submetrics(std::FILE* out, const RunReport& r, std::string_view metric,
@@ -97,8 +135,8 @@ void print_submetrics(std::FILE* out, const RunReport& r, std::string_view metri
     if (printed[i] || (!metric.empty() && sub.metric != metric)) continue;
     printed[i] = true;
     if (!metric.empty() && sub.tags.empty()) continue;  // the metric's own line
-    const MetricDef* def = find_metric(sub.metric);
-    if (def == nullptr) continue;
+    const std::optional<MetricDef> def = find_metric(sub.metric, source);
+    if (!def) continue;
     Selection sel;
     const bool any = select(sub.tags, source, sel);
     std::string label = sub.key;
@@ -275,6 +313,12 @@ void print_run_summary(std::FILE* out, const RunReport& r) {
     std::fprintf(out, "  %s p(50)=%s p(99)=%s max=%s\n", dots("send_lag").c_str(),
                  q_us(s.send_lag, 50).c_str(), q_us(s.send_lag, 99).c_str(),
                  time_us(s.send_lag.max()).c_str());
+  }
+  // The scripts' own metrics, by name.
+  for (const CustomMetricInfo& info : r.info.custom_metrics) {
+    const MetricDef def = custom_metric_def(info);
+    std::fprintf(out, "  %s %s\n", dots(info.name).c_str(), figures(def, all, secs).c_str());
+    print_submetrics(out, r, info.name, printed, secs);
   }
   print_submetrics(out, r, "", printed, secs);  // those of metrics without a line above
 

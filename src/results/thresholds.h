@@ -41,6 +41,9 @@ std::string describe(const ThresholdExpr& expr);
 // unknown metric or an unsupported aggregation.
 bool check_metric_aggregation(const std::string& metric, const ThresholdExpr& expr,
                               std::string& error);
+// The same for any metric the catalogue describes (built-in or a script's).
+struct MetricDef;
+bool check_aggregation(const MetricDef& metric, const ThresholdExpr& expr, std::string& error);
 
 // Which tag filters each metric supports (the catalogue lists them; config validation calls
 // this at load time). `stage` is a 0-based stage index (alone or with scenario) and `status` a

@@ -31,7 +31,7 @@ static_assert(field_count<pelt::RequestCounts>() == 3, "RequestCounts changed: u
 static_assert(field_count<pelt::CheckCount>() == 2, "CheckCount changed: update the merge test");
 static_assert(field_count<pelt::StageStats>() == 3, "StageStats changed: update the merge test");
 static_assert(field_count<pelt::NameStats>() == 6, "NameStats changed: update the merge test");
-static_assert(field_count<pelt::ScenarioStats>() == 11, "ScenarioStats changed: update the merge test");
+static_assert(field_count<pelt::ScenarioStats>() == 12, "ScenarioStats changed: update the merge test");
 static_assert(field_count<WorkerStats>() == 25, "WorkerStats changed: update the merge test");
 
 // A worker's figures with every field set, scaled by k so two workers differ.
@@ -82,6 +82,22 @@ std::unique_ptr<WorkerStats> filled(uint64_t k) {
   sc.names["only in " + std::to_string(k)].requests.responses = 1;
   sc.names[pelt::NameKey("GET /users/{id}", {{"tier", "gold"}})].requests.responses = k;
   sc.capped_tags = {"user_" + std::to_string(k)};
+  // Custom metrics: every kind, and a tag set only worker 2 has.
+  using pelt::CustomKind;
+  const pelt::NameKey errors("errors"), wait("wait"), ok("ok"), depth("depth");
+  sc.custom.emplace(errors, pelt::CustomFigures(CustomKind::kCounter, false));
+  sc.custom.at(errors).add(1.5 * static_cast<double>(k), 0);
+  sc.custom.emplace(wait, pelt::CustomFigures(CustomKind::kTrend, true));
+  sc.custom.at(wait).add(10.0 * static_cast<double>(k), 0);
+  sc.custom.emplace(ok, pelt::CustomFigures(CustomKind::kRate, false));
+  sc.custom.at(ok).add(k == 1 ? 1 : 0, 0);
+  sc.custom.emplace(depth, pelt::CustomFigures(CustomKind::kGauge, false));
+  sc.custom.at(depth).add(7.0 * static_cast<double>(k), 100 / k);  // worker 1 set it last
+  if (k == 2) {
+    const pelt::NameKey tagged("errors", {{"kind", "api"}});
+    sc.custom.emplace(tagged, pelt::CustomFigures(CustomKind::kCounter, false));
+    sc.custom.at(tagged).add(4, 0);
+  }
   sc.iterations = 7 * k;
   sc.dropped_iterations = k;
   sc.interrupted_iterations = 3 * k;
@@ -174,6 +190,25 @@ TEST_CASE("WorkerStats::merge adds every field", "[stats]") {
   CHECK(sc.names.at(pelt::NameKey("GET /users/{id}", {{"tier", "gold"}})).requests.responses == 3);
   CHECK(sc.names.size() == 4);
   CHECK(sc.capped_tags == std::set<std::string>{"user_1", "user_2"});
+  REQUIRE(sc.custom.size() == 5);
+  const pelt::CustomFigures& errors = sc.custom.at(pelt::NameKey("errors"));
+  CHECK(errors.kind == pelt::CustomKind::kCounter);
+  CHECK(errors.samples == 2);
+  CHECK(errors.sum == Approx(4.5));
+  CHECK(errors.min == Approx(1.5));
+  CHECK(errors.max == Approx(3));
+  const pelt::CustomFigures& wait = sc.custom.at(pelt::NameKey("wait"));
+  CHECK(wait.is_time);
+  REQUIRE(wait.trend != nullptr);
+  CHECK(wait.trend->count() == 2);
+  CHECK(wait.trend->quantile(50) == Approx(15000));
+  CHECK(sc.custom.at(pelt::NameKey("ok")).nonzero == 1);
+  CHECK(sc.custom.at(pelt::NameKey("ok")).samples == 2);
+  const pelt::CustomFigures& depth = sc.custom.at(pelt::NameKey("depth"));
+  CHECK(depth.last == Approx(7));  // set at 100 ns, after worker 2's 50 ns
+  CHECK(depth.last_ns == 100);
+  CHECK(depth.max == Approx(14));
+  CHECK(sc.custom.at(pelt::NameKey("errors", {{"kind", "api"}})).sum == Approx(4));
   CHECK(sc.iterations == 21);
   CHECK(sc.dropped_iterations == 3);
   CHECK(sc.interrupted_iterations == 9);
