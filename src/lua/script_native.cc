@@ -249,7 +249,8 @@ int on_thread_stop(lua_State* L) {
   return 0;
 }
 
-// thread.addr, thread.id and the methods; upvalues 1..3 hold get, set and stop.
+// thread.addr, thread.id and the methods; upvalues 1..3 hold get, set and stop. Any other
+// string key reads as itself, as in wrk (whose __index pushes nothing and returns one value).
 int on_thread_index(lua_State* L) {
   ThreadHandle* t = check_thread(L);
   const char* key = lua_tostring(L, 2);
@@ -266,7 +267,7 @@ int on_thread_index(lua_State* L) {
   } else if (std::strcmp(key, "id") == 0) {
     lua_pushinteger(L, t->id);
   } else {
-    return 0;
+    lua_pushvalue(L, 2);  // as in wrk: an unknown key reads as the key itself
   }
   return 1;
 }
@@ -316,7 +317,8 @@ int on_stats_call(lua_State* L) {
   return 2;
 }
 
-// stats.min/.max/.mean/.stdev/.count, stats:percentile, stats[i] (i-th distinct value).
+// stats.min/.max/.mean/.stdev/.count, stats:percentile, stats[i] (i-th distinct value). Any
+// other string key reads as itself, as in wrk.
 int on_stats_index(lua_State* L) {
   const Histogram* h = check_stats(L);
   if (lua_type(L, 2) == LUA_TNUMBER) {
@@ -339,7 +341,7 @@ int on_stats_index(lua_State* L) {
   } else if (std::strcmp(key, "percentile") == 0) {
     lua_pushcfunction(L, on_stats_percentile);
   } else {
-    return 0;
+    lua_pushvalue(L, 2);  // as in wrk: an unknown key reads as the key itself
   }
   return 1;
 }
