@@ -411,6 +411,14 @@ TEST_CASE("bad files give file:line:col messages", "[config]") {
        ":1:1: scenario \"steady\" (constant-vus) needs duration, e.g. duration = \"30s\""},
       {"bad-max-vus.toml",
        ":6:11: scenarios.issue.max_vus (10) must be at least pre_allocated_vus (50)"},
+      {"bad-max-vus-zero.toml",
+       ":6:11: scenarios.issue.max_vus (0) must be at least pre_allocated_vus (50)"},
+      {"bad-ramping-no-vus.toml",
+       ":4:10: scenario \"ramp\" never runs a VU: start_vus and every stage target are 0; raise "
+       "start_vus or a target"},
+      {"bad-threshold-expected.toml",
+       ":6:1: bad tag filter in \"http_req_duration{expected_response:yes}\": expected_response "
+       "must be true or false, not 'yes'"},
       {"bad-no-stages.toml",
        ":4:10: scenarios.ramp.stages must be a non-empty array of stages, e.g. [{ duration = "
        "\"30s\", target = 10 }]"},
