@@ -122,9 +122,9 @@ bool Loader::read_threshold_key(const toml::key& key, std::string& metric,
     // The scenarios' own tags filter like scenario, which checks do not take; with a script,
     // any tag may be a request's own (pelt.tag): a typo shows at the end as a warning.
     const bool own_tags_apply = metric != "checks";
-    const bool own = own_tags_apply &&
-                     (has_script_ || std::binary_search(scenario_tags_.begin(),
-                                                        scenario_tags_.end(), tag));
+    const bool own =
+        own_tags_apply &&
+        (has_script_ || std::binary_search(scenario_tags_.begin(), scenario_tags_.end(), tag));
     if (!own && std::find(allowed.begin(), allowed.end(), tag) == allowed.end()) {
       std::vector<std::string_view> own_tags;
       if (own_tags_apply) own_tags.assign(scenario_tags_.begin(), scenario_tags_.end());
@@ -199,7 +199,8 @@ bool Loader::read_threshold_entry(const toml::node& node, const toml::key& key,
                 fmt::format("bad threshold \"{}\" for {}: {}", threshold.expression, threshold.key,
                             message));
   }
-  if (find_metric(metric) != nullptr && !check_metric_aggregation(metric, threshold.parsed, message)) {
+  if (find_metric(metric) != nullptr &&
+      !check_metric_aggregation(metric, threshold.parsed, message)) {
     return fail(*expression, fmt::format("threshold \"{}\" for {}: {}", threshold.expression,
                                          threshold.key, message));
   }

@@ -135,9 +135,9 @@ void ClosedLoopExecutor::stop_issuing() {
     dropped = iterations_left_;
     iterations_left_ = 0;
   } else if (quota_ == IterationQuota::kPerVu) {
-    const uint64_t planned = std::min(segment_.share32(static_cast<uint64_t>(
-                                          std::max(0.0, plan_.target_vus(plan_.duration())))),
-                                      max_vus_);
+    const uint64_t planned = std::min(
+        segment_.share32(static_cast<uint64_t>(std::max(0.0, plan_.target_vus(plan_.duration())))),
+        max_vus_);
     for (const auto& vu : vus_) {
       dropped += per_vu_iterations_ - std::min(per_vu_iterations_, vu->started_iterations());
     }

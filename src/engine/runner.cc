@@ -418,8 +418,8 @@ int Run::finish() {
   report.timeseries = &timeseries_;
   report.info = info_;
   report.index_scenarios();
-  report.thresholds = evaluate_thresholds(report.info, report.stats, report.elapsed_seconds,
-                                          ThresholdPhase::kEnd);
+  report.thresholds =
+      evaluate_thresholds(report.info, report.stats, report.elapsed_seconds, ThresholdPhase::kEnd);
   for (const ThresholdOutcome& o : report.thresholds) report.thresholds_ok = report.thresholds_ok && o.result.ok;
   report.interrupted = interrupted_;
   report.aborted = aborted_;

@@ -68,7 +68,7 @@ class ScenarioContext {
   NameStats* cached_name_stats_ = nullptr;  // its figures
   std::unordered_map<std::string, NameStats*> lookup_;  // figures by lookup key
   std::unordered_map<std::string, std::unordered_set<std::string>> tag_values_;  // admitted
-  size_t tag_sets_ = 0;                  // tagged entries in stats_.names
+  size_t tag_sets_ = 0;                                       // tagged entries in stats_.names
   std::unordered_map<const NameStats*, SeriesSlot*> series_;  // time series slot by name
 };
 

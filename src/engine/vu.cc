@@ -120,11 +120,11 @@ void Vu::send_request() {
     } else {
       // The method of a new name comes from the request line itself.
       const size_t sp = bytes.find(' ');
-      set_name(scenario_.name_stats(
-          name.empty() ? std::string_view(setup.default_name) : name,
-          sp == std::string_view::npos ? std::string_view(setup.default_method)
-                                       : bytes.substr(0, sp),
-          tags));
+      set_name(scenario_.name_stats(name.empty() ? std::string_view(setup.default_name) : name,
+                                    sp == std::string_view::npos
+                                        ? std::string_view(setup.default_method)
+                                        : bytes.substr(0, sp),
+                                    tags));
     }
   } else {
     bytes = setup.static_request;
@@ -163,7 +163,8 @@ void Vu::on_response(const ParsedResponse& r) {
   const bool first_byte = first_byte_ns_ != 0 && first_byte_ns_ <= now;
   ResponseTimes times;
   times.duration_us = (now - intended_ns_) / 1000;
-  times.waiting_us = first_byte && first_byte_ns_ > sent_ns_ ? (first_byte_ns_ - sent_ns_) / 1000 : 0;
+  times.waiting_us =
+      first_byte && first_byte_ns_ > sent_ns_ ? (first_byte_ns_ - sent_ns_) / 1000 : 0;
   times.blocked_us = blocked_us_;
   times.receiving_us = first_byte ? (now - first_byte_ns_) / 1000 : 0;
   first_byte_ns_ = 0;

@@ -111,10 +111,10 @@ class Vu : private ConnectionUser {
   uint64_t intended_ns_ = 0;       // when the current iteration was due (open loop), ns
   uint64_t inactive_since_ns_ = 0; // deactivated mid-iteration at this time (ns), 0 otherwise
   uint64_t sent_ns_ = 0;           // when the current batch was written, ns
-  uint64_t iteration_start_ns_ = 0; // when the current iteration started, ns
-  uint64_t blocked_since_ns_ = 0;  // the request waits for a connection since (ns), 0 = not
-  uint64_t first_byte_ns_ = 0;     // first byte of the response being read arrived (ns)
-  uint64_t blocked_us_ = 0;        // how long the current batch waited for a connection, us
+  uint64_t iteration_start_ns_ = 0;  // when the current iteration started, ns
+  uint64_t blocked_since_ns_ = 0;    // the request waits for a connection since (ns), 0 = not
+  uint64_t first_byte_ns_ = 0;       // first byte of the response being read arrived (ns)
+  uint64_t blocked_us_ = 0;          // how long the current batch waited for a connection, us
   uint64_t iterations_ = 0;        // iterations finished by this VU
 };
 

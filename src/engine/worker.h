@@ -38,7 +38,7 @@ struct WorkerOptions {
   TlsOptions tls;                          // TLS settings (https only)
   std::vector<std::string> sources;        // local addresses to bind, spread over the VUs
   const std::vector<ExecutorPlan>* plans = nullptr;  // by scenario index (owned by the runner)
-  std::vector<RequestSplit> request_splits;  // sub-metrics to keep per request name
+  std::vector<RequestSplit> request_splits;          // sub-metrics to keep per request name
 };
 
 class Worker : private RunControl {

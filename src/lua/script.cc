@@ -78,8 +78,8 @@ bool ScriptAccess::put_tag(Script& s, lua_State* L, int key, int value, std::str
   }
   if (!check_tag_key(k, false, error)) return false;
   if (type != LUA_TSTRING && type != LUA_TNUMBER && type != LUA_TBOOLEAN && type != LUA_TNIL) {
-    error = "the value of tag \"" + std::string(k) + "\" must be a string, number or boolean, not " +
-            luaL_typename(L, value);
+    error = "the value of tag \"" + std::string(k) +
+            "\" must be a string, number or boolean, not " + luaL_typename(L, value);
     return false;
   }
   const bool request = s.in_request_;
@@ -595,7 +595,6 @@ bool Script::done(const DoneSummary& summary, const Histogram& latency, const Hi
   lua_settop(L_, 0);
   return ok;
 }
-
 
 void Script::bind_recorder(Recorder* recorder, uint32_t scenario) {
   recorder_ = recorder;

@@ -160,7 +160,7 @@ class Script {
   size_t request_tag_keys_ = 0;    // entries in the tags_ref_ table
   size_t default_tag_keys_ = 0;    // entries in the default_tags_ref_ table
   std::array<TagView, kMaxRequestTags> tag_views_{};  // request_tags(), sorted by key
-  size_t tag_count_ = 0;           // entries of tag_views_ in use
+  size_t tag_count_ = 0;                              // entries of tag_views_ in use
   bool has_setup_ = false;         // global setup() is a function
   bool has_init_ = false;          // global init() is a function
   bool has_request_ = false;       // global request() is a function
@@ -177,13 +177,13 @@ class Script {
   std::map<std::string, CheckCount> checks_;  // pelt.check() results by name
   ThreadHandle* thread_ = nullptr;            // handle bound by init() (thread state)
   std::vector<CustomMetricInfo> custom_defs_;  // pelt.counter/gauge/rate/trend definitions
-  Recorder* recorder_ = nullptr;   // where custom metric values go (a worker's), or none
-  uint32_t scenario_index_ = 0;    // the scenario they count under
-  uint32_t bind_epoch_ = 0;        // bumped by bind_recorder(): figures cached before expire
-  std::string custom_key_;         // scratch: lookup key of a tagged add (keeps capacity)
+  Recorder* recorder_ = nullptr;  // where custom metric values go (a worker's), or none
+  uint32_t scenario_index_ = 0;   // the scenario they count under
+  uint32_t bind_epoch_ = 0;       // bumped by bind_recorder(): figures cached before expire
+  std::string custom_key_;        // scratch: lookup key of a tagged add (keeps capacity)
   std::unordered_map<std::string, CustomFigures*> custom_lookup_;  // figures by lookup key
   std::unordered_map<std::string, std::unordered_set<std::string>> custom_tag_values_;  // admitted
-  size_t custom_tag_sets_ = 0;     // tagged custom figures created
+  size_t custom_tag_sets_ = 0;  // tagged custom figures created
 };
 
 }  // namespace pelt

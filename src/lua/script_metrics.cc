@@ -18,8 +18,8 @@ namespace pelt {
 namespace {
 
 constexpr const char* kMetricType = "pelt.metric";  // metatable name of metric objects
-constexpr size_t kMaxMetricName = 128;               // bytes in a custom metric's name
-constexpr size_t kMaxLookupKeys = 20000;             // raw tag combinations remembered
+constexpr size_t kMaxMetricName = 128;              // bytes in a custom metric's name
+constexpr size_t kMaxLookupKeys = 20000;            // raw tag combinations remembered
 
 // A metric object (userdata).
 struct MetricHandle {
@@ -138,8 +138,7 @@ int on_add(lua_State* L) {
     while (lua_next(L, 3) != 0) {
       std::string error;
       if (lua_type(L, -2) != LUA_TSTRING) {
-        return luaL_error(L, "metric:add: tag names must be strings, not %s",
-                          luaL_typename(L, -2));
+        return luaL_error(L, "metric:add: tag names must be strings, not %s", luaL_typename(L, -2));
       }
       size_t klen = 0, vlen = 0;
       const char* k = lua_tolstring(L, -2, &klen);
@@ -151,8 +150,10 @@ int on_add(lua_State* L) {
         lua_pushstring(L, lua_toboolean(L, -1) ? "true" : "false");
         lua_replace(L, -2);
       } else if (type != LUA_TSTRING && type != LUA_TNUMBER) {
-        return luaL_error(L, "metric:add: the value of tag \"%s\" must be a string, number or "
-                          "boolean, not %s", k, luaL_typename(L, -1));
+        return luaL_error(L,
+                          "metric:add: the value of tag \"%s\" must be a string, number or "
+                          "boolean, not %s",
+                          k, luaL_typename(L, -1));
       }
       if (count == tags.size()) {
         return luaL_error(L, "metric:add: more than %d tags", static_cast<int>(tags.size()));

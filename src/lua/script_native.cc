@@ -403,17 +403,18 @@ int on_error(lua_State* L) {
 }
 
 // Keys a tag may not take: labels and filters pelt sets itself.
-constexpr std::string_view kReservedTags[] = {
-    "scenario", "method", "status",   "expected_response", "reason", "stage",
-    "run_id",   "check",  "le",       "quantile",          "job",    "instance"};
+constexpr std::string_view kReservedTags[] = {"scenario", "method",   "status", "expected_response",
+                                              "reason",   "stage",    "run_id", "check",
+                                              "le",       "quantile", "job",    "instance"};
 
 }  // namespace
 
 bool check_tag_key(std::string_view k, bool metric, std::string& error) {
-  bool valid = !k.empty() && k.size() <= 64 && !(k[0] >= '0' && k[0] <= '9') && !k.starts_with("__");
+  bool valid =
+      !k.empty() && k.size() <= 64 && !(k[0] >= '0' && k[0] <= '9') && !k.starts_with("__");
   for (char c : k) {
-    valid = valid &&
-            ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_');
+    valid = valid && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '_');
   }
   if (!valid) {
     error = "bad tag name \"" + std::string(k) +

@@ -9,8 +9,7 @@ namespace {
 
 constexpr unsigned kRequestTags = kTagScenario | kTagName | kTagMethod | kTagStage;
 // Filters of the timings kept per request name (no stage: they are not kept per stage).
-constexpr unsigned kTimingTags =
-    kTagScenario | kTagName | kTagMethod | kTagStatus | kTagExpected;
+constexpr unsigned kTimingTags = kTagScenario | kTagName | kTagMethod | kTagStatus | kTagExpected;
 constexpr uint64_t kMaxStatusCode = 999;
 
 const std::string* tag_value(const std::map<std::string, std::string>& tags, const char* key) {
@@ -125,7 +124,8 @@ const std::vector<MetricDef>& metric_catalogue() {
       {"http_req_receiving", MetricType::kTrend, kTimingTags, "ms",
        "from the first response byte to the last", "", ""},
       {"service_time", MetricType::kTrend, 0, "ms", "from the actual send to the response", "", ""},
-      {"send_lag", MetricType::kTrend, 0, "ms", "how late sends left, against the schedule", "", ""},
+      {"send_lag", MetricType::kTrend, 0, "ms", "how late sends left, against the schedule", "",
+       ""},
       {"checks", MetricType::kRate, kTagCheck, "ratio", "share of checks that held", "passes",
        "fails"},
       {"iterations", MetricType::kCounter, kTagScenario, "iterations", "iterations finished", "",
@@ -135,8 +135,7 @@ const std::vector<MetricDef>& metric_catalogue() {
       {"dropped_iterations", MetricType::kCounter, kTagScenario | kTagStage, "iterations",
        "arrivals that found no VU and never started", "", ""},
       {"interrupted_iterations", MetricType::kCounter, kTagScenario, "iterations",
-       "iterations cut unfinished (graceful_stop, graceful_ramp_down, or the run stopped)", "",
-       ""},
+       "iterations cut unfinished (graceful_stop, graceful_ramp_down, or the run stopped)", "", ""},
       {"data_received", MetricType::kCounter, 0, "bytes", "bytes received, headers included", "",
        ""},
       {"data_sent", MetricType::kCounter, 0, "bytes", "bytes sent", "", ""},
@@ -497,7 +496,8 @@ std::string unmatched_filters(const std::map<std::string, std::string>& tags,
   std::set<std::string> scenarios, names, methods, statuses, checks;
   std::map<std::string, std::set<std::string>> own;  // scenario tag -> values
   for (size_t i = 0; i < in.stats->scenarios.size(); ++i) {
-    if (in.scenario_names && i < in.scenario_names->size()) scenarios.insert((*in.scenario_names)[i]);
+    if (in.scenario_names && i < in.scenario_names->size())
+      scenarios.insert((*in.scenario_names)[i]);
     if (in.scenario_tags && i < in.scenario_tags->size()) {
       for (const auto& [k, v] : (*in.scenario_tags)[i]) own[k].insert(v);
     }

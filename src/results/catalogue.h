@@ -26,12 +26,12 @@ enum class MetricType {
 
 // Tag filters a metric may carry (bit set).
 enum TagBit : unsigned {
-  kTagScenario = 1,  // scenario name, or a scenario's own tag
-  kTagName = 2,      // request name
-  kTagMethod = 4,    // request method
-  kTagStatus = 8,    // response status code
-  kTagStage = 16,    // 0-based stage index
-  kTagCheck = 32,    // check name
+  kTagScenario = 1,   // scenario name, or a scenario's own tag
+  kTagName = 2,       // request name
+  kTagMethod = 4,     // request method
+  kTagStatus = 8,     // response status code
+  kTagStage = 16,     // 0-based stage index
+  kTagCheck = 32,     // check name
   kTagExpected = 64,  // expected_response: true for a response below 400 (k6's default rule)
 };
 

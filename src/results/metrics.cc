@@ -174,7 +174,8 @@ class FamilyBuilder {
     ClientMetric& m = at(std::move(labels));
     auto& out = m.summary;
     if (out.quantile.empty()) {
-      for (double q : {0.5, 0.9, 0.95, 0.99}) out.quantile.push_back({q, h.quantile(q * 100) / 1000});
+      for (double q : {0.5, 0.9, 0.95, 0.99})
+        out.quantile.push_back({q, h.quantile(q * 100) / 1000});
     }
     out.sample_count += h.count();
     out.sample_sum += h.sum() / 1000;
@@ -297,14 +298,16 @@ std::vector<MetricFamily> build(const MetricsOptions& options, const WorkerStats
                      static_cast<double>(n));
       }
       if (ns.requests.no_response > 0) {
-        requests.add(scenario_labels(i, {{"name", name}, {"method", method}, {"status", "0"}}, tags),
-                     static_cast<double>(ns.requests.no_response));
+        requests.add(
+            scenario_labels(i, {{"name", name}, {"method", method}, {"status", "0"}}, tags),
+            static_cast<double>(ns.requests.no_response));
       }
       duration.add_histogram(scenario_labels(i, {{"name", name}}, tags), ns.latency, bounds);
       // Failed requests by reason: no response (the reasons recorded), or status >= 400.
       for (const auto& [reason, n] : ns.failure_reasons) {
-        failures.add(scenario_labels(i, {{"name", name}, {"reason", f.fold("reason", reason)}}, tags),
-                     static_cast<double>(n));
+        failures.add(
+            scenario_labels(i, {{"name", name}, {"reason", f.fold("reason", reason)}}, tags),
+            static_cast<double>(n));
       }
       for (const auto& [code, n] : ns.status) {
         if (code < 400) continue;
@@ -312,7 +315,7 @@ std::vector<MetricFamily> build(const MetricsOptions& options, const WorkerStats
             scenario_labels(
                 i, {{"name", name}, {"reason", f.fold("reason", "status " + status_label(code))}},
                 tags),
-                     static_cast<double>(n));
+            static_cast<double>(n));
       }
     }
     const Labels l = scenario_labels(i, {});
@@ -382,9 +385,26 @@ std::vector<MetricFamily> build(const MetricsOptions& options, const WorkerStats
   in_flight.add({}, static_cast<double>(s.waiting_now));
 
   std::vector<MetricFamily> out;
-  for (FamilyBuilder* b : {&requests, &duration, &failures, &vus, &vus_max, &target, &target_rate,
-                           &iterations, &dropped, &interrupted, &iteration_duration, &sent, &received, &checks, &stage, &threshold_ok,
-                           &send_lag, &run_info, &errors, &in_flight}) {
+  for (FamilyBuilder* b : {&requests,
+                           &duration,
+                           &failures,
+                           &vus,
+                           &vus_max,
+                           &target,
+                           &target_rate,
+                           &iterations,
+                           &dropped,
+                           &interrupted,
+                           &iteration_duration,
+                           &sent,
+                           &received,
+                           &checks,
+                           &stage,
+                           &threshold_ok,
+                           &send_lag,
+                           &run_info,
+                           &errors,
+                           &in_flight}) {
     b->emit(out);
   }
   // The scripts' own metrics: pelt_custom_<name>, with the suffix and type of their kind.
@@ -396,23 +416,26 @@ std::vector<MetricFamily> build(const MetricsOptions& options, const WorkerStats
       auto fam = [&](const std::string& name, const char* help, MetricType type) -> FamilyBuilder& {
         auto it = custom.find(name);
         if (it == custom.end()) {
-          it = custom.emplace(name, FamilyBuilder(name, std::string(help) + " " + key.name + ".",
-                                                  type, run_id)).first;
+          it = custom
+                   .emplace(name, FamilyBuilder(name, std::string(help) + " " + key.name + ".",
+                                                type, run_id))
+                   .first;
         }
         return it->second;
       };
       switch (fig.kind) {
         case CustomKind::kCounter:
-          fam(base + "_total", "Sum of the values a script added to its counter", MetricType::Counter)
+          fam(base + "_total", "Sum of the values a script added to its counter",
+              MetricType::Counter)
               .add(l, fig.sum);
           break;
         case CustomKind::kGauge:
           fam(base, "Latest value a script set on its gauge", MetricType::Gauge).add(l, fig.last);
           break;
         case CustomKind::kRate: {
-          FamilyBuilder& b = fam(base + "_total",
-                                 "Values a script added to its rate, true (not 0) or false",
-                                 MetricType::Counter);
+          FamilyBuilder& b =
+              fam(base + "_total", "Values a script added to its rate, true (not 0) or false",
+                  MetricType::Counter);
           Labels t = l, f = l;
           t.push_back({"result", "true"});
           f.push_back({"result", "false"});

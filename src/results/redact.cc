@@ -44,7 +44,9 @@ std::string apply(std::string value, const std::vector<std::string>& secrets) {
   return value;
 }
 
-std::string clean_key(const Redactor& r, const std::string& key) { return r.clean(key); }
+std::string clean_key(const Redactor& r, const std::string& key) {
+  return r.clean(key);
+}
 
 // A request's name and tag values (tags are sorted by key, which redaction does not change).
 NameKey clean_key(const Redactor& r, const NameKey& key) {

@@ -93,8 +93,8 @@ bool resolve_custom_metrics(const std::vector<std::vector<CustomMetricInfo>>& sc
       if (it == info.custom_metrics.end()) {
         info.custom_metrics.push_back(d);
       } else if (it->kind != d.kind || it->is_time != d.is_time) {
-        error = "custom metric \"" + d.name + "\" is a " + kind_text(*it) + " in one script and a " +
-                kind_text(d) + " in another";
+        error = "custom metric \"" + d.name + "\" is a " + kind_text(*it) +
+                " in one script and a " + kind_text(d) + " in another";
         return false;
       }
     }

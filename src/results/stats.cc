@@ -160,7 +160,8 @@ void ScenarioStats::merge(const ScenarioStats& o) {
   capped_tags.insert(o.capped_tags.begin(), o.capped_tags.end());
   for (const auto& [key, figures] : o.custom) {
     auto it = custom.find(key);
-    if (it == custom.end()) it = custom.emplace(key, CustomFigures(figures.kind, figures.is_time)).first;
+    if (it == custom.end())
+      it = custom.emplace(key, CustomFigures(figures.kind, figures.is_time)).first;
     it->second.merge(figures);
   }
   iterations += o.iterations;

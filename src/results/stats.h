@@ -95,7 +95,7 @@ enum class RequestTrend : uint8_t {
 // any request filter.
 struct RequestSplit {
   RequestTrend trend = RequestTrend::kDuration;  // which timing
-  int status = -1;    // only responses with this status code; -1 = any
+  int status = -1;                               // only responses with this status code; -1 = any
   int expected = -1;  // 1: only status < 400 (k6's expected_response:true), 0: only >= 400, -1: any
 
   // The key of its figures in NameStats::splits.

@@ -14,7 +14,9 @@ using nlohmann::json;
 
 double ms(uint64_t us) { return static_cast<double>(us) / 1000.0; }
 // A percentile in ms, interpolated as k6 does while the histogram holds few samples.
-double q_ms(const Histogram& h, double p) { return h.quantile(p) / 1000.0; }
+double q_ms(const Histogram& h, double p) {
+  return h.quantile(p) / 1000.0;
+}
 
 json histogram_ms(const Histogram& h) {
   json j;
@@ -55,7 +57,8 @@ json custom_json(const CustomFigures& f, CustomKind kind, bool is_time, double s
       j = histogram_ms(f.trend ? *f.trend : Histogram());
       break;
     case CustomKind::kRate:
-      j = {{"rate", f.samples ? static_cast<double>(f.nonzero) / static_cast<double>(f.samples) : 0.0},
+      j = {{"rate",
+            f.samples ? static_cast<double>(f.nonzero) / static_cast<double>(f.samples) : 0.0},
            {"passes", f.nonzero},
            {"fails", f.samples - f.nonzero},
            {"total", f.samples}};
@@ -121,8 +124,8 @@ json metrics_json(const RunReport& r) {
     }
   }
   for (const CustomMetricInfo& info : r.info.custom_metrics) {
-    m[info.name] = custom_json(read_custom(custom_metric_def(info), all), info.kind, info.is_time,
-                               secs);
+    m[info.name] =
+        custom_json(read_custom(custom_metric_def(info), all), info.kind, info.is_time, secs);
   }
   return m;
 }
@@ -149,20 +152,22 @@ json stages_json(const RunReport& r, size_t si) {
     const StageInfo& stage = info.stages[st];
     const double len = r.stage_seconds(si, st);
     const uint64_t n = ss.requests.ended();
-    stages.push_back({{"index", st},
-                      {"target", stage.target},
-                      {"target_unit", info.arrival_rate ? "iterations/s" : "vus"},
-                      {"start_seconds", seconds(stage.start)},
-                      {"duration_seconds", seconds(stage.length)},
-                      {"ran_seconds", len},
-                      {"requests", n},
-                      {"rps", len > 0 ? static_cast<double>(n) / len : 0.0},
-                      {"failed", ss.requests.failed()},
-                      {"error_rate", n ? static_cast<double>(ss.requests.failed()) / static_cast<double>(n) : 0.0},
-                      {"dropped_iterations", ss.dropped_iterations},
-                      {"p50_ms", q_ms(ss.latency, 50)},
-                      {"p95_ms", q_ms(ss.latency, 95)},
-                      {"p99_ms", q_ms(ss.latency, 99)}});
+    stages.push_back(
+        {{"index", st},
+         {"target", stage.target},
+         {"target_unit", info.arrival_rate ? "iterations/s" : "vus"},
+         {"start_seconds", seconds(stage.start)},
+         {"duration_seconds", seconds(stage.length)},
+         {"ran_seconds", len},
+         {"requests", n},
+         {"rps", len > 0 ? static_cast<double>(n) / len : 0.0},
+         {"failed", ss.requests.failed()},
+         {"error_rate",
+          n ? static_cast<double>(ss.requests.failed()) / static_cast<double>(n) : 0.0},
+         {"dropped_iterations", ss.dropped_iterations},
+         {"p50_ms", q_ms(ss.latency, 50)},
+         {"p95_ms", q_ms(ss.latency, 95)},
+         {"p99_ms", q_ms(ss.latency, 99)}});
   }
   return stages;
 }

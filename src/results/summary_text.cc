@@ -24,7 +24,9 @@ std::string fmt_time(double us) { return format_time_us(us); }
 std::string fmt_metric(double n) { return format_metric(n); }
 std::string time_us(uint64_t us) { return format_time_us(static_cast<double>(us)); }
 // A percentile, interpolated as k6 does while the histogram holds few samples.
-std::string q_us(const Histogram& h, double p) { return format_time_us(h.quantile(p)); }
+std::string q_us(const Histogram& h, double p) {
+  return format_time_us(h.quantile(p));
+}
 
 std::string dots(const std::string& name, size_t width = 28) {
   std::string s = name;
@@ -65,9 +67,8 @@ std::string figures(const MetricDef& def, const Selection& sel, double secs) {
       const Histogram h = read_trend(def, sel);
       if (h.count() == 0) return "no data";
       std::snprintf(buf, sizeof(buf), "avg=%s min=%s med=%s max=%s p(90)=%s p(95)=%s",
-                    format_time_us(h.mean()).c_str(), time_us(h.min()).c_str(),
-                    q_us(h, 50).c_str(), time_us(h.max()).c_str(), q_us(h, 90).c_str(),
-                    q_us(h, 95).c_str());
+                    format_time_us(h.mean()).c_str(), time_us(h.min()).c_str(), q_us(h, 50).c_str(),
+                    time_us(h.max()).c_str(), q_us(h, 90).c_str(), q_us(h, 95).c_str());
       break;
     }
     case MetricType::kRate: {
@@ -278,8 +279,7 @@ void print_run_summary(std::FILE* out, const RunReport& r) {
   std::fprintf(out, "  %s avg=%s min=%s med=%s max=%s p(90)=%s p(95)=%s p(99)=%s\n",
                dots("http_req_duration").c_str(), format_time_us(h.mean()).c_str(),
                time_us(h.min()).c_str(), q_us(h, 50).c_str(), time_us(h.max()).c_str(),
-               q_us(h, 90).c_str(), q_us(h, 95).c_str(),
-               q_us(h, 99).c_str());
+               q_us(h, 90).c_str(), q_us(h, 95).c_str(), q_us(h, 99).c_str());
   print_submetrics(out, r, "http_req_duration", printed, secs);
   std::fprintf(out, "  %s %.2f%%  %llu of %llu\n", dots("http_req_failed").c_str(),
                percent(t.http_failed, t.http_reqs), static_cast<ull>(t.http_failed),
@@ -332,9 +332,8 @@ void print_run_summary(std::FILE* out, const RunReport& r) {
       std::fprintf(out, "  %-16s %-24s %-7s %10llu %6.2f%% %10s %10s %10s\n",
                    r.info.scenarios[si].name.c_str(), name.c_str(), ns.method.c_str(),
                    static_cast<ull>(ns.requests.ended()),
-                   percent(ns.requests.failed(), ns.requests.ended()),
-                   q_us(ns.latency, 50).c_str(), q_us(ns.latency, 95).c_str(),
-                   q_us(ns.latency, 99).c_str());
+                   percent(ns.requests.failed(), ns.requests.ended()), q_us(ns.latency, 50).c_str(),
+                   q_us(ns.latency, 95).c_str(), q_us(ns.latency, 99).c_str());
     }
   }
   for (size_t si = 0; si < s.scenarios.size() && si < r.info.scenarios.size(); ++si) {
@@ -362,13 +361,12 @@ void print_run_summary(std::FILE* out, const RunReport& r) {
       const StageInfo& stage = info.stages[st];
       const double len = r.stage_seconds(si, st);
       const uint64_t n = ss.requests.ended();
-      std::fprintf(out, "    %-3zu %-12s %-9s %-9s %10.1f %10s %10s %10s %7.2f%% %8llu\n", st + 1,
-                   stage_target_text(info, stage.target).c_str(),
-                   format_duration_short(stage.start).c_str(), format_duration_short(stage.length).c_str(),
-                   len > 0 ? static_cast<double>(n) / len : 0.0,
-                   q_us(ss.latency, 50).c_str(), q_us(ss.latency, 95).c_str(),
-                   q_us(ss.latency, 99).c_str(), percent(ss.requests.failed(), n),
-                   static_cast<ull>(ss.dropped_iterations));
+      std::fprintf(
+          out, "    %-3zu %-12s %-9s %-9s %10.1f %10s %10s %10s %7.2f%% %8llu\n", st + 1,
+          stage_target_text(info, stage.target).c_str(), format_duration_short(stage.start).c_str(),
+          format_duration_short(stage.length).c_str(), len > 0 ? static_cast<double>(n) / len : 0.0,
+          q_us(ss.latency, 50).c_str(), q_us(ss.latency, 95).c_str(), q_us(ss.latency, 99).c_str(),
+          percent(ss.requests.failed(), n), static_cast<ull>(ss.dropped_iterations));
     }
   }
   const BreakingPoint& bp = r.breaking_point;

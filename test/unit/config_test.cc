@@ -596,8 +596,8 @@ TEST_CASE("executors: k6's defaults and what k6 rejects", "[config]") {
   RunConfig config;
   // start_vus defaults to 1, as in k6.
   REQUIRE(load("[scenarios.r]\nexecutor = \"ramping-vus\"\nstages = [{ duration = \"10s\", "
-                "target = 0 }]\n",
-                config) == "");
+               "target = 0 }]\n",
+               config) == "");
   CHECK(config.scenarios[0].start_vus == 1);
   // start_vus 0 and every target 0: never a VU.
   CHECK(load_error("[scenarios.r]\nexecutor = \"ramping-vus\"\nstart_vus = 0\nstages = [{ "
@@ -612,8 +612,8 @@ TEST_CASE("executors: k6's defaults and what k6 rejects", "[config]") {
                    "\"1s\"\npre_allocated_vus = 5\nmax_vus = 0\n") ==
         "t.toml:6:11: scenarios.o.max_vus (0) must be at least pre_allocated_vus (5)");
   REQUIRE(load("[scenarios.o]\nexecutor = \"constant-arrival-rate\"\nrate = 10\nduration = "
-                "\"1s\"\npre_allocated_vus = 5\n",
-                config) == "");
+               "\"1s\"\npre_allocated_vus = 5\n",
+               config) == "");
   CHECK(config.scenarios[0].max_vus == 0);  // unset: the plan uses pre_allocated_vus
 }
 

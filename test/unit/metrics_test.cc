@@ -260,8 +260,7 @@ TEST_CASE("metrics: label values past the cap fold into other", "[metrics]") {
   CHECK(h->histogram.bucket.back().cumulative_count == 11);
 }
 
-TEST_CASE("metrics: request tags label their requests' series, their values capped",
-          "[metrics]") {
+TEST_CASE("metrics: request tags label their requests' series, their values capped", "[metrics]") {
   WorkerStats s;
   s.scenarios.resize(1);
   ScenarioStats& sc = s.scenarios[0];
@@ -294,8 +293,8 @@ TEST_CASE("metrics: request tags label their requests' series, their values capp
   size_t teams = 0;
   for (const auto& l : blue->label) teams += l.name == "team" ? 1 : 0;
   CHECK(teams == 1);
-  const ClientMetric* h = find_series(fams, "pelt_http_request_duration_seconds",
-                                      {{"name", "home"}, {"kind", "api"}});
+  const ClientMetric* h =
+      find_series(fams, "pelt_http_request_duration_seconds", {{"name", "home"}, {"kind", "api"}});
   REQUIRE(h != nullptr);
   CHECK(h->histogram.sample_count == 2);
   // The id values past the label cap fold into "other", and the counts still add up.

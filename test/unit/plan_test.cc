@@ -191,8 +191,8 @@ TEST_CASE("ramping-vus interpolates and rounds down (k6 examples)", "[plan]") {
 TEST_CASE("ramping-vus: k6's execution plan example, step by step", "[plan]") {
   // k6's TestRampingVUsConfigExecutionPlanExample (lib/executor/ramping_vus_test.go): start
   // with 4 VUs; 2s to 6, 5s to 1, 4s to 5, 4s to 1, 3s to 4, 2s at 4, a jump to 1, 3s at 1.
-  ExecutorPlan plan = plan_of(ramping_vus(
-      4, {{2s, 6}, {5s, 1}, {4s, 5}, {4s, 1}, {3s, 4}, {2s, 4}, {0s, 1}, {3s, 1}}));
+  ExecutorPlan plan = plan_of(
+      ramping_vus(4, {{2s, 6}, {5s, 1}, {4s, 5}, {4s, 1}, {3s, 4}, {2s, 4}, {0s, 1}, {3s, 1}}));
   // k6's raw steps: the VU count from each offset (seconds) until the next.
   const std::vector<std::pair<int, double>> steps = {
       {0, 4},  {1, 5},  {2, 6},  {3, 5},  {4, 4},  {5, 3},  {6, 2},  {7, 1},  {8, 2},  {9, 3},

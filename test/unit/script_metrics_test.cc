@@ -1,11 +1,12 @@
 // Custom metrics from Lua (pelt.counter, pelt.gauge, pelt.rate, pelt.trend): what :add records
 // through the Recorder, what thresholds, the summary figures and /metrics read from it.
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <string>
-#include <unistd.h>
 
 #include "lua/script.h"
 #include "results/catalogue.h"
@@ -174,9 +175,10 @@ TEST_CASE("custom metrics: mistakes are Lua errors naming them", "[custom]") {
   }
   // The same kind again is the same metric.
   ThreadHandle handle;
-  auto s = load_script("local a = pelt.counter('c'); local b = pelt.counter('c')\n"
-                       "assert(tostring(a) == 'pelt.counter(\"c\")')\n",
-                       handle);
+  auto s = load_script(
+      "local a = pelt.counter('c'); local b = pelt.counter('c')\n"
+      "assert(tostring(a) == 'pelt.counter(\"c\")')\n",
+      handle);
   CHECK(s->custom_metrics().size() == 1);
 }
 
@@ -203,8 +205,9 @@ TEST_CASE("custom metrics: the run resolves them, and thresholds must name known
   info.thresholds[0].metric = "hits";
   info.thresholds[0].key = "hits";
   CHECK_FALSE(resolve_custom_metrics({a, b}, info, error));
-  CHECK(error == "t.toml:9:11: threshold \"p(95)<1\" for hits: metric 'hits' supports count and "
-                 "rate (per second), not p(95)");
+  CHECK(error ==
+        "t.toml:9:11: threshold \"p(95)<1\" for hits: metric 'hits' supports count and "
+        "rate (per second), not p(95)");
   info.thresholds[0].metric = "wait";
   info.thresholds[0].tags = {{"name", "x"}};
   CHECK_FALSE(resolve_custom_metrics({a, b}, info, error));
@@ -305,9 +308,10 @@ TEST_CASE("custom metrics: cost of an add", "[.bench]") {
     best[1] = std::min(best[1], time_per_request(with_metrics));
     best[2] = std::min(best[2], time_per_request(with_tags));
   }
-  std::printf("request() alone %.0f ns; with a counter and a trend added %.0f ns (+%.0f ns); "
-              "with a tags table on both %.0f ns (+%.0f ns)\n",
-              best[0], best[1], best[1] - best[0], best[2], best[2] - best[0]);
+  std::printf(
+      "request() alone %.0f ns; with a counter and a trend added %.0f ns (+%.0f ns); "
+      "with a tags table on both %.0f ns (+%.0f ns)\n",
+      best[0], best[1], best[1] - best[0], best[2], best[2] - best[0]);
   CHECK(best[1] > 0);
 }
 

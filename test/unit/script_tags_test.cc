@@ -1,9 +1,10 @@
 // Per-request tags from Lua (pelt.tag and the tags table request() returns), and how they file a
 // request's figures: one entry per name and tag set, with the caps.
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <string>
-#include <unistd.h>
 
 #include "engine/scenario.h"
 #include "lua/script.h"
@@ -41,13 +42,15 @@ std::string next_tags(Script& s) {
   INFO(s.last_error());
   REQUIRE(ok);
   std::string out;
-  for (const auto& [k, v] : s.request_tags()) out += (out.empty() ? "" : ",") + std::string(k) + "=" + std::string(v);
+  for (const auto& [k, v] : s.request_tags())
+    out += (out.empty() ? "" : ",") + std::string(k) + "=" + std::string(v);
   return out;
 }
 
 }  // namespace
 
-TEST_CASE("pelt.tag tags one request inside request(), every request outside it", "[script][tags]") {
+TEST_CASE("pelt.tag tags one request inside request(), every request outside it",
+          "[script][tags]") {
   ThreadHandle handle;
   auto s = run_script(
       "pelt.tag('region', 'eu')\n"

@@ -31,7 +31,8 @@ static_assert(field_count<pelt::RequestCounts>() == 3, "RequestCounts changed: u
 static_assert(field_count<pelt::CheckCount>() == 2, "CheckCount changed: update the merge test");
 static_assert(field_count<pelt::StageStats>() == 3, "StageStats changed: update the merge test");
 static_assert(field_count<pelt::NameStats>() == 6, "NameStats changed: update the merge test");
-static_assert(field_count<pelt::ScenarioStats>() == 12, "ScenarioStats changed: update the merge test");
+static_assert(field_count<pelt::ScenarioStats>() == 12,
+              "ScenarioStats changed: update the merge test");
 static_assert(field_count<WorkerStats>() == 25, "WorkerStats changed: update the merge test");
 
 // A worker's figures with every field set, scaled by k so two workers differ.

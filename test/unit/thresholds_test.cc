@@ -1,5 +1,4 @@
 // Threshold grammar, metric compatibility and evaluation against hand-built WorkerStats.
-#include "results/catalogue.h"
 #include "results/thresholds.h"
 
 #include <algorithm>
@@ -9,6 +8,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "results/catalogue.h"
 #include "results/recorder.h"
 #include "results/stats.h"
 
@@ -213,10 +213,10 @@ TEST_CASE("metrics accept only their tag filters", "[thresholds]") {
   CHECK_FALSE(pelt::check_threshold_tags("http_req_duration",
                                          Tags{{"stage", "1"}, {"name", "issue"}}, error));
   CHECK(pelt::check_threshold_tags("http_req_duration", Tags{{"status", "200"}}, error));
-  CHECK(pelt::check_threshold_tags("http_req_duration", Tags{{"expected_response", "true"}},
-                                   error));
-  CHECK_FALSE(pelt::check_threshold_tags("http_req_duration",
-                                         Tags{{"expected_response", "yes"}}, error));
+  CHECK(
+      pelt::check_threshold_tags("http_req_duration", Tags{{"expected_response", "true"}}, error));
+  CHECK_FALSE(
+      pelt::check_threshold_tags("http_req_duration", Tags{{"expected_response", "yes"}}, error));
   CHECK(error == "expected_response must be true or false, not 'yes'");
   CHECK_FALSE(pelt::check_threshold_tags(
       "http_req_duration", Tags{{"expected_response", "true"}, {"stage", "0"}}, error));
@@ -536,8 +536,7 @@ TEST_CASE("no samples: live the threshold holds; at the end k6's rule applies, w
   CHECK_FALSE(r.has_data);
   CHECK(r.observed == 0);
   CHECK(r.text == "p(95)=0.00ms, no data");
-  CHECK(r.warning ==
-        "selected no samples: no request is named \"chekout\" (names: home, issue)");
+  CHECK(r.warning == "selected no samples: no request is named \"chekout\" (names: home, issue)");
   r = at_end("http_req_duration", "p(95)<100", {{"name", "chekout"}});
   CHECK(r.ok);
   CHECK_FALSE(r.warning.empty());
@@ -592,7 +591,7 @@ TEST_CASE("expected_response and status split the request timings, as k6's sub-m
       {"http_req_waiting", {{"name", "home"}}},
       {"http_req_blocked", {{"expected_response", "false"}}},
       {"http_reqs", {{"expected_response", "true"}}},  // counted anyway
-      {"http_req_receiving", {}},                     // kept anyway
+      {"http_req_receiving", {}},                      // kept anyway
   });
   REQUIRE(splits.size() == 4);
   CHECK(splits[0] == RequestSplit{RequestTrend::kDuration, -1, 1});
@@ -638,10 +637,8 @@ TEST_CASE("expected_response and status split the request timings, as k6's sub-m
   };
   // k6: the median of 10 ... 100 ms is 55 ms; of the expected half (10 ... 50 ms) 30 ms.
   CHECK(eval("http_req_duration", "med<1").observed == Approx(55));
-  CHECK(eval("http_req_duration", "med<1", {{"expected_response", "true"}}).observed ==
-        Approx(30));
-  CHECK(eval("http_req_duration", "max<1", {{"expected_response", "true"}}).observed ==
-        Approx(50));
+  CHECK(eval("http_req_duration", "med<1", {{"expected_response", "true"}}).observed == Approx(30));
+  CHECK(eval("http_req_duration", "max<1", {{"expected_response", "true"}}).observed == Approx(50));
   CHECK(eval("http_req_duration", "p(95)<1", {{"status", "200"}}).observed == Approx(48));
   // Not kept: no samples, and the end-of-run rule with a warning.
   ThresholdResult r = eval("http_req_duration", "p(95)<1", {{"status", "500"}});
