@@ -8,7 +8,10 @@ ScenarioContext::ScenarioContext(uint32_t index, ScenarioSetup setup, ScenarioSt
   dynamic_ = s && s->has_request();
   capture_ = s && s->has_response();
   has_delay_ = s && s->has_delay();
-  default_name_ = name_stats(setup_.default_name, setup_.default_method);
+  // A script without request() sends its static request with the tags its top level or init()
+  // set (the first request() built it, so they are still there).
+  default_name_ = name_stats(setup_.default_name, setup_.default_method,
+                             s && !dynamic_ ? s->request_tags() : std::span<const TagView>());
 }
 
 bool ScenarioContext::stop_requested() const {

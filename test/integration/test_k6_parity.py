@@ -371,3 +371,13 @@ end
     cp = run_pelt(["-t1", "-c2", "-d1s", "-s", script, url_of(target)], timeout=30)
     checks.equal(cp.returncode, 0, f"exit code (stderr {cp.stderr[-500:]!r})")
     checks.check("total: total\n" in cp.stdout, f"requests.total reads as its key: {cp.stdout[-300:]!r}")
+
+
+def test_tags_set_at_the_top_level_tag_the_static_request(checks, target, tmp_path):
+    script = write(tmp_path, "static.lua", 'pelt.tag("region", "eu")\n')
+    out = str(tmp_path / "static.json")
+    cp = run_pelt(["-t1", "-c2", "-d1s", "-s", script, "--json", out, url_of(target, "/")],
+                  timeout=30)
+    data = read_json(out, f"JSON (exit {cp.returncode}, stderr {cp.stderr[-300:]!r})")
+    names = [(n["name"], n["tags"]) for n in data["names"] if n["requests"] > 0]
+    checks.equal(names, [("/", {"region": "eu"})], "every request carries the tag")
