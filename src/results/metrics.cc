@@ -181,6 +181,8 @@ class FamilyBuilder {
     out.sample_sum += h.sum() / 1000;
   }
 
+  MetricType type() const { return family_.type; }
+
   void emit(std::vector<MetricFamily>& out) {
     if (!family_.metric.empty()) out.push_back(std::move(family_));
   }
@@ -409,6 +411,9 @@ std::vector<MetricFamily> build(const MetricsOptions& options, const WorkerStats
   }
   // The scripts' own metrics: pelt_custom_<name>, with the suffix and type of their kind.
   std::map<std::string, FamilyBuilder> custom;
+  // A name two metrics would share (a gauge "x_total" beside a counter "x") goes to a family
+  // that is not exported: two families of one name would make the whole scrape invalid.
+  FamilyBuilder clash("", "", MetricType::Untyped, run_id);
   for (size_t i = 0; i < s.scenarios.size() && i < scenario_count; ++i) {
     for (const auto& [key, fig] : s.scenarios[i].custom) {
       const Labels l = scenario_labels(i, {}, &key.tags);
@@ -421,7 +426,7 @@ std::vector<MetricFamily> build(const MetricsOptions& options, const WorkerStats
                                                 type, run_id))
                    .first;
         }
-        return it->second;
+        return it->second.type() == type ? it->second : clash;
       };
       switch (fig.kind) {
         case CustomKind::kCounter:

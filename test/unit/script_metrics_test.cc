@@ -236,6 +236,7 @@ TEST_CASE("custom metrics: /metrics families pelt_custom_<name> with their type 
   add(NameKey("ok"), CustomKind::kRate, false, {1, 0, 1});
   add(NameKey("wait"), CustomKind::kTrend, true, {10, 20, 30});
   add(NameKey("size"), CustomKind::kTrend, false, {1, 2, 3, 4});
+  add(NameKey("hits_total"), CustomKind::kGauge, false, {1});  // same family name as "hits"
   MetricsOptions o;
   o.scenario_names = {"browse"};
   const auto fams = build_families(o, s, {});
@@ -245,6 +246,9 @@ TEST_CASE("custom metrics: /metrics families pelt_custom_<name> with their type 
     }
     return nullptr;
   };
+  size_t named = 0;
+  for (const auto& f : fams) named += f.name == "pelt_custom_hits_total" ? 1 : 0;
+  CHECK(named == 1);  // the clashing gauge is left out: the scrape stays valid
   const auto* hits = family("pelt_custom_hits_total");
   REQUIRE(hits != nullptr);
   CHECK(hits->type == prometheus::MetricType::Counter);
