@@ -133,7 +133,7 @@ const std::vector<MetricDef>& metric_catalogue() {
       {"iteration_duration", MetricType::kTrend, kTagScenario, "ms",
        "time an iteration takes: delay(), its requests and the think time after it", "", ""},
       {"dropped_iterations", MetricType::kCounter, kTagScenario | kTagStage, "iterations",
-       "arrivals that found no VU and never started", "", ""},
+       "arrivals that found no VU, and iterations max_duration left unstarted", "", ""},
       {"interrupted_iterations", MetricType::kCounter, kTagScenario, "iterations",
        "iterations cut unfinished (graceful_stop, graceful_ramp_down, or the run stopped)", "", ""},
       {"data_received", MetricType::kCounter, 0, "bytes", "bytes received, headers included", "",
