@@ -14,7 +14,7 @@ rate and the req/s ratio cannot say which client is faster. Writes a table to st
 bench/out/results.json.
 
 Environment: BENCH_DURATION (seconds per run, default 3), BENCH_ROUNDS (default 7),
-BENCH_CASES (comma-separated subset of a,b,c,d,e,f,g,h,i,j), PELT_BIN, PELT_TARGET_BIN.
+BENCH_CASES (comma-separated subset of a,b,c,d,e,f,g,h,i,j,k), PELT_BIN, PELT_TARGET_BIN.
 """
 import json
 import os
@@ -37,14 +37,15 @@ WRK = shutil.which("wrk") or "/usr/bin/wrk"
 H2LOAD = shutil.which("h2load") or "/usr/bin/h2load"
 DURATION = int(os.environ.get("BENCH_DURATION", "3"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
-CASES = os.environ.get("BENCH_CASES", "a,b,c,d,e,f,g,h,i,j").split(",")
+CASES = os.environ.get("BENCH_CASES", "a,b,c,d,e,f,g,h,i,j,k").split(",")
 CORES = os.cpu_count() or 1
 
-# The scripts of cases b, c, d, e and f (bench/alloc.sh uses them too).
+# The scripts of cases b, c, d, e, f and g (bench/alloc.sh uses them too).
 COUPON = os.path.join(HERE, "lua", "coupon.lua")
 COUPON_CHECK = os.path.join(HERE, "lua", "coupon_check.lua")
 PIPELINE = os.path.join(HERE, "lua", "pipeline16.lua")
 HOOK = os.path.join(HERE, "lua", "hook.lua")
+METRICS = os.path.join(HERE, "lua", "metrics.lua")
 IDLE = os.path.join(HERE, "lua", "idle.lua")
 
 NGINX_ROUTES = """
@@ -204,6 +205,8 @@ def case_list(nginx_url, target_url, h2c_url, tls_url):
          "h2load", h2 + ["-c", "50", "-m", "10"], tls_url + "/", tls_url + "/"),
         wrk_case("j", "HTTP/1.1 over TLS, 50 connections", ["-t1", "-c50", d], tls_url + "/",
                  pelt_only=["--insecure"]),
+        wrk_case("k", "(f) plus a custom counter and trend added per request (pelt only)",
+                 ["-t1", "-c50", d, "-s", METRICS], nginx_url + "/"),
     ]
 
 
@@ -245,6 +248,22 @@ def main():
             hook_pairs = []
             for r in range(ROUNDS):
                 order = ("pelt", other) if r % 2 == 0 else (other, "pelt")
+                if key == "k":
+                    # pelt only: the same round runs it without a hook (a) and with the bare
+                    # hook (f) too, so the metrics' cost is a ratio within the round.
+                    trio = {}
+                    for label, a in (("static", [x for x in args if x not in ("-s", METRICS)]),
+                                     ("hook", [x if x != METRICS else HOOK for x in args]),
+                                     ("metrics", args)):
+                        try:
+                            trio[label] = measure("pelt", a, url, CLIENT_CORE)
+                        except (RuntimeError, AttributeError) as e:
+                            print(f"case k pelt {label}: {e}", file=sys.stderr)
+                        time.sleep(0.5)
+                    if len(trio) == 3:
+                        runs["pelt"].append(trio["metrics"])
+                        hook_pairs.append(trio)
+                    continue
                 for tool in order:
                     try:
                         runs[tool].append(measure(tool, *tool_args[tool], CLIENT_CORE))
@@ -309,6 +328,7 @@ TARGETS = [
 def check_targets(results):
     """Prints each target with the measured pelt/wrk ratio, and the Lua hook's cost."""
     by_case = {r["case"]: r for r in results if "ratio" in r}
+    by_case_all = {r["case"]: r for r in results}
     checked = []
     lines = []
     for case, figure, op, bound in TARGETS:
@@ -334,6 +354,24 @@ def check_targets(results):
                         "median": cost, "cpu_per_request_increase": cpu, "met": met})
         lines.append(f"  (f) request() hook costs {cost * 100:4.1f}% of pelt's req/s without it, "
                      f"{cpu * 100:+.1f}% CPU per request  target <= 15%  {'met' if met else 'NOT met'}")
+    if "k" in by_case_all and by_case_all["k"].get("hook_pairs"):
+        # Custom metrics: pelt with the counter and trend added per request, against the bare
+        # hook and against no hook, in the same round (median over rounds).
+        trios = by_case_all["k"]["hook_pairs"]
+        vs_hook = statistics.median(1.0 - t["metrics"]["rps"] / max(t["hook"]["rps"], 1e-9)
+                                    for t in trios)
+        vs_static = statistics.median(1.0 - t["metrics"]["rps"] / max(t["static"]["rps"], 1e-9)
+                                      for t in trios)
+        cpu_vs_hook = statistics.median(
+            t["metrics"]["cpu_per_1k"] / max(t["hook"]["cpu_per_1k"], 1e-9) for t in trios) - 1.0
+        ns = statistics.median(
+            (t["metrics"]["cpu_per_1k"] - t["hook"]["cpu_per_1k"]) * 1e6 for t in trios)
+        checked.append({"case": "k", "figure": "custom_metrics_cost", "vs_hook": vs_hook,
+                        "vs_no_hook": vs_static, "cpu_per_request_increase_vs_hook": cpu_vs_hook,
+                        "cpu_ns_per_request_vs_hook": ns})
+        lines.append(f"  (g) a counter and a trend per request cost {vs_hook * 100:4.1f}% of the "
+                     f"hook's req/s ({vs_static * 100:4.1f}% against no hook), "
+                     f"{cpu_vs_hook * 100:+.1f}% CPU per request ({ns:+.0f} ns)")
     if lines:
         print("\ntargets (median of the per-round pelt/other ratios; range over rounds):")
         print("\n".join(lines))

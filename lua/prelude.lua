@@ -102,6 +102,11 @@ local pelt = {
   env       = {},
   check     = native.check,
   name      = native.name,
+  tag       = native.tag,
+  counter   = native.counter,
+  gauge     = native.gauge,
+  rate      = native.rate,
+  trend     = native.trend,
 }
 
 package.loaded.pelt = pelt

@@ -200,8 +200,10 @@ bool Loader::load(std::string_view text, RunConfig& out) {
   }
   if (!read_scenarios(*scenarios, config.target, defaults, config.scenarios)) return false;
   // Threshold filters may name the scenarios' own tags.
+  has_script_ = !config.script.empty();
   for (const ScenarioConfig& sc : config.scenarios) {
     for (const auto& [tag, value] : sc.tags) scenario_tags_.push_back(tag);
+    has_script_ = has_script_ || !sc.script.empty();
   }
   std::sort(scenario_tags_.begin(), scenario_tags_.end());
   scenario_tags_.erase(std::unique(scenario_tags_.begin(), scenario_tags_.end()),
@@ -211,7 +213,7 @@ bool Loader::load(std::string_view text, RunConfig& out) {
   }
   observe_labels_ = observe_labels(config.observe);
   if (const auto* node = root.get("thresholds")) {
-    if (!read_thresholds(*node, config.thresholds)) return false;
+    if (!read_thresholds(*node, config.thresholds, config.submetrics)) return false;
   }
   if (const auto* node = root.get("metrics")) {
     if (!read_metrics(*node, config.metrics)) return false;

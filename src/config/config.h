@@ -52,7 +52,7 @@ struct ScenarioConfig {
   std::string name;                                    // table key, e.g. "browse"
   ExecutorKind executor = ExecutorKind::kConstantVus;  // scheduling model
   uint32_t vus = 1;                                    // VUs for constant-vus and *-iterations
-  uint32_t start_vus = 0;                              // ramping-vus: VUs before the first stage
+  uint32_t start_vus = 1;                              // ramping-vus: VUs before the first stage
   std::vector<StageSpec> stages;                       // ramping-*: stages in order
   double rate = 0;        // constant-arrival-rate: iterations per time_unit
   double start_rate = 0;  // ramping-arrival-rate: iterations per time_unit before stage 1;
@@ -94,6 +94,14 @@ struct ThresholdConfig {
   std::string location;                           // "file:line:col" of the expression
 };
 
+// A metric under tag filters that a [thresholds] key names, e.g. http_reqs{status:404}. Every key
+// declares one (an empty list declares it without a threshold, as in k6); the summary shows each.
+struct SubmetricConfig {
+  std::string metric;                       // e.g. "http_reqs"
+  std::map<std::string, std::string> tags;  // from {status:404}, quotes stripped
+  std::string key;                          // the key as written
+};
+
 // The [metrics] table.
 struct MetricsConfig {
   std::string listen;           // Prometheus endpoint "host:port"; "" = off
@@ -125,6 +133,7 @@ struct RunConfig {
   TargetConfig target;                      // [target]
   std::vector<ScenarioConfig> scenarios;    // in file order
   std::vector<ThresholdConfig> thresholds;  // in file order
+  std::vector<SubmetricConfig> submetrics;  // every [thresholds] key, in file order
   MetricsConfig metrics;                    // [metrics]
   std::vector<OutputConfig> outputs;        // [[outputs]]: stores the results are pushed to
   ExecutionConfig execution;                // [execution]

@@ -99,7 +99,8 @@ class Loader {
   bool check_capacity_file(const toml::table& root, const RunConfig& config);
   // [observe] (config_observe.cc).
   bool read_observe(const toml::node& node, ObserveConfig& out);
-  bool read_thresholds(const toml::node& node, std::vector<ThresholdConfig>& out);
+  bool read_thresholds(const toml::node& node, std::vector<ThresholdConfig>& out,
+                       std::vector<SubmetricConfig>& declared);
   bool read_threshold_key(const toml::key& key, std::string& metric,
                           std::map<std::string, std::string>& tags);
   bool check_observe_threshold_key(const toml::key& key, const std::string& metric, bool tags);
@@ -114,6 +115,7 @@ class Loader {
   std::string error_;                               // the first problem, once found
   std::vector<std::string> scenario_tags_;          // tag names the scenarios define (sorted)
   std::vector<std::string> observe_labels_;         // [observe] query labels (observe.LABEL)
+  bool has_script_ = false;  // some scenario runs a script (so requests may carry any tag)
 };
 
 // Header names compare case-insensitively; a later value replaces an earlier one in place.

@@ -244,8 +244,20 @@ bool Loader::read_scenario(const toml::key& key, const toml::node& node, const T
     if (stage_per_second[i]) out.stages[i].target *= unit_seconds;
   }
 
+  if (info->kind == ExecutorKind::kRampingVus) {
+    // As k6: some VU must run at some point (start_vus defaults to 1, as in k6).
+    double peak = out.start_vus;
+    for (const StageSpec& stage : out.stages) peak = std::max(peak, stage.target);
+    if (peak < 1) {
+      return fail(*seen.find("stages")->second,
+                  fmt::format("scenario \"{}\" never runs a VU: start_vus and every stage target "
+                              "are 0; raise start_vus or a target",
+                              name));
+    }
+  }
   if (arrival) {
-    if (out.max_vus != 0 && out.max_vus < out.pre_allocated_vus) {
+    // max_vus = 0 written out is a value, not "unset" (as in k6).
+    if (seen.count("max_vus") != 0 && out.max_vus < out.pre_allocated_vus) {
       return fail(*seen.find("max_vus")->second,
                   fmt::format("{}.max_vus ({}) must be at least pre_allocated_vus ({})", prefix,
                               out.max_vus, out.pre_allocated_vus));

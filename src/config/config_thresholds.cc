@@ -18,7 +18,8 @@ std::vector<std::string_view> metric_names() {
   return names;
 }
 
-constexpr std::string_view kTags[] = {"scenario", "name", "method", "status", "stage"};
+constexpr std::string_view kTags[] = {"scenario", "name",  "method",
+                                      "status",   "stage", "expected_response"};
 constexpr std::string_view kCheckTags[] = {"scenario", "name",  "method",
                                            "status",   "stage", "check"};
 constexpr std::string_view kEntryKeys[] = {"threshold", "abort_on_fail", "delay_abort_eval"};
@@ -29,9 +30,28 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+// A tag name or value as k6 reads it: spaces around it, then any quotes around that, go
+// ({method:"GET"} and {name:'checkout'} filter on GET and checkout).
+std::string_view unquote(std::string_view s) {
+  s = trim(s);
+  while (!s.empty() && (s.front() == '"' || s.front() == '\'')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == '"' || s.back() == '\'')) s.remove_suffix(1);
+  return s;
+}
+
+// A name a script's own metric may have: letters, digits and _, not starting with a digit.
+bool custom_metric_name(std::string_view name) {
+  return !name.empty() && !(name[0] >= '0' && name[0] <= '9') &&
+         std::all_of(name.begin(), name.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_';
+         });
+}
+
 }  // namespace
 
-bool Loader::read_thresholds(const toml::node& node, std::vector<ThresholdConfig>& out) {
+bool Loader::read_thresholds(const toml::node& node, std::vector<ThresholdConfig>& out,
+                             std::vector<SubmetricConfig>& declared) {
   const auto* table = node.as_table();
   if (table == nullptr) {
     return fail(node, "thresholds must be a table ([thresholds])");
@@ -40,14 +60,20 @@ bool Loader::read_thresholds(const toml::node& node, std::vector<ThresholdConfig
     std::string metric;
     std::map<std::string, std::string> tags;
     if (!read_threshold_key(*key, metric, tags)) return false;
+    const bool seen = std::any_of(declared.begin(), declared.end(), [&](const SubmetricConfig& d) {
+      return d.metric == metric && d.tags == tags;
+    });
+    if (!seen) declared.push_back({metric, tags, std::string(key->str())});
     if (value->is_string()) {
       if (!read_threshold_entry(*value, *key, metric, tags, out)) return false;
       continue;
     }
+    // An empty list declares the sub-metric for the summary without a threshold (as in k6).
     const auto* array = value->as_array();
-    if (array == nullptr || array->empty()) {
-      return fail(*value, fmt::format("thresholds for {} must be a non-empty array of "
-                                      "expressions, e.g. [\"p(95)<500\"]",
+    if (array == nullptr) {
+      return fail(*value, fmt::format("thresholds for {} must be an array of expressions, e.g. "
+                                      "[\"p(95)<500\"] ([] shows the metric in the summary "
+                                      "without a threshold)",
                                       key->str()));
     }
     for (const auto& element : *array) {
@@ -63,7 +89,10 @@ bool Loader::read_threshold_key(const toml::key& key, std::string& metric,
   const size_t brace = text.find('{');
   metric = std::string(trim(text.substr(0, brace)));
   if (is_observe_metric(metric)) return check_observe_threshold_key(key, metric, brace != std::string_view::npos);
-  if (find_metric(metric) == nullptr) {
+  // With a script, another name may be the script's own metric (pelt.counter, pelt.trend ...):
+  // checked once the script has loaded.
+  const bool custom = find_metric(metric) == nullptr && has_script_ && custom_metric_name(metric);
+  if (find_metric(metric) == nullptr && !custom) {
     const std::vector<std::string_view> names = metric_names();
     std::string guess = closest(metric, names);
     std::string hint = guess.empty() ? "" : fmt::format(" (did you mean \"{}\"?)", guess);
@@ -90,12 +119,14 @@ bool Loader::read_threshold_key(const toml::key& key, std::string& metric,
                                    "name:issue",
                                    trim(part), text));
     }
-    const std::string tag(trim(part.substr(0, colon)));
-    const std::string value(trim(part.substr(colon + 1)));
-    // The scenarios' own tags filter like scenario, which checks do not take.
+    const std::string tag(unquote(part.substr(0, colon)));
+    const std::string value(unquote(part.substr(colon + 1)));
+    // The scenarios' own tags filter like scenario, which checks do not take; with a script,
+    // any tag may be a request's own (pelt.tag): a typo shows at the end as a warning.
     const bool own_tags_apply = metric != "checks";
-    const bool own = own_tags_apply &&
-                     std::binary_search(scenario_tags_.begin(), scenario_tags_.end(), tag);
+    const bool own =
+        own_tags_apply &&
+        (has_script_ || std::binary_search(scenario_tags_.begin(), scenario_tags_.end(), tag));
     if (!own && std::find(allowed.begin(), allowed.end(), tag) == allowed.end()) {
       std::vector<std::string_view> own_tags;
       if (own_tags_apply) own_tags.assign(scenario_tags_.begin(), scenario_tags_.end());
@@ -118,7 +149,7 @@ bool Loader::read_threshold_key(const toml::key& key, std::string& metric,
     inner.remove_prefix(comma + 1);
   }
   std::string message;
-  if (!check_threshold_tags(metric, tags, message)) {
+  if (!custom && !check_threshold_tags(metric, tags, message)) {
     return fail(key, fmt::format("bad tag filter in \"{}\": {}", text, message));
   }
   return true;
@@ -178,7 +209,8 @@ bool Loader::read_threshold_entry(const toml::node& node, const toml::key& key,
                                            "(over the whole run), e.g. \"max<90\"",
                                            threshold.expression, threshold.key));
     }
-  } else if (!check_metric_aggregation(metric, threshold.parsed, message)) {
+  } else if (find_metric(metric) != nullptr &&
+             !check_metric_aggregation(metric, threshold.parsed, message)) {
     return fail(*expression, fmt::format("threshold \"{}\" for {}: {}", threshold.expression,
                                          threshold.key, message));
   }

@@ -164,6 +164,22 @@ void ClosedLoopExecutor::control(uint64_t now_ns, std::chrono::microseconds t) {
 
 void ClosedLoopExecutor::stop_issuing() {
   for (auto& vu : vus_) vu->set_active(false);
+  // max_duration ended an iteration executor: the iterations never started are dropped, as
+  // in k6 (an iteration in progress goes on within graceful_stop).
+  uint64_t dropped = 0;
+  if (quota_ == IterationQuota::kShared) {
+    dropped = iterations_left_;
+    iterations_left_ = 0;
+  } else if (quota_ == IterationQuota::kPerVu) {
+    const uint64_t planned = std::min(
+        segment_.share32(static_cast<uint64_t>(std::max(0.0, plan_.target_vus(plan_.duration())))),
+        max_vus_);
+    for (const auto& vu : vus_) {
+      dropped += per_vu_iterations_ - std::min(per_vu_iterations_, vu->started_iterations());
+    }
+    if (planned > vus_.size()) dropped += (planned - vus_.size()) * per_vu_iterations_;
+  }
+  env_.recorder.record_dropped(scenario_.index(), dropped, env_.clock.now_ns());
 }
 
 void ClosedLoopExecutor::on_vu_free(Vu& vu) {

@@ -69,9 +69,12 @@ double ExecutorPlan::integral_in(const Stage& s, double seconds) const {
 
 double ExecutorPlan::target_vus(microseconds t) const {
   if (arrival_rate()) return 0;
-  const Stage& s = t >= duration_ ? stages_.back() : stages_[stage_index(t)];
-  const double v = t >= duration_ ? s.to : value_at(s, std::max(t, microseconds(0)));
-  return std::floor(v + kEpsilon);
+  if (t >= duration_) return std::floor(stages_.back().to + kEpsilon);
+  const Stage& s = stages_[stage_index(t)];
+  const double v = value_at(s, std::max(t, microseconds(0)));
+  // As k6: a VU joins when the line reaches its number, and leaves only when the line reaches
+  // the number below it (4 -> 0 over 2 s keeps 4, 3, 2, 1 VUs for half a second each).
+  return s.to < s.from ? std::ceil(v - kEpsilon) : std::floor(v + kEpsilon);
 }
 
 double ExecutorPlan::target_rate(microseconds t) const {

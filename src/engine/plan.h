@@ -35,8 +35,9 @@ class ExecutorPlan {
   bool arrival_rate() const;      // constant/ramping-arrival-rate (open loop)
 
   // t = time since the scenario started (its start_time already subtracted); t < 0 counts as 0.
-  // Closed loop: VUs wanted at t, the linear interpolation rounded down. At or after duration()
-  // the last stage's target. 0 for arrival-rate plans.
+  // Closed loop: VUs wanted at t, the linear interpolation rounded as k6 rounds it: down while
+  // the stage ramps up (or holds), up while it ramps down. At or after duration() the last
+  // stage's target. 0 for arrival-rate plans.
   double target_vus(std::chrono::microseconds t) const;
   // Open loop: iterations per SECOND at t. 0 at or after duration(), and for closed-loop plans.
   double target_rate(std::chrono::microseconds t) const;

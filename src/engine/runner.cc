@@ -144,6 +144,7 @@ class Run {
   RunInfo info_;                            // what the report says was asked for
   Url url_;                                 // the target
   std::vector<ExecutorPlan> plans_;         // by scenario index, built once
+  std::vector<RequestSplit> request_splits_;  // sub-metrics the workers keep per request name
   PreparedRun prepared_;                    // Lua states and per-worker setups
   // The workers' start latches: a worker may still be inside go.wait() after start() returns,
   // so they live as long as the workers (declared before them, destroyed after them).
@@ -206,6 +207,10 @@ int Run::prepare() {
   info_.fleet = fleet_info(opt_.fleet, plan_identity(cfg));
   info_.http = std::string(http_version_name(cfg.target.http));
   info_.streams = cfg.target.streams;
+  info_.submetrics = cfg.submetrics;
+  std::vector<std::pair<std::string, std::map<std::string, std::string>>> keys;
+  for (const SubmetricConfig& sub : cfg.submetrics) keys.emplace_back(sub.metric, sub.tags);
+  request_splits_ = request_splits(keys);
   // Connections: VUs share them in groups of `streams` (each worker opens its own).
   uint64_t total_vus = 0;
   const uint64_t streams = std::max<uint32_t>(cfg.target.streams, 1);
@@ -230,6 +235,20 @@ int Run::prepare() {
   if (!prepare_scripts(cfg, url_, threads, opt_.script_args, opt_.env, prepared_, error, code)) {
     std::fprintf(stderr, "pelt: %s\n", error.c_str());
     return code;
+  }
+  // The scripts' own metrics (defined at their top level or in init()), then the thresholds.
+  std::vector<std::vector<CustomMetricInfo>> custom;
+  for (const PreparedScenario& ps : prepared_.scenarios) {
+    if (ps.main) custom.push_back(ps.main->custom_metrics());
+  }
+  for (const auto& worker : prepared_.workers) {
+    for (const ScenarioSetup& setup : worker) {
+      if (setup.script) custom.push_back(setup.script->custom_metrics());
+    }
+  }
+  if (!resolve_custom_metrics(custom, info_, error)) {
+    std::fprintf(stderr, "pelt: %s\n", error.c_str());
+    return kExitUsage;
   }
   if (!ensure_fd_limit(total_vus, error) || !check_port_range(total_vus, opt_.sources.size(), error)) {
     std::fprintf(stderr, "pelt: %s\n", error.c_str());
@@ -322,6 +341,7 @@ int Run::prepare() {
     wo.streams = cfg.target.streams;
     wo.sources = opt_.sources;
     wo.plans = &plans_;
+    wo.request_splits = request_splits_;
     workers_.push_back(std::make_unique<Worker>(wo, std::move(prepared_.workers[static_cast<size_t>(w)])));
   }
   closed_seconds_.assign(workers_.size(), 0);
@@ -503,6 +523,7 @@ int Run::finish() {
     report.observe = observer_->results();
   }
   report.thresholds = evaluate_thresholds(report.info, report.stats, report.elapsed_seconds,
+                                          ThresholdPhase::kEnd,
                                           report.observe ? &*report.observe : nullptr);
   for (const ThresholdOutcome& o : report.thresholds) report.thresholds_ok = report.thresholds_ok && o.result.ok;
   report.interrupted = interrupted_;

@@ -4,9 +4,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "config/config.h"
@@ -48,9 +50,13 @@ class ScenarioContext {
     return setup_.handle && setup_.handle->stop.load(std::memory_order_relaxed);
   }
   NameStats* default_name() const { return default_name_; }
-  // The figures of requests named `name` (method: of the first request with that name). Past
-  // WorkerStats::kMaxNames names, new ones fold into "other".
-  NameStats* name_stats(std::string_view name, std::string_view method);
+  // The figures of requests named `name` with `tags` (sorted by key; method: of the first such
+  // request). Past WorkerStats::kMaxNames names new ones fold into "other"; past kMaxTagValues
+  // values of a tag new values become "other", past kMaxTagSets tag sets a request counts
+  // under its name alone (the scenario's capped_tags says so). A combination seen before costs
+  // no allocation.
+  NameStats* name_stats(std::string_view name, std::string_view method,
+                        std::span<const TagView> tags = {});
   // The static request (no request() hook) as a batch.
   const std::shared_ptr<RequestBatch>& static_batch() const { return static_batch_; }
   // The batch for the string request() just returned (`bytes`). Null with `error` set when
@@ -69,8 +75,12 @@ class ScenarioContext {
   bool capture_ = false;                 // the script has response()
   bool has_delay_ = false;               // the script has delay()
   NameStats* default_name_ = nullptr;    // figures of requests with the default name
-  std::string cached_name_;              // last request name looked up
+  std::string lookup_key_;               // scratch: name and tags of a lookup (keeps capacity)
+  std::string cached_key_;               // lookup_key_ of the last lookup
   NameStats* cached_name_stats_ = nullptr;  // its figures
+  std::unordered_map<std::string, NameStats*> lookup_;  // figures by lookup key
+  std::unordered_map<std::string, std::unordered_set<std::string>> tag_values_;  // admitted
+  size_t tag_sets_ = 0;                                       // tagged entries in stats_.names
   std::unordered_map<const NameStats*, SeriesSlot*> series_;  // time series slot by name
   std::shared_ptr<RequestBatch> static_batch_;  // the request when there is no request()
   // Batches of the strings request() returned, by the string's address (each anchored in the

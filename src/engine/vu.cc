@@ -42,6 +42,7 @@ void Vu::interrupt() {
   thinking_ = false;
   intended_ns_ = 0;
   inactive_since_ns_ = 0;
+  blocked_since_ns_ = 0;
   timer_->stop();  // a think time or delay() wait ends here
   busy_ = false;
 }
@@ -58,6 +59,7 @@ void Vu::warm_up() {
 void Vu::run_iteration(uint64_t intended_ns) {
   if (busy_) return;  // never two iterations on one VU
   intended_ns_ = intended_ns;
+  iteration_start_ns_ = connection_.now_ns();
   busy_ = true;
   if (scenario_.has_delay()) {
     double ms = 0;
@@ -77,6 +79,7 @@ void Vu::on_timer(void* ctx) {
   auto* self = static_cast<Vu*>(ctx);
   if (self->busy_ && self->batch_done_) {
     // The think time after an iteration has passed.
+    self->record_iteration_duration();
     self->busy_ = false;
     self->batch_done_ = false;
     self->thinking_ = false;
@@ -90,6 +93,7 @@ void Vu::send_request() {
   if (!env_.run.running()) return;
   if (!connection_.ready()) {
     want_send_ = true;
+    if (blocked_since_ns_ == 0) blocked_since_ns_ = connection_.now_ns();
     connection_.open();
     return;
   }
@@ -126,15 +130,19 @@ void Vu::send_request() {
     return;
   }
   if (scenario_.dynamic()) {
-    std::string_view name = scenario_.script()->request_name();
-    if (name.empty()) {
+    Script& script = *scenario_.script();
+    std::string_view name = script.request_name();
+    const std::span<const TagView> tags = script.request_tags();
+    if (name.empty() && tags.empty()) {
       set_name(scenario_.default_name());
     } else {
       // The method of a new name comes from the request line itself.
       const size_t sp = bytes.find(' ');
-      set_name(scenario_.name_stats(
-          name, sp == std::string_view::npos ? std::string_view(setup.default_method)
-                                             : bytes.substr(0, sp)));
+      set_name(scenario_.name_stats(name.empty() ? std::string_view(setup.default_name) : name,
+                                    sp == std::string_view::npos
+                                        ? std::string_view(setup.default_method)
+                                        : bytes.substr(0, sp),
+                                    tags));
     }
   }
   batch_done_ = false;
@@ -145,6 +153,11 @@ void Vu::send_request() {
   const uint64_t lag_us = intended_ns_ < sent_ns_ ? (sent_ns_ - intended_ns_) / 1000 : 0;
   env_.recorder.record_sent(scope_, static_cast<uint32_t>(requests),
                             connection_.sent_bytes(bytes.size()), lag_us, sent_ns_);
+  blocked_us_ = blocked_since_ns_ != 0 && blocked_since_ns_ < sent_ns_
+                    ? (sent_ns_ - blocked_since_ns_) / 1000
+                    : 0;
+  env_.recorder.record_blocked(blocked_us_, static_cast<uint32_t>(requests));
+  blocked_since_ns_ = 0;
   connection_.submit(slot_);
 }
 
@@ -157,13 +170,23 @@ void Vu::on_connection_ready() {
 }
 
 void Vu::on_first_byte() {
-  env_.recorder.record_first_byte((connection_.now_ns() - sent_ns_) / 1000);
+  first_byte_ns_ = connection_.now_ns();
+  env_.recorder.record_first_byte((first_byte_ns_ - sent_ns_) / 1000);
 }
 
 void Vu::on_response(const ParsedResponse& r) {
   const uint64_t now = connection_.now_ns();
-  env_.recorder.record_response(scope_, r.status, (now - intended_ns_) / 1000,
-                                (now - sent_ns_) / 1000, now);
+  const bool first_byte = first_byte_ns_ != 0 && first_byte_ns_ <= now;
+  ResponseTimes times;
+  times.duration_us = (now - intended_ns_) / 1000;
+  times.waiting_us =
+      first_byte && first_byte_ns_ > sent_ns_ ? (first_byte_ns_ - sent_ns_) / 1000 : 0;
+  times.blocked_us = blocked_us_;
+  times.receiving_us = first_byte ? (now - first_byte_ns_) / 1000 : 0;
+  first_byte_ns_ = 0;
+  env_.recorder.record_receiving(times.receiving_us);
+  env_.recorder.record_response(scope_, r.status, times.duration_us, (now - sent_ns_) / 1000, now);
+  env_.recorder.record_splits(scope_, r.status, times);
   if (scenario_.capture() && !scenario_.script()->response(r.status, r.headers, r.body)) {
     env_.recorder.record_script_error(scenario_.script()->last_error());
   }
@@ -210,9 +233,16 @@ void Vu::finish_iteration() {
     timer_->start(static_cast<uint64_t>(us / 1000.0) * kNsPerMs);
     return;  // busy_ stays true until the think time has passed
   }
+  record_iteration_duration();
   busy_ = false;
   batch_done_ = false;
   next_step();
+}
+
+void Vu::record_iteration_duration() {
+  const uint64_t now = connection_.now_ns();
+  env_.recorder.record_iteration_duration(
+      scenario_.index(), now > iteration_start_ns_ ? (now - iteration_start_ns_) / 1000 : 0);
 }
 
 void Vu::next_step() {

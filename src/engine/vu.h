@@ -69,6 +69,8 @@ class Vu : private ConnectionUser {
   // No iteration in progress and none about to start.
   bool free() const { return !busy_; }
   uint64_t iterations() const { return iterations_; }  // iterations finished by this VU
+  // Iterations this VU started: those finished and the one in progress (not a think time).
+  uint64_t started_iterations() const { return iterations_ + (busy_ && !thinking_ ? 1 : 0); }
   uint64_t outstanding() const { return connection_.outstanding(slot_); }  // requests unanswered
   // Requests older than timeout_ns time out.
   void check_timeouts(uint64_t now_ns, uint64_t timeout_ns);
@@ -93,6 +95,7 @@ class Vu : private ConnectionUser {
   void send_request();
   void finish_iteration();
   void next_step();  // free: the executor decides what comes next
+  void record_iteration_duration();  // the iteration (think time included) is over
   void set_name(NameStats* name);  // the current request's name (figures and series)
 
   VuEnv& env_;
@@ -113,6 +116,10 @@ class Vu : private ConnectionUser {
   uint64_t intended_ns_ = 0;       // when the current iteration was due (open loop), ns
   uint64_t inactive_since_ns_ = 0; // deactivated mid-iteration at this time (ns), 0 otherwise
   uint64_t sent_ns_ = 0;           // when the current batch was written, ns
+  uint64_t iteration_start_ns_ = 0;  // when the current iteration started, ns
+  uint64_t blocked_since_ns_ = 0;    // the request waits for a connection since (ns), 0 = not
+  uint64_t first_byte_ns_ = 0;       // first byte of the response being read arrived (ns)
+  uint64_t blocked_us_ = 0;          // how long the current batch waited for a connection, us
   uint64_t iterations_ = 0;        // iterations finished by this VU
 };
 

@@ -119,10 +119,15 @@ bool Worker::prepare() {
   }
   control_timer_.data = sample_timer_.data = stop_async_.data = this;
 
+  recorder_.set_request_splits(options_.request_splits);
   stats_.scenarios.resize(setups_.size());
   for (size_t i = 0; i < setups_.size(); ++i) {
     scenarios_.push_back(std::make_unique<ScenarioContext>(static_cast<uint32_t>(i),
                                                            std::move(setups_[i]), stats_.scenarios[i]));
+    // Custom metric values from this state go to this worker's figures.
+    if (Script* script = scenarios_.back()->script()) {
+      script->bind_recorder(&recorder_, static_cast<uint32_t>(i));
+    }
     executors_.push_back(
         make_executor((*options_.plans)[i], *vu_env_, *scenarios_.back(), options_.segment));
   }

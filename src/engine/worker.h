@@ -42,6 +42,7 @@ struct WorkerOptions {
   std::vector<std::string> sources;        // local addresses to bind, spread over the VUs
   const std::vector<ExecutorPlan>* plans = nullptr;  // by scenario index (owned by the runner)
   bool prewarm = false;  // connect the first VUs before counting down `ready` (a fleet's start)
+  std::vector<RequestSplit> request_splits;          // sub-metrics to keep per request name
 };
 
 class Worker : private RunControl {

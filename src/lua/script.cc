@@ -54,10 +54,10 @@ void ScriptAccess::record_check(Script& s, std::string_view name, bool ok) {
   }
 }
 
-void ScriptAccess::set_name(Script& s, lua_State* L) {
+void ScriptAccess::set_name(Script& s, lua_State* L, int index) {
   size_t len = 0;
-  const char* text = lua_tolstring(L, 1, &len);
-  lua_pushvalue(L, 1);
+  const char* text = lua_tolstring(L, index, &len);
+  lua_pushvalue(L, index);
   if (s.in_request_) {
     lua_rawseti(L, LUA_REGISTRYINDEX, s.name_ref_);
     s.name_ = std::string_view(text, len);
@@ -121,6 +121,10 @@ bool Script::load(const ScriptOptions& options, std::string& error) {
   handler_ref_ = luaL_ref(L, LUA_REGISTRYINDEX);
   for (int* slot : {&keep_ref_, &name_ref_, &default_name_ref_}) {
     lua_pushboolean(L, 0);
+    *slot = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
+  for (int* slot : {&tags_ref_, &default_tags_ref_}) {
+    lua_newtable(L);
     *slot = luaL_ref(L, LUA_REGISTRYINDEX);
   }
 
@@ -365,16 +369,43 @@ bool Script::request(std::string_view& out) {
     }
   }
   name_ = default_name_;
+  if (request_tag_keys_ > 0) {
+    // The previous request's tags go.
+    lua_rawgeti(L_, LUA_REGISTRYINDEX, tags_ref_);
+    const int table = lua_gettop(L_);
+    lua_pushnil(L_);
+    while (lua_next(L_, table) != 0) {
+      lua_pop(L_, 1);
+      lua_pushvalue(L_, -1);
+      lua_pushnil(L_);
+      lua_rawset(L_, table);
+    }
+    lua_pop(L_, 1);
+    request_tag_keys_ = 0;
+  }
   in_request_ = true;
-  bool ok = call(h, 0, 1);
+  bool ok = call(h, 0, 2);
   in_request_ = false;
+  tag_count_ = 0;
   if (!ok) return false;
-  if (lua_type(L_, -1) != LUA_TSTRING) {
+  if (lua_type(L_, -2) != LUA_TSTRING) {
     last_error_ = (path_.empty() ? std::string("request") : path_) + ": request() returned " +
-                  luaL_typename(L_, -1) + ", expected a string";
+                  luaL_typename(L_, -2) + ", expected a string";
     lua_settop(L_, 0);
     return false;
   }
+  const int tags = lua_type(L_, -1);
+  if (tags != LUA_TNIL && tags != LUA_TTABLE) {
+    last_error_ = (path_.empty() ? std::string("request") : path_) + ": request() returned " +
+                  luaL_typename(L_, -1) + " after the request, expected a table of tags";
+    lua_settop(L_, 0);
+    return false;
+  }
+  if (!collect_tags(tags == LUA_TTABLE ? lua_gettop(L_) : 0)) {
+    lua_settop(L_, 0);
+    return false;
+  }
+  lua_pop(L_, 1);
   size_t len = 0;
   const char* data = lua_tolstring(L_, -1, &len);
   lua_rawseti(L_, LUA_REGISTRYINDEX, keep_ref_);  // anchors the string until the next call
@@ -487,6 +518,15 @@ bool Script::done(const DoneSummary& summary, const Histogram& latency, const Hi
   if (!ok) error = last_error_;
   lua_settop(L_, 0);
   return ok;
+}
+
+void Script::bind_recorder(Recorder* recorder, uint32_t scenario) {
+  recorder_ = recorder;
+  scenario_index_ = scenario;
+  ++bind_epoch_;
+  custom_lookup_.clear();
+  custom_tag_values_.clear();
+  custom_tag_sets_ = 0;
 }
 
 }  // namespace pelt

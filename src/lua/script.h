@@ -7,12 +7,16 @@
 
 #include <sys/socket.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -21,6 +25,8 @@
 struct lua_State;
 
 namespace pelt {
+
+class Recorder;
 
 // What a state needs to know about the run before the user script loads.
 struct ScriptOptions {
@@ -115,9 +121,21 @@ class Script {
 
   // pelt.name(str) called during the last request(): the request name, "" if none.
   std::string_view request_name() const;
+  // The tags of the last request(): pelt.tag() outside request() (every request), then inside
+  // it and the tags table request() returned (that request), sorted by key. Valid until the
+  // next call into the state. Empty when the script sets none.
+  std::span<const TagView> request_tags() const { return {tag_views_.data(), tag_count_}; }
+
+  static constexpr size_t kMaxRequestTags = 8;  // tags one request may carry
 
   // pelt.check(name, ok) results recorded in this state so far.
   const std::map<std::string, CheckCount>& checks() const;
+
+  // Custom metrics this state defined so far (pelt.counter, pelt.gauge, pelt.rate, pelt.trend).
+  const std::vector<CustomMetricInfo>& custom_metrics() const { return custom_defs_; }
+  // Worker thread, before the run: custom metric values go to `recorder`, under scenario
+  // `scenario`. Before that (the top level, init()) and in the main state they are not kept.
+  void bind_recorder(Recorder* recorder, uint32_t scenario);
 
   // Main state: done(summary, latency, requests). latency in microseconds; requests = per-thread
   // requests/s samples (wrk's semantics). Objects expose .min .max .mean .stdev,
@@ -138,6 +156,7 @@ class Script {
   int push_handler();  // pushes the error handler, returns its stack index
   bool call(int handler, int nargs, int nresults);  // lua_pcall; on error fills last_error_
   bool push_global_function(const char* name);      // pushes the global if it is a function
+  bool collect_tags(int returned);  // request_tags() from the tables (and `returned`, or 0)
 
   lua_State* L_ = nullptr;         // the owned Lua state
   size_t memory_bytes_ = 0;        // bytes the state has allocated
@@ -148,6 +167,12 @@ class Script {
   int keep_ref_ = -1;              // registry slot anchoring the last request() string
   int name_ref_ = -1;              // registry slot anchoring the current pelt.name() string
   int default_name_ref_ = -1;      // registry slot anchoring the name set outside request()
+  int tags_ref_ = -1;              // registry ref of the table of the current request's tags
+  int default_tags_ref_ = -1;      // registry ref of the table of tags set outside request()
+  size_t request_tag_keys_ = 0;    // entries in the tags_ref_ table
+  size_t default_tag_keys_ = 0;    // entries in the default_tags_ref_ table
+  std::array<TagView, kMaxRequestTags> tag_views_{};  // request_tags(), sorted by key
+  size_t tag_count_ = 0;                              // entries of tag_views_ in use
   bool has_setup_ = false;         // global setup() is a function
   bool has_init_ = false;          // global init() is a function
   bool has_request_ = false;       // global request() is a function
@@ -163,6 +188,14 @@ class Script {
   std::string format_buffer_;      // scratch output of wrk.format (keeps its capacity)
   std::map<std::string, CheckCount> checks_;  // pelt.check() results by name
   ThreadHandle* thread_ = nullptr;            // handle bound by init() (thread state)
+  std::vector<CustomMetricInfo> custom_defs_;  // pelt.counter/gauge/rate/trend definitions
+  Recorder* recorder_ = nullptr;  // where custom metric values go (a worker's), or none
+  uint32_t scenario_index_ = 0;   // the scenario they count under
+  uint32_t bind_epoch_ = 0;       // bumped by bind_recorder(): figures cached before expire
+  std::string custom_key_;        // scratch: lookup key of a tagged add (keeps capacity)
+  std::unordered_map<std::string, CustomFigures*> custom_lookup_;  // figures by lookup key
+  std::unordered_map<std::string, std::unordered_set<std::string>> custom_tag_values_;  // admitted
+  size_t custom_tag_sets_ = 0;  // tagged custom figures created
 };
 
 }  // namespace pelt

@@ -126,6 +126,14 @@ int on_name(lua_State* L) {
   return 0;
 }
 
+// pelt.tag(key, value): tags the current request (inside request()) or every request.
+int on_tag(lua_State* L) {
+  luaL_checktype(L, 1, LUA_TSTRING);
+  lua_settop(L, 2);
+  ScriptAccess::set_tag(*bound_script(L), L, 1, 2, "pelt.tag");
+  return 0;
+}
+
 // ---- values between states --------------------------------------------------------------------
 
 int absolute(lua_State* L, int index) {
@@ -241,7 +249,8 @@ int on_thread_stop(lua_State* L) {
   return 0;
 }
 
-// thread.addr, thread.id and the methods; upvalues 1..3 hold get, set and stop.
+// thread.addr, thread.id and the methods; upvalues 1..3 hold get, set and stop. Any other
+// string key reads as itself, as in wrk (whose __index pushes nothing and returns one value).
 int on_thread_index(lua_State* L) {
   ThreadHandle* t = check_thread(L);
   const char* key = lua_tostring(L, 2);
@@ -258,7 +267,7 @@ int on_thread_index(lua_State* L) {
   } else if (std::strcmp(key, "id") == 0) {
     lua_pushinteger(L, t->id);
   } else {
-    return 0;
+    lua_pushvalue(L, 2);  // as in wrk: an unknown key reads as the key itself
   }
   return 1;
 }
@@ -308,7 +317,8 @@ int on_stats_call(lua_State* L) {
   return 2;
 }
 
-// stats.min/.max/.mean/.stdev/.count, stats:percentile, stats[i] (i-th distinct value).
+// stats.min/.max/.mean/.stdev/.count, stats:percentile, stats[i] (i-th distinct value). Any
+// other string key reads as itself, as in wrk.
 int on_stats_index(lua_State* L) {
   const Histogram* h = check_stats(L);
   if (lua_type(L, 2) == LUA_TNUMBER) {
@@ -331,7 +341,7 @@ int on_stats_index(lua_State* L) {
   } else if (std::strcmp(key, "percentile") == 0) {
     lua_pushcfunction(L, on_stats_percentile);
   } else {
-    return 0;
+    lua_pushvalue(L, 2);  // as in wrk: an unknown key reads as the key itself
   }
   return 1;
 }
@@ -392,7 +402,34 @@ int on_error(lua_State* L) {
   return 1;
 }
 
+// Keys a tag may not take: labels and filters pelt sets itself.
+constexpr std::string_view kReservedTags[] = {"scenario", "method",   "status", "expected_response",
+                                              "reason",   "stage",    "run_id", "check",
+                                              "le",       "quantile", "job",    "instance"};
+
 }  // namespace
+
+bool check_tag_key(std::string_view k, bool metric, std::string& error) {
+  bool valid =
+      !k.empty() && k.size() <= 64 && !(k[0] >= '0' && k[0] <= '9') && !k.starts_with("__");
+  for (char c : k) {
+    valid = valid && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '_');
+  }
+  if (!valid) {
+    error = "bad tag name \"" + std::string(k) +
+            "\": a tag is a Prometheus label, so use letters, digits and _, not starting with a "
+            "digit or __";
+    return false;
+  }
+  bool reserved = metric && (k == "name" || k == "result");
+  for (std::string_view r : kReservedTags) reserved = reserved || k == r;
+  if (reserved) {
+    error = "tag \"" + std::string(k) + "\" is one pelt sets itself; pick another name";
+    return false;
+  }
+  return true;
+}
 
 std::string full_source_prefix(std::string message, const std::string& full_path) {
   if (!starts_with(message, "...")) return message;
@@ -424,6 +461,8 @@ void register_native_types(lua_State* L) {
   lua_setfield(L, -2, "__newindex");
   lua_pop(L, 1);
 
+  register_metric_type(L);
+
   luaL_newmetatable(L, kStatsType);
   lua_pushcfunction(L, on_stats_index);
   lua_setfield(L, -2, "__index");
@@ -446,6 +485,10 @@ void push_native_table(lua_State* L, Script* script) {
   lua_pushlightuserdata(L, script);
   lua_pushcclosure(L, on_name, 1);
   lua_setfield(L, -2, "name");
+  lua_pushlightuserdata(L, script);
+  lua_pushcclosure(L, on_tag, 1);
+  lua_setfield(L, -2, "tag");
+  push_metric_functions(L, script);
   lua_pushstring(L, PELT_VERSION);
   lua_setfield(L, -2, "version");
 }

@@ -28,12 +28,13 @@ enum class MetricType {
 
 // Tag filters a metric may carry (bit set).
 enum TagBit : unsigned {
-  kTagScenario = 1,  // scenario name, or a scenario's own tag
-  kTagName = 2,      // request name
-  kTagMethod = 4,    // request method
-  kTagStatus = 8,    // response status code
-  kTagStage = 16,    // 0-based stage index
-  kTagCheck = 32,    // check name
+  kTagScenario = 1,   // scenario name, or a scenario's own tag
+  kTagName = 2,       // request name
+  kTagMethod = 4,     // request method
+  kTagStatus = 8,     // response status code
+  kTagStage = 16,     // 0-based stage index
+  kTagCheck = 32,     // check name
+  kTagExpected = 64,  // expected_response: true for a response below 400 (k6's default rule)
 };
 
 struct MetricDef {
@@ -44,11 +45,16 @@ struct MetricDef {
   std::string_view description;  // one line for docs and help
   std::string_view part_name;    // rates: what the rate counts ("fails", "passes")
   std::string_view other_name;   // rates: the complement ("passes", "fails")
+  bool custom = false;           // a script's own metric (pelt.counter, pelt.trend, ...)
+  bool is_time = false;          // custom trends: the values are durations in milliseconds
 };
 
 // Every metric, in the order summaries list them.
 const std::vector<MetricDef>& metric_catalogue();
 const MetricDef* find_metric(std::string_view name);
+// A custom metric as the catalogue describes it (its name points into `info`): counters,
+// gauges, rates and trends as k6's, filtered by scenario and by their own tags.
+MetricDef custom_metric_def(const CustomMetricInfo& info);
 // A built-in tag's bit; 0 for the scenarios' own tags (from their `tags` tables).
 unsigned tag_bit(std::string_view tag);
 
@@ -57,25 +63,47 @@ struct MetricSource {
   const WorkerStats* stats = nullptr;                        // merged totals
   const std::vector<std::string>* scenario_names = nullptr;  // names of stats->scenarios by index
   // Tags of stats->scenarios by index: a filter on any other tag than the built-in ones
-  // (scenario, name, method, status, stage, check) selects the scenarios carrying it.
+  // (scenario, name, method, status, stage, check, expected_response) selects the scenarios
+  // carrying it, and the requests carrying it (a request's own tags win over its scenario's).
   const std::vector<std::map<std::string, std::string>>* scenario_tags = nullptr;
   double elapsed_seconds = 0;  // run time so far, seconds (counter rates)
   const ObserveResults* observe = nullptr;  // [observe]: what Prometheus said (observe.LABEL)
+  const std::vector<CustomMetricInfo>* custom = nullptr;  // the scripts' own metrics
 };
+
+// A built-in metric, or one of source.custom; nullopt for neither.
+std::optional<MetricDef> find_metric(std::string_view name, const MetricSource& source);
 
 // The part of the statistics a set of tag filters selects.
 struct Selection {
   const WorkerStats* stats = nullptr;           // merged totals
-  std::vector<const ScenarioStats*> scenarios;  // the scenarios in scope
+  // The scenarios in scope of scenario figures (iterations, VUs, stages): by name and by the
+  // scenarios' own tags.
+  std::vector<const ScenarioStats*> scenarios;
+  // The scenarios whose requests are in scope (by name only), with their own tags: a request
+  // matches the tag filters through its own tags, then its scenario's.
+  std::vector<std::pair<const ScenarioStats*, const std::map<std::string, std::string>*>>
+      request_scenarios;
+  std::vector<std::pair<std::string, std::string>> tag_filters;  // the other tags: key, value
   const std::string* name = nullptr;            // name filter, or none
   const std::string* method = nullptr;          // method filter, or none
   std::optional<int> status;                    // status filter, or none
   std::optional<size_t> stage;                  // stage filter, or none
   const std::string* check = nullptr;           // check filter, or none
-  bool scenario_filter = false;                 // a scenario tag was given
+  std::optional<bool> expected;                 // expected_response filter, or none
+  bool scenario_filter = false;                 // a scenario or other tag filter was given
 
   bool by_name() const { return name || method || scenario_filter; }
 };
+
+// The sub-metric kept per request name that a trend over `sel` reads, if it needs one (a
+// status or expected_response filter on http_req_duration; any request filter on the other
+// request timings).
+std::optional<RequestSplit> split_for(const MetricDef& metric, const Selection& sel);
+// The sub-metrics the [thresholds] keys (metric and tag filters) need kept per request name,
+// each once.
+std::vector<RequestSplit> request_splits(
+    const std::vector<std::pair<std::string, std::map<std::string, std::string>>>& keys);
 
 // Selects what `tags` (already validated with check_tags) pick. False when they pick nothing
 // that exists (a scenario name or tag value no scenario has).
@@ -91,6 +119,16 @@ struct RateParts {
 RateParts read_rate(const MetricDef& metric, const Selection& sel);
 uint64_t read_counter(const MetricDef& metric, const Selection& sel);
 uint64_t read_gauge(const MetricDef& metric, const Selection& sel);
+// A custom metric's figures merged over the selection (its scenarios; tag filters match the
+// values' own tags, then their scenario's).
+CustomFigures read_custom(const MetricDef& metric, const Selection& sel);
+
+// Why `tags` select nothing, naming each filter whose value no sample carries and the values
+// seen, e.g. "no request is named \"chekout\" (names: checkout, home)". Empty when every filter
+// value occurs somewhere (the filters may still select nothing together). A status nobody
+// answered with is named only when `with_status` (a count of 0 by status is often the point).
+std::string unmatched_filters(const std::map<std::string, std::string>& tags,
+                              const MetricSource& source, bool with_status);
 
 // Checks that `tags` suit `metric`: each tag supported, stage and status well formed, stage
 // combined with scenario only. False with a message otherwise.

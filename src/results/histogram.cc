@@ -36,6 +36,8 @@ Histogram& Histogram::operator=(const Histogram& o) {
   cursor_count_ = ~uint64_t{0};
   cursor_rank_ = 0;
   cursor_bucket_ = 0;
+  exact_ = o.exact_;
+  exact_sorted_ = o.exact_sorted_;
   return *this;
 }
 
@@ -62,10 +64,22 @@ void Histogram::reset() {
   cursor_count_ = ~uint64_t{0};
   cursor_rank_ = 0;
   cursor_bucket_ = 0;
+  forget_exact();
+}
+
+void Histogram::forget_exact() {
+  std::vector<uint64_t>().swap(exact_);
+  exact_sorted_ = true;
 }
 
 void Histogram::merge(const Histogram& o) {
   if (o.count_ == 0) return;
+  if (count_ + o.count_ <= kExactSamples) {
+    exact_.insert(exact_.end(), o.exact_.begin(), o.exact_.end());
+    exact_sorted_ = false;
+  } else {
+    forget_exact();
+  }
   for (size_t b = 0; b < kBlocks; ++b) {
     if (!o.blocks_[b]) continue;
     if (!blocks_[b]) {
@@ -137,6 +151,22 @@ uint64_t Histogram::percentile(double p) const {
     if (seen >= rank) return value_of(i);
   }
   return max_;
+}
+
+double Histogram::quantile(double p) const {
+  if (count_ == 0) return 0;
+  if (!exact()) return static_cast<double>(percentile(p));
+  if (!exact_sorted_) {
+    std::sort(exact_.begin(), exact_.end());
+    exact_sorted_ = true;
+  }
+  const double rank = std::clamp(p, 0.0, 100.0) / 100 * static_cast<double>(count_ - 1);
+  const double below = std::floor(rank);
+  const auto lo = static_cast<size_t>(below);
+  const auto hi = std::min(static_cast<size_t>(std::ceil(rank)), exact_.size() - 1);
+  const double a = static_cast<double>(exact_[lo]);
+  const double b = static_cast<double>(exact_[hi]);
+  return a + (b - a) * (rank - below);
 }
 
 double Histogram::within_stdev(double mean, double stdev, int n) const {

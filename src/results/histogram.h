@@ -12,6 +12,11 @@
 // beside the buckets, not from the buckets. Percentiles are nearest-rank on the
 // buckets, reported as the bucket's representative clamped into [min, max].
 //
+// While a histogram holds few samples (up to kExactSamples) it also keeps them
+// one by one, so quantile() can answer exactly as k6 does: interpolating
+// between the two samples around the rank (the median of 10, 20 ... 100 is 55).
+// The list is allocated once, at the first sample, and freed when it overflows.
+//
 // A Histogram is owned by one thread while it records; merge() combines
 // histograms from threads, and encode()/decode() carry one exactly across
 // processes (e.g. inside a JSON summary).
@@ -37,6 +42,7 @@ class Histogram {
   static constexpr uint64_t kMaxValue = (uint64_t{1} << kTopBits) - 1;  // largest recordable value
   static constexpr size_t kBuckets =
       static_cast<size_t>(kTopBits - kSubBits) * kSubBuckets + kSubBuckets;  // 7424
+  static constexpr uint64_t kExactSamples = 4096;  // samples kept one by one while this few
 
   using Block = std::array<uint64_t, kSubBuckets>;  // the buckets of one power of two
 
@@ -58,6 +64,7 @@ class Histogram {
     Block* block = blocks_[i >> kSubBits].get();
     if (!block) [[unlikely]] block = make_block(i);  // the first value of this power of two
     (*block)[i & (kSubBuckets - 1)] += count;
+    keep_exact(value, count);
     count_ += count;
     min_ = value < min_ ? value : min_;
     max_ = value > max_ ? value : max_;
@@ -83,6 +90,14 @@ class Histogram {
   // Value at percentile p in [0, 100] by nearest rank: 0 gives min(), 100 gives max().
   // Returns 0 when empty.
   uint64_t percentile(double p) const;
+
+  // Value at percentile p in [0, 100] as k6 computes it: with every sample kept (exact()),
+  // linear interpolation between the samples at ranks floor and ceil of p/100 * (n - 1);
+  // otherwise percentile(p). 0 when empty.
+  double quantile(double p) const;
+  // Every sample is kept one by one (1 .. kExactSamples samples recorded here or merged in;
+  // a histogram decode() made keeps buckets only).
+  bool exact() const { return count_ > 0 && exact_.size() == count_; }
 
   // Percentage (0..100) of samples whose bucket value lies in [mean - n*stdev, mean + n*stdev],
   // wrk's "+/- Stdev" column. 0 when empty.
@@ -136,6 +151,17 @@ class Histogram {
   }
   void add_at(size_t i, uint64_t n);  // adds n to bucket i, making its block when needed
   [[gnu::noinline]] Block* make_block(size_t i);  // the block of bucket i, made empty
+  // Keeps `count` copies of value while the samples fit in kExactSamples (count_ not yet
+  // increased); forgets them all once they do not.
+  void keep_exact(uint64_t value, uint64_t count) {
+    if (count_ + count <= kExactSamples) {
+      exact_.insert(exact_.end(), count, value);
+      exact_sorted_ = false;
+    } else if (count_ <= kExactSamples) {
+      forget_exact();
+    }
+  }
+  void forget_exact();
 
   static constexpr size_t kBlocks = kBuckets / kSubBuckets;
   std::array<std::unique_ptr<Block>, kBlocks> blocks_;    // samples per bucket, by block
@@ -148,6 +174,8 @@ class Histogram {
   mutable uint64_t cursor_count_ = ~uint64_t{0};  // count_ when the value_at cursor was set
   mutable size_t cursor_rank_ = 0;                // index among non-empty buckets of the cursor
   mutable size_t cursor_bucket_ = 0;              // bucket index of the cursor
+  mutable std::vector<uint64_t> exact_;           // every sample while count_ <= kExactSamples
+  mutable bool exact_sorted_ = true;              // exact_ is in increasing order
 };
 
 }  // namespace pelt

@@ -170,6 +170,21 @@ class FamilyBuilder {
     out.sample_sum += h.mean() * static_cast<double>(total) / 1e6;
   }
 
+  // Adds a summary of a histogram of values x 1000 (a custom trend's): quantiles, sum, count
+  // in the values' own unit. (Series that fold together keep the first one's quantiles.)
+  void add_summary(Labels labels, const Histogram& h) {
+    ClientMetric& m = at(std::move(labels));
+    auto& out = m.summary;
+    if (out.quantile.empty()) {
+      for (double q : {0.5, 0.9, 0.95, 0.99})
+        out.quantile.push_back({q, h.quantile(q * 100) / 1000});
+    }
+    out.sample_count += h.count();
+    out.sample_sum += h.sum() / 1000;
+  }
+
+  MetricType type() const { return family_.type; }
+
   void emit(std::vector<MetricFamily>& out) {
     if (!family_.metric.empty()) out.push_back(std::move(family_));
   }
@@ -242,6 +257,10 @@ std::vector<MetricFamily> build(const MetricsOptions& options, const WorkerStats
              MetricType::Counter);
   FamilyBuilder stage =
       family("pelt_stage", "Index of the current stage (0-based).", MetricType::Gauge);
+  FamilyBuilder iteration_duration = family(
+      "pelt_iteration_duration_seconds",
+      "Time an iteration takes in seconds: delay(), its requests and the think time after it.",
+      MetricType::Histogram);
 
   const size_t scenario_count = std::max(s.scenarios.size(), options.scenario_names.size());
   std::vector<std::string> scenario_label(scenario_count);
@@ -251,44 +270,59 @@ std::vector<MetricFamily> build(const MetricsOptions& options, const WorkerStats
                                 : (i == 0 ? "default" : "scenario_" + std::to_string(i));
     scenario_label[i] = f.fold("scenario", raw);
   }
-  // Labels of scenario i: the scenario, then `more`, then the scenario's tags.
-  auto scenario_labels = [&](size_t i, Labels more) {
+  // Labels of scenario i: the scenario, then `more`, then the request's tags (pelt.tag; their
+  // values capped like names), then the scenario's tags (a request's own tag wins).
+  auto scenario_labels = [&](size_t i, Labels more, const TagSet* request_tags = nullptr) {
     Labels l = {{"scenario", scenario_label[i]}};
     l.insert(l.end(), more.begin(), more.end());
+    if (request_tags) {
+      for (const auto& [tag, value] : *request_tags) l.push_back({tag, f.fold(tag, value)});
+    }
     if (i < options.scenario_tags.size()) {
-      for (const auto& [tag, value] : options.scenario_tags[i]) l.push_back({tag, f.clean(value)});
+      for (const auto& [tag, value] : options.scenario_tags[i]) {
+        bool own = false;
+        for (const auto& [k, v] : request_tags ? *request_tags : TagSet{}) own = own || k == tag;
+        if (!own) l.push_back({tag, f.clean(value)});
+      }
     }
     return l;
   };
   static const ScenarioStats kEmptyScenario;
   for (size_t i = 0; i < scenario_count; ++i) {
     const ScenarioStats& sc = i < s.scenarios.size() ? s.scenarios[i] : kEmptyScenario;
-    for (const auto& [raw_name, ns] : sc.names) {
-      const std::string name = f.fold("name", raw_name);
+    for (const auto& [key, ns] : sc.names) {
+      const std::string name = f.fold("name", key.name);
+      const TagSet* tags = &key.tags;
       const std::string method = f.fold("method", ns.method.empty() ? "GET" : ns.method);
       // Every request that ended, by status; "0" for those that got no response, so the
       // family adds up to http_reqs.
       for (const auto& [code, n] : ns.status) {
-        requests.add(scenario_labels(i, {{"name", name},
-                                         {"method", method},
-                                         {"status", f.fold("status", status_label(code))}}),
+        requests.add(scenario_labels(i,
+                                     {{"name", name},
+                                      {"method", method},
+                                      {"status", f.fold("status", status_label(code))}},
+                                     tags),
                      static_cast<double>(n));
       }
       if (ns.requests.no_response > 0) {
-        requests.add(scenario_labels(i, {{"name", name}, {"method", method}, {"status", "0"}}),
-                     static_cast<double>(ns.requests.no_response));
+        requests.add(
+            scenario_labels(i, {{"name", name}, {"method", method}, {"status", "0"}}, tags),
+            static_cast<double>(ns.requests.no_response));
       }
-      duration.add_histogram(scenario_labels(i, {{"name", name}}), ns.latency, bounds);
+      duration.add_histogram(scenario_labels(i, {{"name", name}}, tags), ns.latency, bounds);
       // Failed requests by reason: no response (the reasons recorded), or status >= 400.
       for (const auto& [reason, n] : ns.failure_reasons) {
-        failures.add(scenario_labels(i, {{"name", name}, {"reason", f.fold("reason", reason)}}),
-                     static_cast<double>(n));
+        failures.add(
+            scenario_labels(i, {{"name", name}, {"reason", f.fold("reason", reason)}}, tags),
+            static_cast<double>(n));
       }
       for (const auto& [code, n] : ns.status) {
         if (code < 400) continue;
-        failures.add(scenario_labels(i, {{"name", name},
-                                         {"reason", f.fold("reason", "status " + status_label(code))}}),
-                     static_cast<double>(n));
+        failures.add(
+            scenario_labels(
+                i, {{"name", name}, {"reason", f.fold("reason", "status " + status_label(code))}},
+                tags),
+            static_cast<double>(n));
       }
     }
     const Labels l = scenario_labels(i, {});
@@ -300,6 +334,7 @@ std::vector<MetricFamily> build(const MetricsOptions& options, const WorkerStats
     dropped.add(l, static_cast<double>(sc.dropped_iterations));
     interrupted.add(l, static_cast<double>(sc.interrupted_iterations));
     stage.add(l, sc.stage);
+    iteration_duration.add_histogram(l, sc.iteration_duration, bounds);
   }
 
   FamilyBuilder sent =
@@ -357,11 +392,83 @@ std::vector<MetricFamily> build(const MetricsOptions& options, const WorkerStats
   in_flight.add({}, static_cast<double>(s.waiting_now));
 
   std::vector<MetricFamily> out;
-  for (FamilyBuilder* b : {&requests, &duration, &failures, &vus, &vus_max, &target, &target_rate,
-                           &iterations, &dropped, &interrupted, &sent, &received, &checks, &stage, &threshold_ok,
-                           &send_lag, &run_info, &errors, &in_flight}) {
+  for (FamilyBuilder* b : {&requests,
+                           &duration,
+                           &failures,
+                           &vus,
+                           &vus_max,
+                           &target,
+                           &target_rate,
+                           &iterations,
+                           &dropped,
+                           &interrupted,
+                           &iteration_duration,
+                           &sent,
+                           &received,
+                           &checks,
+                           &stage,
+                           &threshold_ok,
+                           &send_lag,
+                           &run_info,
+                           &errors,
+                           &in_flight}) {
     b->emit(out);
   }
+  // The scripts' own metrics: pelt_custom_<name>, with the suffix and type of their kind.
+  std::map<std::string, FamilyBuilder> custom;
+  // A name two metrics would share (a gauge "x_total" beside a counter "x") goes to a family
+  // that is not exported: two families of one name would make the whole scrape invalid.
+  FamilyBuilder clash("", "", MetricType::Untyped, common);
+  for (size_t i = 0; i < s.scenarios.size() && i < scenario_count; ++i) {
+    for (const auto& [key, fig] : s.scenarios[i].custom) {
+      const Labels l = scenario_labels(i, {}, &key.tags);
+      const std::string base = "pelt_custom_" + key.name;
+      auto fam = [&](const std::string& name, const char* help, MetricType type) -> FamilyBuilder& {
+        auto it = custom.find(name);
+        if (it == custom.end()) {
+          it = custom
+                   .emplace(name, FamilyBuilder(name, std::string(help) + " " + key.name + ".",
+                                                type, common))
+                   .first;
+        }
+        return it->second.type() == type ? it->second : clash;
+      };
+      switch (fig.kind) {
+        case CustomKind::kCounter:
+          fam(base + "_total", "Sum of the values a script added to its counter",
+              MetricType::Counter)
+              .add(l, fig.sum);
+          break;
+        case CustomKind::kGauge:
+          fam(base, "Latest value a script set on its gauge", MetricType::Gauge).add(l, fig.last);
+          break;
+        case CustomKind::kRate: {
+          FamilyBuilder& b =
+              fam(base + "_total", "Values a script added to its rate, true (not 0) or false",
+                  MetricType::Counter);
+          Labels t = l, f = l;
+          t.push_back({"result", "true"});
+          f.push_back({"result", "false"});
+          b.add(t, static_cast<double>(fig.nonzero));
+          b.add(f, static_cast<double>(fig.samples - fig.nonzero));
+          break;
+        }
+        case CustomKind::kTrend:
+          if (!fig.trend) break;
+          if (fig.is_time) {
+            // (kept in microseconds, as the request durations are)
+            fam(base + "_seconds", "Durations in seconds a script added to its trend",
+                MetricType::Histogram)
+                .add_histogram(l, *fig.trend, bounds);
+          } else {
+            fam(base, "Values a script added to its trend", MetricType::Summary)
+                .add_summary(l, *fig.trend);
+          }
+          break;
+      }
+    }
+  }
+  for (auto& [name, b] : custom) b.emit(out);
   return out;
 }
 

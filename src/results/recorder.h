@@ -2,13 +2,15 @@
 // ledger, the error buckets, the per-name and per-stage figures, the histograms and the
 // per-second time series are updated in one place and cannot drift apart. One Recorder per
 // worker thread, owning nothing shared: no lock, no atomic, no allocation on the request path
-// (a new request name or error reason allocates once). Calls that end requests take the time
+// (a new request name or error reason allocates once, and so does a histogram for the list of
+// its first few thousand samples, freed once it overflows). Calls that end requests take the time
 // they happened at, which files them in the right second of the time series.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "results/series_recorder.h"
 #include "results/stats.h"
@@ -57,9 +59,20 @@ class RequestScope {
   uint64_t* status_count_ = nullptr;   // cached counter inside name_->status (map nodes never move)
 };
 
+// The timings of one response, for the sub-metrics (RequestSplit) kept per request name.
+struct ResponseTimes {
+  uint64_t duration_us = 0;   // http_req_duration
+  uint64_t waiting_us = 0;    // http_req_waiting
+  uint64_t blocked_us = 0;    // http_req_blocked
+  uint64_t receiving_us = 0;  // http_req_receiving
+};
+
 class Recorder {
  public:
   explicit Recorder(WorkerStats& stats) : stats_(stats) {}
+
+  // Before the run: the sub-metrics to keep per request name (from the [thresholds] keys).
+  void set_request_splits(std::vector<RequestSplit> splits) { splits_ = std::move(splits); }
   Recorder(const Recorder&) = delete;
   Recorder& operator=(const Recorder&) = delete;
 
@@ -84,6 +97,13 @@ class Recorder {
   }
   // The first byte of a response arrived `waiting_us` after its request was sent.
   void record_first_byte(uint64_t waiting_us) { stats_.waiting.record(waiting_us); }
+  // The `requests` requests just sent had waited `blocked_us` for a usable connection (0 when
+  // the connection was ready).
+  void record_blocked(uint64_t blocked_us, uint32_t requests) {
+    stats_.blocked.record_n(blocked_us, requests);
+  }
+  // A response took `receiving_us` from its first byte to its last.
+  void record_receiving(uint64_t receiving_us) { stats_.receiving.record(receiving_us); }
   // A complete response at now_ns. latency_us: from the intended send (open loop) or the
   // send; service_us: from the actual send.
   void record_response(RequestScope& scope, int status, uint64_t latency_us, uint64_t service_us,
@@ -114,6 +134,19 @@ class Recorder {
       ++s->point.status_class[status_class(status)];
       s->count_code(status, 1);
       s->latency.record(latency_us);
+    }
+  }
+  // A response's timings for the declared sub-metrics (nothing to do without any).
+  void record_splits(RequestScope& scope, int status, const ResponseTimes& t) {
+    if (splits_.empty()) return;
+    NameStats& name = *scope.name();
+    for (const RequestSplit& split : splits_) {
+      if (!split.matches(status)) continue;
+      const uint64_t us = split.trend == RequestTrend::kDuration  ? t.duration_us
+                          : split.trend == RequestTrend::kWaiting ? t.waiting_us
+                          : split.trend == RequestTrend::kBlocked ? t.blocked_us
+                                                                  : t.receiving_us;
+      name.splits[split.key()].record(us);
     }
   }
   // A connection failed at now_ns: counts one error of `kind` under `reason` (with `detail`
@@ -162,6 +195,10 @@ class Recorder {
 
   // --- iterations (scenario: its index) ---
   void record_iteration(uint32_t scenario, uint64_t now_ns);
+  // An iteration (delay(), requests and think time) took `duration_us`.
+  void record_iteration_duration(uint32_t scenario, uint64_t duration_us) {
+    stats_.scenarios[scenario].iteration_duration.record(duration_us);
+  }
   // `n` arrivals of an arrival-rate scenario were never started (no VU free in time).
   void record_dropped(uint32_t scenario, uint64_t n, uint64_t now_ns);
   // An iteration was cut unfinished; its `unanswered` requests stay in flight in the ledger.
@@ -175,6 +212,24 @@ class Recorder {
     for (const ScenarioStats& sc : stats_.scenarios) {
       for (const auto& [name, ns] : sc.names) stats_.latency.merge(ns.latency);
     }
+  }
+
+  // --- custom metrics (pelt.counter, pelt.gauge, pelt.rate, pelt.trend) ---
+  // The figures of custom metric key.name under key.tags in `scenario`, created at the first
+  // use; callers keep the pointer (map nodes never move), so an add costs no lookup.
+  CustomFigures* custom_figures(uint32_t scenario, NameKey key, CustomKind kind, bool is_time) {
+    auto& custom = stats_.scenarios[scenario].custom;
+    auto it = custom.find(key);
+    if (it == custom.end()) it = custom.emplace(std::move(key), CustomFigures(kind, is_time)).first;
+    return &it->second;
+  }
+  // One value of a custom metric (now_ns: when, read by gauges).
+  void record_custom(CustomFigures& figures, double value, uint64_t now_ns) {
+    figures.add(value, now_ns);
+  }
+  // A tag of a custom metric in `scenario` reached its cap on values ("" for tag sets).
+  void record_capped_tag(uint32_t scenario, const std::string& tag) {
+    stats_.scenarios[scenario].capped_tags.insert(tag);
   }
   // wrk's Req/Sec: one sample of this thread's completed requests per second.
   void record_rate_sample(uint64_t per_second) { stats_.req_per_sec.record(per_second); }
@@ -194,6 +249,7 @@ class Recorder {
 
   WorkerStats& stats_;      // the worker's figures
   SeriesRecorder series_;   // the open second of the time series
+  std::vector<RequestSplit> splits_;  // sub-metrics kept per request name
 };
 
 }  // namespace pelt

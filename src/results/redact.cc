@@ -44,11 +44,22 @@ std::string apply(std::string value, const std::vector<std::string>& secrets) {
   return value;
 }
 
+std::string clean_key(const Redactor& r, const std::string& key) {
+  return r.clean(key);
+}
+
+// A request's name and tag values (tags are sorted by key, which redaction does not change).
+NameKey clean_key(const Redactor& r, const NameKey& key) {
+  NameKey out(r.clean(key.name));
+  for (const auto& [k, v] : key.tags) out.tags.emplace_back(k, r.clean(v));
+  return out;
+}
+
 template <typename Map, typename Merge>
 void clean_keys(Map& map, const Redactor& r, Merge merge) {
   Map out;
   for (auto& [key, value] : map) {
-    auto [it, fresh] = out.try_emplace(r.clean(key), value);
+    auto [it, fresh] = out.try_emplace(clean_key(r, key), value);
     if (!fresh) merge(it->second, value);
   }
   map.swap(out);
@@ -112,6 +123,15 @@ void Redactor::clean_stats(WorkerStats& s) const {
   for (ScenarioStats& sc : s.scenarios) {
     for (auto& [name, ns] : sc.names) clean_keys(ns.failure_reasons, *this, add);
     clean_keys(sc.names, *this, [](NameStats& a, const NameStats& b) { a.merge(b); });
+    // A custom metric keeps its name (thresholds find it by name); its tag values are cleaned.
+    std::map<NameKey, CustomFigures> custom;
+    for (auto& [key, figures] : sc.custom) {
+      NameKey clean_tags(key.name);
+      for (const auto& [k, v] : key.tags) clean_tags.tags.emplace_back(k, clean(v));
+      auto [it, fresh] = custom.try_emplace(std::move(clean_tags), figures);
+      if (!fresh) it->second.merge(figures);
+    }
+    sc.custom.swap(custom);
   }
 }
 

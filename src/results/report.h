@@ -61,6 +61,8 @@ struct RunInfo {
   std::vector<ScenarioInfo> scenarios;      // by scenario index
   std::vector<ThresholdConfig> thresholds;  // in file order
   FleetInfo fleet;                          // instance, segments, the plan's identity
+  std::vector<SubmetricConfig> submetrics;  // sub-metrics [thresholds] names, shown in the summary
+  std::vector<CustomMetricInfo> custom_metrics;  // the scripts' own metrics, by name
 
   std::vector<std::string> scenario_names() const;
   std::vector<std::map<std::string, std::string>> scenario_tags() const;
@@ -113,9 +115,19 @@ struct RunReport {
   double stage_seconds(size_t scenario, size_t stage) const;
 };
 
-// Evaluates every threshold of `info` on `stats` (and on `observe` for observe.LABEL).
+// The custom metrics the scripts define (each script's list, in order), each once, into
+// info.custom_metrics; then checks that every metric info.thresholds and info.submetrics name is
+// built in or defined, with an aggregation and tag filters it supports. False with a message
+// ("file:line:col: ..." where the threshold is known) otherwise, e.g. a metric two scripts
+// define as different kinds, or a threshold on a metric no script defines.
+bool resolve_custom_metrics(const std::vector<std::vector<CustomMetricInfo>>& scripts,
+                            RunInfo& info, std::string& error);
+
+// Evaluates every threshold of `info` on `stats` (and on `observe` for observe.LABEL; kEnd:
+// the verdict, with k6's rules for sub-metrics without samples and a warning for each).
 std::vector<ThresholdOutcome> evaluate_thresholds(const RunInfo& info, const WorkerStats& stats,
                                                   double elapsed_seconds,
+                                                  ThresholdPhase phase = ThresholdPhase::kLive,
                                                   const ObserveResults* observe = nullptr);
 // The first stage that crossed an untagged latency or error-rate threshold.
 BreakingPoint find_breaking_point(const RunReport& report);

@@ -69,15 +69,100 @@ void NameStats::merge(const NameStats& o) {
   for (const auto& [code, n] : o.status) status[code] += n;
   for (const auto& [reason, n] : o.failure_reasons) failure_reasons[reason] += n;
   latency.merge(o.latency);
+  for (const auto& [key, h] : o.splits) splits[key].merge(h);
+}
+
+CustomFigures& CustomFigures::operator=(const CustomFigures& o) {
+  if (this == &o) return *this;
+  kind = o.kind;
+  is_time = o.is_time;
+  samples = o.samples;
+  sum = o.sum;
+  nonzero = o.nonzero;
+  min = o.min;
+  max = o.max;
+  last = o.last;
+  last_ns = o.last_ns;
+  trend = o.trend ? std::make_unique<Histogram>(*o.trend) : nullptr;
+  return *this;
+}
+
+void CustomFigures::add_to_trend(double value) {
+  if (!trend) trend = std::make_unique<Histogram>();
+  const double scaled = value * 1000;
+  trend->record(scaled > 0 ? static_cast<uint64_t>(std::min(scaled + 0.5, 1.8e19)) : 0);
+}
+
+void CustomFigures::merge(const CustomFigures& o) {
+  if (o.samples == 0) return;
+  if (samples == 0) {
+    kind = o.kind;
+    is_time = o.is_time;
+  }
+  min = samples == 0 || o.min < min ? o.min : min;
+  max = samples == 0 || o.max > max ? o.max : max;
+  samples += o.samples;
+  sum += o.sum;
+  nonzero += o.nonzero;
+  if (o.last_ns >= last_ns) {
+    last = o.last;  // the latest value wins
+    last_ns = o.last_ns;
+  }
+  if (o.trend) {
+    if (!trend) trend = std::make_unique<Histogram>();
+    trend->merge(*o.trend);
+  }
+}
+
+std::string NameKey::label() const {
+  if (tags.empty()) return name;
+  std::string out = name + " {";
+  for (size_t i = 0; i < tags.size(); ++i) {
+    out += (i ? ", " : "") + tags[i].first + "=" + tags[i].second;
+  }
+  return out + "}";
+}
+
+const std::string* NameKey::tag(std::string_view key) const {
+  for (const auto& [k, v] : tags) {
+    if (k == key) return &v;
+  }
+  return nullptr;
 }
 
 void ScenarioStats::merge(const ScenarioStats& o) {
   if (stages.size() < o.stages.size()) stages.resize(o.stages.size());
   for (size_t i = 0; i < o.stages.size(); ++i) stages[i].merge(o.stages[i]);
-  for (const auto& [name, stats] : o.names) {
-    // Past the cap, names this side has not seen fold into "other".
-    bool known = names.count(name) != 0;
-    names[known || names.size() < WorkerStats::kMaxNames ? name : "other"].merge(stats);
+  // Past the caps, names this side has not seen fold into "other", and tag sets into their
+  // name without tags (as the workers fold them).
+  std::set<std::string_view> seen_names;
+  size_t tagged = 0;
+  for (const auto& [key, stats] : names) {
+    seen_names.insert(key.name);
+    tagged += key.tags.empty() ? 0 : 1;
+  }
+  for (const auto& [key, stats] : o.names) {
+    auto it = names.find(key);
+    if (it == names.end()) {
+      NameKey folded = key;
+      if (!seen_names.count(key.name) && seen_names.size() >= WorkerStats::kMaxNames) {
+        folded = NameKey("other");
+      } else if (!key.tags.empty() && tagged >= WorkerStats::kMaxTagSets) {
+        folded = NameKey(key.name);
+        capped_tags.insert("");
+      }
+      it = names.try_emplace(std::move(folded)).first;
+      if (!it->first.tags.empty()) ++tagged;
+      seen_names.insert(it->first.name);
+    }
+    it->second.merge(stats);
+  }
+  capped_tags.insert(o.capped_tags.begin(), o.capped_tags.end());
+  for (const auto& [key, figures] : o.custom) {
+    auto it = custom.find(key);
+    if (it == custom.end())
+      it = custom.emplace(key, CustomFigures(figures.kind, figures.is_time)).first;
+    it->second.merge(figures);
   }
   iterations += o.iterations;
   dropped_iterations += o.dropped_iterations;
@@ -86,6 +171,7 @@ void ScenarioStats::merge(const ScenarioStats& o) {
   vus_max += o.vus_max;  // likewise
   stage = std::max(stage, o.stage);
   target += o.target;  // each worker drives its share of the target
+  iteration_duration.merge(o.iteration_duration);
 }
 
 void Http2Stats::merge(const Http2Stats& o) {
@@ -128,6 +214,8 @@ void WorkerStats::merge(const WorkerStats& o) {
   connect_time.merge(o.connect_time);
   tls_time.merge(o.tls_time);
   waiting.merge(o.waiting);
+  blocked.merge(o.blocked);
+  receiving.merge(o.receiving);
   req_per_sec.merge(o.req_per_sec);
 
   if (scenarios.size() < o.scenarios.size()) scenarios.resize(o.scenarios.size());

@@ -8,7 +8,10 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <memory>
+#include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "results/histogram.h"
@@ -79,6 +82,58 @@ struct StageStats {
   void merge(const StageStats& o);
 };
 
+// The request timings a sub-metric can split.
+enum class RequestTrend : uint8_t {
+  kDuration,   // http_req_duration
+  kWaiting,    // http_req_waiting
+  kBlocked,    // http_req_blocked
+  kReceiving,  // http_req_receiving
+};
+
+// A request timing kept per request name only because a [thresholds] key asks for it (k6's
+// sub-metrics): http_req_duration by status or by expected response, the other timings under
+// any request filter.
+struct RequestSplit {
+  RequestTrend trend = RequestTrend::kDuration;  // which timing
+  int status = -1;                               // only responses with this status code; -1 = any
+  int expected = -1;  // 1: only status < 400 (k6's expected_response:true), 0: only >= 400, -1: any
+
+  // The key of its figures in NameStats::splits.
+  uint32_t key() const {
+    return static_cast<uint32_t>(trend) << 16 | static_cast<uint32_t>(status + 1) << 2 |
+           static_cast<uint32_t>(expected + 1);
+  }
+  bool matches(int code) const {
+    return (status < 0 || code == status) && (expected < 0 || (code < 400) == (expected == 1));
+  }
+  bool operator==(const RequestSplit&) const = default;
+};
+
+// Tags a script attaches to a request (pelt.tag, or a tags table request() returns): pairs
+// sorted by key, each key once.
+using TagSet = std::vector<std::pair<std::string, std::string>>;
+
+// A tag as the request path sees it, before it is copied (key, value).
+using TagView = std::pair<std::string_view, std::string_view>;
+
+// Where a request's figures are kept: its name and the tags its script attached. Converts from
+// a plain name (no tags), so names["home"] reads as before.
+struct NameKey {
+  std::string name;  // request name (pelt.name / route template)
+  TagSet tags;       // per-request tags, sorted by key; empty for most requests
+
+  NameKey() = default;
+  NameKey(std::string n) : name(std::move(n)) {}  // NOLINT: a plain name converts
+  NameKey(const char* n) : name(n) {}             // NOLINT: a plain name converts
+  NameKey(std::string n, TagSet t) : name(std::move(n)), tags(std::move(t)) {}
+  auto operator<=>(const NameKey&) const = default;
+  bool operator==(const NameKey&) const = default;
+  // "home", or "home {kind=api, tier=gold}" with tags.
+  std::string label() const;
+  // The tag's value, or null.
+  const std::string* tag(std::string_view key) const;
+};
+
 // Figures for one request name (pelt.name / route template) within a scenario.
 struct NameStats {
   std::string method;                               // method of the first request with this name
@@ -86,14 +141,75 @@ struct NameStats {
   std::map<int, uint64_t> status;                   // responses by status code
   std::map<std::string, uint64_t> failure_reasons;  // failures by reason label
   Histogram latency;                                // request duration, microseconds
+  std::map<uint32_t, Histogram> splits;  // declared sub-metrics by RequestSplit::key(), us
 
   void merge(const NameStats& o);
+};
+
+// k6's four kinds of custom metric (pelt.counter, pelt.gauge, pelt.rate, pelt.trend).
+enum class CustomKind : uint8_t {
+  kCounter,  // a sum of the values added
+  kGauge,    // the latest value (and the smallest and largest)
+  kRate,     // the share of values that were not 0 (true)
+  kTrend,    // a distribution of the values
+};
+
+// A custom metric as a script defines it.
+struct CustomMetricInfo {
+  std::string name;                        // e.g. "waiting_time"
+  CustomKind kind = CustomKind::kCounter;  // its kind
+  bool is_time = false;                    // a trend of durations in milliseconds
+};
+
+// Figures of one custom metric under one tag set, on one worker or merged.
+struct CustomFigures {
+  CustomKind kind = CustomKind::kCounter;  // the metric's kind
+  bool is_time = false;                    // a trend of durations in milliseconds
+  uint64_t samples = 0;                    // values added
+  double sum = 0;                          // their sum (a counter's total)
+  uint64_t nonzero = 0;                    // rate: values that were not 0
+  double min = 0;                          // smallest value (when samples > 0)
+  double max = 0;                          // largest value (when samples > 0)
+  double last = 0;                         // gauge: the latest value
+  uint64_t last_ns = 0;                    // gauge: when it was set, monotonic ns
+  // Trend: the values x 1000 (microseconds for times; 0.001 units otherwise, below 0 as 0),
+  // allocated at the first value.
+  std::unique_ptr<Histogram> trend;
+
+  CustomFigures() = default;
+  CustomFigures(CustomKind k, bool time) : kind(k), is_time(time) {}
+  CustomFigures(const CustomFigures& o) { *this = o; }
+  CustomFigures& operator=(const CustomFigures& o);
+  CustomFigures(CustomFigures&&) = default;
+  CustomFigures& operator=(CustomFigures&&) = default;
+  // One value at now_ns (read by gauges only).
+  void add(double value, uint64_t now_ns) {
+    if (value != value) return;  // NaN
+    min = samples == 0 || value < min ? value : min;
+    max = samples == 0 || value > max ? value : max;
+    ++samples;
+    sum += value;
+    if (kind == CustomKind::kRate && value != 0) ++nonzero;
+    if (kind == CustomKind::kGauge) {
+      last = value;
+      last_ns = now_ns;
+    }
+    if (kind == CustomKind::kTrend) add_to_trend(value);
+  }
+  void merge(const CustomFigures& o);
+
+ private:
+  void add_to_trend(double value);
 };
 
 // Figures for one scenario.
 struct ScenarioStats {
   std::vector<StageStats> stages;          // indexed by stage
-  std::map<std::string, NameStats> names;  // by request name (capped, overflow folds into "other")
+  // By request name and tags (kMaxNames names, then "other"; kMaxTagValues values per tag key,
+  // then "other"; kMaxTagSets tagged entries, then the name without tags).
+  std::map<NameKey, NameStats> names;
+  std::set<std::string> capped_tags;       // tag keys that reached kMaxTagValues ("" for
+                                           // kMaxTagSets)
   uint64_t iterations = 0;                 // iterations (request/response cycles) finished
   uint64_t dropped_iterations = 0;         // arrival-rate iterations that could not start
   uint64_t interrupted_iterations = 0;     // iterations cut unfinished (graceful_stop or
@@ -102,6 +218,9 @@ struct ScenarioStats {
   uint32_t vus_max = 0;                    // VUs allocated at the time of the snapshot
   uint32_t stage = 0;                      // current stage index
   double target = 0;                       // current target: VUs, or requests/s for arrival rate
+  Histogram iteration_duration;            // iteration start to end, think time included, us
+  // Custom metrics by name (NameKey::name) and tag set (capped as request tags are).
+  std::map<NameKey, CustomFigures> custom;
 
   void merge(const ScenarioStats& o);
 };
@@ -138,6 +257,8 @@ struct Http2Stats {
 struct WorkerStats {
   static constexpr size_t kMaxSamples = 5;   // error messages kept per kind
   static constexpr size_t kMaxNames = 100;   // distinct request names per scenario
+  static constexpr size_t kMaxTagValues = 100;  // distinct values per request tag, per scenario
+  static constexpr size_t kMaxTagSets = 400;    // tagged (name, tags) entries per scenario
   static constexpr size_t kStatusCodes = 1000;  // status codes counted one by one: 0..999
 
   Ledger ledger;             // what became of every request sent
@@ -160,6 +281,8 @@ struct WorkerStats {
   Histogram connect_time;  // TCP connect, us
   Histogram tls_time;      // TLS handshake, us
   Histogram waiting;       // send to first response byte, us
+  Histogram blocked;       // waiting for a usable connection before the send, per request, us
+  Histogram receiving;     // first response byte to the complete response, us
   Histogram req_per_sec;   // per-thread requests/s, sampled every 100 ms (wrk's Req/Sec)
 
   std::vector<ScenarioStats> scenarios;      // indexed like the plan's scenarios

@@ -15,6 +15,10 @@ namespace pelt {
 // The version of the JSON document; bump it when a field changes meaning or goes away.
 inline constexpr const char* kSummarySchema = "pelt.summary/v2";
 
+// What a capped request tag of a scenario means (ScenarioStats::capped_tags; "" is the cap on
+// tag sets), for the summaries.
+std::string capped_tag_note(const std::string& scenario, const std::string& tag);
+
 // wrk's "Running ..." header lines, printed when the run starts.
 void print_wrk_header(std::FILE* out, const RunInfo& info);
 // wrk's lines, byte for byte where wrk prints them, then pelt's additions.

@@ -14,20 +14,66 @@ namespace {
 using nlohmann::json;
 
 double ms(uint64_t us) { return static_cast<double>(us) / 1000.0; }
+// A percentile in ms, interpolated as k6 does while the histogram holds few samples.
+double q_ms(const Histogram& h, double p) {
+  return h.quantile(p) / 1000.0;
+}
 
 json histogram_ms(const Histogram& h) {
   json j;
   j["count"] = h.count();
   j["avg"] = h.mean() / 1000.0;
   j["min"] = ms(h.min());
-  j["med"] = ms(h.percentile(50));
+  j["med"] = q_ms(h, 50);
   j["max"] = ms(h.max());
   j["stdev"] = h.stdev() / 1000.0;
-  j["p90"] = ms(h.percentile(90));
-  j["p95"] = ms(h.percentile(95));
-  j["p99"] = ms(h.percentile(99));
-  j["p99_9"] = ms(h.percentile(99.9));
-  j["p99_99"] = ms(h.percentile(99.99));
+  j["p90"] = q_ms(h, 90);
+  j["p95"] = q_ms(h, 95);
+  j["p99"] = q_ms(h, 99);
+  j["p99_9"] = q_ms(h, 99.9);
+  j["p99_99"] = q_ms(h, 99.99);
+  return j;
+}
+
+const char* kind_name(CustomKind kind) {
+  switch (kind) {
+    case CustomKind::kCounter:
+      return "counter";
+    case CustomKind::kGauge:
+      return "gauge";
+    case CustomKind::kRate:
+      return "rate";
+    case CustomKind::kTrend:
+      return "trend";
+  }
+  return "counter";
+}
+
+// A custom metric's figures: as the built-in metrics of its kind, plus what it is.
+json custom_json(const CustomFigures& f, CustomKind kind, bool is_time, double secs) {
+  json j;
+  switch (kind) {
+    case CustomKind::kTrend:
+      // (values are kept x 1000: histogram_ms gives them in ms for times, else in their unit)
+      j = histogram_ms(f.trend ? *f.trend : Histogram());
+      break;
+    case CustomKind::kRate:
+      j = {{"rate",
+            f.samples ? static_cast<double>(f.nonzero) / static_cast<double>(f.samples) : 0.0},
+           {"passes", f.nonzero},
+           {"fails", f.samples - f.nonzero},
+           {"total", f.samples}};
+      break;
+    case CustomKind::kCounter:
+      j = {{"count", f.sum}, {"rate", f.sum / secs}};
+      break;
+    case CustomKind::kGauge:
+      j = {{"value", f.last}, {"min", f.samples ? f.min : 0.0}, {"max", f.samples ? f.max : 0.0}};
+      break;
+  }
+  j["custom"] = true;
+  j["kind"] = kind_name(kind);
+  j["is_time"] = is_time;
   return j;
 }
 
@@ -78,8 +124,25 @@ json metrics_json(const RunReport& r) {
         break;
     }
   }
+  for (const CustomMetricInfo& info : r.info.custom_metrics) {
+    m[info.name] =
+        custom_json(read_custom(custom_metric_def(info), all), info.kind, info.is_time, secs);
+  }
   return m;
 }
+
+}  // namespace
+
+std::string capped_tag_note(const std::string& scenario, const std::string& tag) {
+  if (tag.empty()) {
+    return "scenario " + scenario + ": more than " + std::to_string(WorkerStats::kMaxTagSets) +
+           " request tag sets; requests with new ones count under their name alone";
+  }
+  return "scenario " + scenario + ": request tag \"" + tag + "\" had more than " +
+         std::to_string(WorkerStats::kMaxTagValues) + " values; later ones count as \"other\"";
+}
+
+namespace {
 
 json stages_json(const RunReport& r, size_t si) {
   const ScenarioStats& sc = r.stats.scenarios[si];
@@ -90,20 +153,22 @@ json stages_json(const RunReport& r, size_t si) {
     const StageInfo& stage = info.stages[st];
     const double len = r.stage_seconds(si, st);
     const uint64_t n = ss.requests.ended();
-    stages.push_back({{"index", st},
-                      {"target", stage.target},
-                      {"target_unit", info.arrival_rate ? "iterations/s" : "vus"},
-                      {"start_seconds", seconds(stage.start)},
-                      {"duration_seconds", seconds(stage.length)},
-                      {"ran_seconds", len},
-                      {"requests", n},
-                      {"rps", len > 0 ? static_cast<double>(n) / len : 0.0},
-                      {"failed", ss.requests.failed()},
-                      {"error_rate", n ? static_cast<double>(ss.requests.failed()) / static_cast<double>(n) : 0.0},
-                      {"dropped_iterations", ss.dropped_iterations},
-                      {"p50_ms", ms(ss.latency.percentile(50))},
-                      {"p95_ms", ms(ss.latency.percentile(95))},
-                      {"p99_ms", ms(ss.latency.percentile(99))}});
+    stages.push_back(
+        {{"index", st},
+         {"target", stage.target},
+         {"target_unit", info.arrival_rate ? "iterations/s" : "vus"},
+         {"start_seconds", seconds(stage.start)},
+         {"duration_seconds", seconds(stage.length)},
+         {"ran_seconds", len},
+         {"requests", n},
+         {"rps", len > 0 ? static_cast<double>(n) / len : 0.0},
+         {"failed", ss.requests.failed()},
+         {"error_rate",
+          n ? static_cast<double>(ss.requests.failed()) / static_cast<double>(n) : 0.0},
+         {"dropped_iterations", ss.dropped_iterations},
+         {"p50_ms", q_ms(ss.latency, 50)},
+         {"p95_ms", q_ms(ss.latency, 95)},
+         {"p99_ms", q_ms(ss.latency, 99)}});
     if (r.observe) stages.back()["observe"] = observe_stage_json(*r.observe, si, st);
   }
   return stages;
@@ -170,6 +235,7 @@ json build_summary_json(const RunReport& r) {
   j["abort_reason"] = r.abort_reason;
   j["thresholds_ok"] = r.thresholds_ok;
   json th = json::array();
+  json warnings = json::array();  // what the reader should know about the figures
   for (const ThresholdOutcome& t : r.thresholds) {
     th.push_back({{"metric", t.config->metric},
                   {"key", t.config->key},
@@ -178,8 +244,13 @@ json build_summary_json(const RunReport& r) {
                   {"has_data", t.result.has_data},
                   {"observed", t.result.observed},
                   {"text", t.result.text},
+                  {"warning", t.result.warning},
                   {"abort_on_fail", t.config->abort_on_fail},
                   {"tags", t.config->tags}});
+    if (!t.result.warning.empty()) {
+      warnings.push_back("threshold " + t.config->key + " " + t.config->expression + ": " +
+                         t.result.warning);
+    }
   }
   j["thresholds"] = th;
   j["metrics"] = metrics_json(r);
@@ -229,11 +300,14 @@ json build_summary_json(const RunReport& r) {
   for (size_t si = 0; si < s.scenarios.size() && si < info.scenarios.size(); ++si) {
     const ScenarioStats& sc = s.scenarios[si];
     const ScenarioInfo& sinfo = info.scenarios[si];
-    for (const auto& [name, ns] : sc.names) {
+    for (const auto& [key, ns] : sc.names) {
       json st = json::object();
       for (const auto& [code, n] : ns.status) st[std::to_string(code)] = n;
+      json tags = json::object();
+      for (const auto& [k, v] : key.tags) tags[k] = v;
       names.push_back({{"scenario", sinfo.name},
-                       {"name", name},
+                       {"name", key.name},
+                       {"tags", tags},
                        {"method", ns.method},
                        {"requests", ns.requests.ended()},
                        {"failed", ns.requests.failed()},
@@ -249,10 +323,29 @@ json build_summary_json(const RunReport& r) {
                          {"interrupted_iterations", sc.interrupted_iterations},
                          {"vus_max", sc.vus_max},
                          {"tags", sinfo.tags},
+                         {"capped_tags", sc.capped_tags},
                          {"stages", stages_json(r, si)}});
+    for (const std::string& tag : sc.capped_tags) {
+      warnings.push_back(capped_tag_note(sinfo.name, tag));
+    }
   }
+  // The scripts' own metrics by scenario and tag set.
+  json custom = json::array();
+  for (size_t si = 0; si < s.scenarios.size() && si < info.scenarios.size(); ++si) {
+    for (const auto& [key, f] : s.scenarios[si].custom) {
+      json tags = json::object();
+      for (const auto& [k, v] : key.tags) tags[k] = v;
+      json entry = custom_json(f, f.kind, f.is_time, std::max(r.elapsed_seconds, 1e-9));
+      entry["scenario"] = info.scenarios[si].name;
+      entry["name"] = key.name;
+      entry["tags"] = tags;
+      custom.push_back(entry);
+    }
+  }
+  j["custom_metrics"] = custom;
   j["names"] = names;
   j["scenarios"] = scenarios;
+  j["warnings"] = warnings;
   const BreakingPoint& bp = r.breaking_point;
   if (bp.found) {
     const ScenarioInfo& sc = info.scenarios[bp.scenario];

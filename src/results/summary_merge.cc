@@ -233,7 +233,8 @@ bool merge_summaries(const std::vector<MergeSource>& inputs, bool allow_partial,
   report->elapsed_seconds = static_cast<double>(end_ms - start_ms) / 1000.0;
   report->ended_at = from_unix_ms(end_ms);
   report->index_scenarios();
-  report->thresholds = evaluate_thresholds(info, report->stats, report->elapsed_seconds);
+  report->thresholds =
+      evaluate_thresholds(info, report->stats, report->elapsed_seconds, ThresholdPhase::kEnd);
   for (const ThresholdOutcome& o : report->thresholds)
     report->thresholds_ok = report->thresholds_ok && o.result.ok;
   report->breaking_point = find_breaking_point(*report);

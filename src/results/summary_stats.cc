@@ -28,15 +28,69 @@ void read_histogram(const json& j, Histogram& h) {
   }
 }
 
-constexpr const char* kHistograms[] = {"latency",  "service", "send_lag",   "connect_time",
-                                       "tls_time", "waiting", "req_per_sec"};
+constexpr const char* kHistograms[] = {"latency",  "service", "send_lag",    "connect_time",
+                                       "tls_time", "waiting", "req_per_sec", "blocked",
+                                       "receiving"};
+// Histograms a summary from an older pelt may lack (read as empty).
+constexpr size_t kFirstOptionalHistogram = 7;
 
 Histogram WorkerStats::*histogram_member(size_t i) {
   static Histogram WorkerStats::*const kMembers[] = {
       &WorkerStats::latency,      &WorkerStats::service,  &WorkerStats::send_lag,
       &WorkerStats::connect_time, &WorkerStats::tls_time, &WorkerStats::waiting,
-      &WorkerStats::req_per_sec};
+      &WorkerStats::req_per_sec,  &WorkerStats::blocked,  &WorkerStats::receiving};
   return kMembers[i];
+}
+
+constexpr const char* kCustomKinds[] = {"counter", "gauge", "rate", "trend"};
+
+json tags_json(const TagSet& tags) {
+  json o = json::object();
+  for (const auto& [k, v] : tags) o[k] = v;
+  return o;
+}
+
+// Tags as written by tags_json (an object; its keys come back sorted, as a TagSet keeps them).
+TagSet read_tags(const json& j) {
+  TagSet tags;
+  for (const auto& [k, v] : j.items()) tags.emplace_back(k, v.get<std::string>());
+  return tags;
+}
+
+json custom_json(const NameKey& key, const CustomFigures& f) {
+  json o = {{"name", key.name},
+            {"tags", tags_json(key.tags)},
+            {"kind", kCustomKinds[static_cast<size_t>(f.kind)]},
+            {"is_time", f.is_time},
+            {"samples", f.samples},
+            {"sum", f.sum},
+            {"nonzero", f.nonzero},
+            {"min", f.min},
+            {"max", f.max},
+            {"last", f.last},
+            {"last_ns", f.last_ns}};
+  if (f.trend) o["trend"] = f.trend->encode();
+  return o;
+}
+
+void read_custom(const json& j, std::map<NameKey, CustomFigures>& out) {
+  const std::string kind = j.at("kind").get<std::string>();
+  size_t k = 0;
+  while (k < std::size(kCustomKinds) && kind != kCustomKinds[k]) ++k;
+  if (k == std::size(kCustomKinds)) throw std::runtime_error("bad custom metric kind " + kind);
+  CustomFigures f(static_cast<CustomKind>(k), j.at("is_time").get<bool>());
+  f.samples = j.at("samples").get<uint64_t>();
+  f.sum = j.at("sum").get<double>();
+  f.nonzero = j.at("nonzero").get<uint64_t>();
+  f.min = j.at("min").get<double>();
+  f.max = j.at("max").get<double>();
+  f.last = j.at("last").get<double>();
+  f.last_ns = j.at("last_ns").get<uint64_t>();
+  if (j.contains("trend")) {
+    f.trend = std::make_unique<Histogram>();
+    read_histogram(j.at("trend"), *f.trend);
+  }
+  out[NameKey(j.at("name").get<std::string>(), read_tags(j.at("tags")))] = std::move(f);
 }
 
 }  // namespace
@@ -80,23 +134,34 @@ json stats_to_json(const WorkerStats& s) {
       stages.push_back(o);
     }
     json names = json::array();
-    for (const auto& [name, ns] : sc.names) {
+    for (const auto& [key, ns] : sc.names) {
       json o = requests_json(ns.requests);
-      o["name"] = name;
+      o["name"] = key.name;
+      if (!key.tags.empty()) o["tags"] = tags_json(key.tags);
       o["method"] = ns.method;
       json codes = json::object();
       for (const auto& [code, n] : ns.status) codes[std::to_string(code)] = n;
       o["status"] = codes;
       o["failure_reasons"] = ns.failure_reasons;
       o["latency_us"] = ns.latency.encode();
+      if (!ns.splits.empty()) {
+        json splits = json::object();
+        for (const auto& [split, h] : ns.splits) splits[std::to_string(split)] = h.encode();
+        o["splits_us"] = splits;
+      }
       names.push_back(o);
     }
+    json custom = json::array();
+    for (const auto& [key, f] : sc.custom) custom.push_back(custom_json(key, f));
     scenarios.push_back({{"iterations", sc.iterations},
                          {"dropped_iterations", sc.dropped_iterations},
                          {"interrupted_iterations", sc.interrupted_iterations},
                          {"vus_max", sc.vus_max},
                          {"stages", stages},
-                         {"names", names}});
+                         {"names", names},
+                         {"iteration_duration_us", sc.iteration_duration.encode()},
+                         {"capped_tags", sc.capped_tags},
+                         {"custom", custom}});
   }
   j["scenarios"] = scenarios;
   json checks = json::array();
@@ -136,8 +201,10 @@ bool stats_from_json(const json& j, WorkerStats& s, std::string& error) {
       s.status[c] = n.get<uint64_t>();
     }
     const json& hist = j.at("histograms_us");
-    for (size_t i = 0; i < std::size(kHistograms); ++i)
+    for (size_t i = 0; i < std::size(kHistograms); ++i) {
+      if (i >= kFirstOptionalHistogram && !hist.contains(kHistograms[i])) continue;
       read_histogram(hist.at(kHistograms[i]), s.*histogram_member(i));
+    }
     s.scenarios.clear();
     for (const json& sj : j.at("scenarios")) {
       ScenarioStats sc;
@@ -160,7 +227,20 @@ bool stats_from_json(const json& j, WorkerStats& s, std::string& error) {
           ns.status[std::stoi(code)] = n.get<uint64_t>();
         ns.failure_reasons = nj.at("failure_reasons").get<std::map<std::string, uint64_t>>();
         read_histogram(nj.at("latency_us"), ns.latency);
-        sc.names[nj.at("name").get<std::string>()] = std::move(ns);
+        if (nj.contains("splits_us")) {
+          for (const auto& [split, h] : nj.at("splits_us").items())
+            read_histogram(h, ns.splits[static_cast<uint32_t>(std::stoul(split))]);
+        }
+        NameKey key(nj.at("name").get<std::string>(),
+                    nj.contains("tags") ? read_tags(nj.at("tags")) : TagSet{});
+        sc.names[std::move(key)] = std::move(ns);
+      }
+      if (sj.contains("iteration_duration_us"))
+        read_histogram(sj.at("iteration_duration_us"), sc.iteration_duration);
+      if (sj.contains("capped_tags"))
+        sc.capped_tags = sj.at("capped_tags").get<std::set<std::string>>();
+      if (sj.contains("custom")) {
+        for (const json& cj : sj.at("custom")) read_custom(cj, sc.custom);
       }
       s.scenarios.push_back(std::move(sc));
     }

@@ -23,6 +23,10 @@ void print_stats_row(std::FILE* out, const char* name, double mean, double stdev
 std::string fmt_time(double us) { return format_time_us(us); }
 std::string fmt_metric(double n) { return format_metric(n); }
 std::string time_us(uint64_t us) { return format_time_us(static_cast<double>(us)); }
+// A percentile, interpolated as k6 does while the histogram holds few samples.
+std::string q_us(const Histogram& h, double p) {
+  return format_time_us(h.quantile(p));
+}
 
 std::string dots(const std::string& name, size_t width = 28) {
   std::string s = name;
@@ -140,6 +144,98 @@ void print_http2(std::FILE* out, const Http2Stats& h) {
   if (!events.empty()) std::fprintf(out, "    %s\n", events.c_str());
 }
 
+// A metric's figures over a selection, k6-style: a trend's avg min med max p(90) p(95), a
+// rate's share, a counter's count and rate, a gauge's value.
+std::string custom_figures_text(const MetricDef& def, const Selection& sel, double secs);
+
+std::string figures(const MetricDef& def, const Selection& sel, double secs) {
+  if (def.custom) return custom_figures_text(def, sel, secs);
+  char buf[256];
+  switch (def.type) {
+    case MetricType::kTrend: {
+      const Histogram h = read_trend(def, sel);
+      if (h.count() == 0) return "no data";
+      std::snprintf(buf, sizeof(buf), "avg=%s min=%s med=%s max=%s p(90)=%s p(95)=%s",
+                    format_time_us(h.mean()).c_str(), time_us(h.min()).c_str(), q_us(h, 50).c_str(),
+                    time_us(h.max()).c_str(), q_us(h, 90).c_str(), q_us(h, 95).c_str());
+      break;
+    }
+    case MetricType::kRate: {
+      const RateParts p = read_rate(def, sel);
+      if (p.total == 0) return "no data";
+      std::snprintf(buf, sizeof(buf), "%.2f%%  %llu of %llu", percent(p.part, p.total),
+                    static_cast<ull>(p.part), static_cast<ull>(p.total));
+      break;
+    }
+    case MetricType::kCounter: {
+      const uint64_t n = read_counter(def, sel);
+      std::snprintf(buf, sizeof(buf), "%llu  %.2f/s", static_cast<ull>(n),
+                    static_cast<double>(n) / secs);
+      break;
+    }
+    case MetricType::kGauge:
+      std::snprintf(buf, sizeof(buf), "%llu", static_cast<ull>(read_gauge(def, sel)));
+      break;
+  }
+  return buf;
+}
+
+// A script's own metric: a trend in its unit (ms for times), a counter's sum, a gauge's
+// latest value with the smallest and largest, a rate's share.
+std::string custom_figures_text(const MetricDef& def, const Selection& sel, double secs) {
+  const CustomFigures f = read_custom(def, sel);
+  if (f.samples == 0) return "no data";
+  char buf[256];
+  auto value = [&](double scaled) {  // trend values are kept x 1000
+    char v[64];
+    if (def.is_time) return format_time_us(scaled);
+    std::snprintf(v, sizeof(v), "%g", scaled / 1000);
+    return std::string(v);
+  };
+  switch (def.type) {
+    case MetricType::kTrend: {
+      const Histogram h = f.trend ? *f.trend : Histogram();
+      std::snprintf(buf, sizeof(buf), "avg=%s min=%s med=%s max=%s p(90)=%s p(95)=%s",
+                    value(h.mean()).c_str(), value(static_cast<double>(h.min())).c_str(),
+                    value(h.quantile(50)).c_str(), value(static_cast<double>(h.max())).c_str(),
+                    value(h.quantile(90)).c_str(), value(h.quantile(95)).c_str());
+      break;
+    }
+    case MetricType::kRate:
+      std::snprintf(buf, sizeof(buf), "%.2f%%  %llu of %llu", percent(f.nonzero, f.samples),
+                    static_cast<ull>(f.nonzero), static_cast<ull>(f.samples));
+      break;
+    case MetricType::kCounter:
+      std::snprintf(buf, sizeof(buf), "%g  %.2f/s", f.sum, f.sum / secs);
+      break;
+    case MetricType::kGauge:
+      std::snprintf(buf, sizeof(buf), "%g  min=%g max=%g", f.last, f.min, f.max);
+      break;
+  }
+  return buf;
+}
+
+// The sub-metrics [thresholds] names for `metric` (every one left when metric is empty), one
+// line each, under the metric's own line.
+void print_submetrics(std::FILE* out, const RunReport& r, std::string_view metric,
+                      std::vector<bool>& printed, double secs) {
+  const MetricSource source = r.source();
+  for (size_t i = 0; i < r.info.submetrics.size(); ++i) {
+    const SubmetricConfig& sub = r.info.submetrics[i];
+    if (printed[i] || (!metric.empty() && sub.metric != metric)) continue;
+    printed[i] = true;
+    if (!metric.empty() && sub.tags.empty()) continue;  // the metric's own line
+    const std::optional<MetricDef> def = find_metric(sub.metric, source);
+    if (!def) continue;
+    Selection sel;
+    const bool any = select(sub.tags, source, sel);
+    std::string label = sub.key;
+    if (!metric.empty()) label = "  " + label.substr(std::min(label.size(), sub.metric.size()));
+    std::fprintf(out, "  %s %s\n", dots(label).c_str(),
+                 any ? figures(*def, sel, secs).c_str() : "no data");
+  }
+}
+
 }  // namespace
 
 void print_wrk_header(std::FILE* out, const RunInfo& info) {
@@ -253,23 +349,43 @@ void print_run_summary(std::FILE* out, const RunReport& r) {
     std::fprintf(out, "\n  thresholds\n");
     for (const ThresholdOutcome& th : r.thresholds) {
       std::fprintf(out, "    %s %-40s %-16s %s\n", th.result.ok ? "\xE2\x9C\x93" : "\xE2\x9C\x97",
-                   th.config->key.c_str(), th.config->expression.c_str(),
-                   th.result.has_data ? th.result.text.c_str() : "no data");
+                   th.config->key.c_str(), th.config->expression.c_str(), th.result.text.c_str());
+    }
+    for (const ThresholdOutcome& th : r.thresholds) {
+      if (th.result.warning.empty()) continue;
+      std::fprintf(out, "    warning: %s %s %s\n", th.config->key.c_str(),
+                   th.config->expression.c_str(), th.result.warning.c_str());
     }
   }
 
   std::fprintf(out, "\n");
+  std::vector<bool> printed(r.info.submetrics.size(), false);
+  const MetricSource source = r.source();
+  Selection all;
+  select({}, source, all);
+  // A trend's line, when it has samples (with its sub-metrics).
+  auto trend_line = [&](const char* name) {
+    const MetricDef& def = *find_metric(name);
+    if (read_trend(def, all).count() == 0) return;
+    std::fprintf(out, "  %s %s\n", dots(name).c_str(), figures(def, all, secs).c_str());
+    print_submetrics(out, r, name, printed, secs);
+  };
   std::fprintf(out, "  %s %llu  %.2f/s\n", dots("http_reqs").c_str(), static_cast<ull>(t.http_reqs),
                static_cast<double>(t.http_reqs) / secs);
+  print_submetrics(out, r, "http_reqs", printed, secs);
   const Histogram& h = s.latency;
   std::fprintf(out, "  %s avg=%s min=%s med=%s max=%s p(90)=%s p(95)=%s p(99)=%s\n",
                dots("http_req_duration").c_str(), format_time_us(h.mean()).c_str(),
-               time_us(h.min()).c_str(), time_us(h.percentile(50)).c_str(), time_us(h.max()).c_str(),
-               time_us(h.percentile(90)).c_str(), time_us(h.percentile(95)).c_str(),
-               time_us(h.percentile(99)).c_str());
+               time_us(h.min()).c_str(), q_us(h, 50).c_str(), time_us(h.max()).c_str(),
+               q_us(h, 90).c_str(), q_us(h, 95).c_str(), q_us(h, 99).c_str());
+  print_submetrics(out, r, "http_req_duration", printed, secs);
   std::fprintf(out, "  %s %.2f%%  %llu of %llu\n", dots("http_req_failed").c_str(),
                percent(t.http_failed, t.http_reqs), static_cast<ull>(t.http_failed),
                static_cast<ull>(t.http_reqs));
+  print_submetrics(out, r, "http_req_failed", printed, secs);
+  trend_line("http_req_blocked");
+  trend_line("http_req_waiting");
+  trend_line("http_req_receiving");
   if (t.check_total > 0) {
     std::fprintf(out, "  %s %.2f%%  %llu of %llu\n", dots("checks").c_str(),
                  percent(t.check_passes, t.check_total), static_cast<ull>(t.check_passes),
@@ -277,7 +393,10 @@ void print_run_summary(std::FILE* out, const RunReport& r) {
   }
   std::fprintf(out, "  %s %llu  %.2f/s\n", dots("iterations").c_str(), static_cast<ull>(t.iterations),
                static_cast<double>(t.iterations) / secs);
+  print_submetrics(out, r, "iterations", printed, secs);
+  trend_line("iteration_duration");
   std::fprintf(out, "  %s %llu\n", dots("dropped_iterations").c_str(), static_cast<ull>(t.dropped));
+  print_submetrics(out, r, "dropped_iterations", printed, secs);
   std::fprintf(out, "  %s %llu\n", dots("interrupted_iterations").c_str(), static_cast<ull>(t.interrupted));
   std::fprintf(out, "  %s %sB  %sB/s\n", dots("data_received").c_str(),
                format_binary(static_cast<double>(s.bytes_read)).c_str(),
@@ -291,22 +410,34 @@ void print_run_summary(std::FILE* out, const RunReport& r) {
   for (const ScenarioInfo& sc : r.info.scenarios) open_loop = open_loop || sc.arrival_rate;
   if (open_loop) {
     std::fprintf(out, "  %s p(50)=%s p(99)=%s max=%s\n", dots("send_lag").c_str(),
-                 time_us(s.send_lag.percentile(50)).c_str(), time_us(s.send_lag.percentile(99)).c_str(),
+                 q_us(s.send_lag, 50).c_str(), q_us(s.send_lag, 99).c_str(),
                  time_us(s.send_lag.max()).c_str());
   }
+  // The scripts' own metrics, by name.
+  for (const CustomMetricInfo& info : r.info.custom_metrics) {
+    const MetricDef def = custom_metric_def(info);
+    std::fprintf(out, "  %s %s\n", dots(info.name).c_str(), figures(def, all, secs).c_str());
+    print_submetrics(out, r, info.name, printed, secs);
+  }
+  print_submetrics(out, r, "", printed, secs);  // those of metrics without a line above
 
   // Per-name lines.
   std::fprintf(out, "\n  %-16s %-24s %-7s %10s %7s %10s %10s %10s\n", "scenario", "name", "method",
                "reqs", "fail%", "p50", "p95", "p99");
   for (size_t si = 0; si < s.scenarios.size() && si < r.info.scenarios.size(); ++si) {
-    for (const auto& [name, ns] : s.scenarios[si].names) {
+    for (const auto& [key, ns] : s.scenarios[si].names) {
+      const std::string name = key.label();
       if (ns.requests.ended() == 0) continue;
       std::fprintf(out, "  %-16s %-24s %-7s %10llu %6.2f%% %10s %10s %10s\n",
                    r.info.scenarios[si].name.c_str(), name.c_str(), ns.method.c_str(),
                    static_cast<ull>(ns.requests.ended()),
-                   percent(ns.requests.failed(), ns.requests.ended()),
-                   time_us(ns.latency.percentile(50)).c_str(), time_us(ns.latency.percentile(95)).c_str(),
-                   time_us(ns.latency.percentile(99)).c_str());
+                   percent(ns.requests.failed(), ns.requests.ended()), q_us(ns.latency, 50).c_str(),
+                   q_us(ns.latency, 95).c_str(), q_us(ns.latency, 99).c_str());
+    }
+  }
+  for (size_t si = 0; si < s.scenarios.size() && si < r.info.scenarios.size(); ++si) {
+    for (const std::string& tag : s.scenarios[si].capped_tags) {
+      std::fprintf(out, "  note: %s\n", capped_tag_note(r.info.scenarios[si].name, tag).c_str());
     }
   }
   if (!s.checks.empty()) {
@@ -329,13 +460,13 @@ void print_run_summary(std::FILE* out, const RunReport& r) {
       const StageInfo& stage = info.stages[st];
       const double len = r.stage_seconds(si, st);
       const uint64_t n = ss.requests.ended();
-      std::fprintf(out, "    %-3zu %-12s %-9s %-9s %10.1f %10s %10s %10s %7.2f%% %8llu%s\n", st + 1,
-                   stage_target_text(info, stage.target).c_str(),
-                   format_duration_short(stage.start).c_str(), format_duration_short(stage.length).c_str(),
-                   len > 0 ? static_cast<double>(n) / len : 0.0,
-                   time_us(ss.latency.percentile(50)).c_str(), time_us(ss.latency.percentile(95)).c_str(),
-                   time_us(ss.latency.percentile(99)).c_str(), percent(ss.requests.failed(), n),
-                   static_cast<ull>(ss.dropped_iterations), observe_cells(r, si, st).c_str());
+      std::fprintf(
+          out, "    %-3zu %-12s %-9s %-9s %10.1f %10s %10s %10s %7.2f%% %8llu%s\n", st + 1,
+          stage_target_text(info, stage.target).c_str(), format_duration_short(stage.start).c_str(),
+          format_duration_short(stage.length).c_str(), len > 0 ? static_cast<double>(n) / len : 0.0,
+          q_us(ss.latency, 50).c_str(), q_us(ss.latency, 95).c_str(), q_us(ss.latency, 99).c_str(),
+          percent(ss.requests.failed(), n), static_cast<ull>(ss.dropped_iterations),
+          observe_cells(r, si, st).c_str());
     }
   }
   const BreakingPoint& bp = r.breaking_point;

@@ -230,6 +230,62 @@ ThresholdResult no_data(const ThresholdExpr& expr) {
   return r;
 }
 
+// At the end, a filter that selects nothing (a typo in a tag value) never passes unnoticed.
+ThresholdResult finish(ThresholdResult r, const ThresholdConfig& threshold,
+                       const ThresholdInputs& in, bool end) {
+  if (!end) return r;
+  const std::string unmatched = unmatched_filters(threshold.tags, in, !r.has_data);
+  if (!r.has_data || !unmatched.empty()) {
+    r.warning = "selected no samples" + (unmatched.empty() ? "" : ": " + unmatched);
+  }
+  return r;
+}
+
+// "12.5" for a custom metric's values (a time trend's are in ms).
+std::string value_text(const MetricDef& metric, double v) {
+  return metric.is_time ? fmt::format("{:.2f}ms", v) : fmt::format("{:g}", v);
+}
+
+// A custom counter, gauge or trend (rates go the built-in way): fills r; leaves r.text empty
+// when there is nothing to compare during the run.
+void evaluate_custom(const MetricDef& metric, const Selection* sel, const ThresholdInputs& in,
+                     const ThresholdExpr& expr, bool end, ThresholdResult& r) {
+  const CustomFigures f = sel ? read_custom(metric, *sel) : CustomFigures();
+  const std::string label = aggregation_label(expr);
+  const Agg a = expr.aggregation;
+  r.has_data = f.samples != 0;
+  if (!r.has_data && !end) return;
+  switch (metric.type) {
+    case MetricType::kCounter:
+      if (a == Agg::kCount) {
+        r.observed = f.sum;
+        r.text = fmt::format("count={:g}", f.sum);
+      } else {
+        r.observed = in.elapsed_seconds > 0 ? f.sum / in.elapsed_seconds : 0;
+        r.text = fmt::format("rate={:.2f}/s", r.observed);
+      }
+      break;
+    case MetricType::kGauge:
+      r.observed = !r.has_data ? 0 : a == Agg::kMin ? f.min : a == Agg::kMax ? f.max : f.last;
+      r.text = fmt::format("{}={:g}", label, r.observed);
+      break;
+    case MetricType::kTrend: {
+      const Histogram h = f.trend ? *f.trend : Histogram();
+      const double scaled = a == Agg::kAvg   ? h.mean()
+                            : a == Agg::kMin ? static_cast<double>(h.min())
+                            : a == Agg::kMax ? static_cast<double>(h.max())
+                                             : h.quantile(a == Agg::kMed ? 50 : expr.percentile);
+      r.observed = scaled / 1000;  // values are kept x 1000
+      r.text = label + "=" + value_text(metric, r.observed);
+      break;
+    }
+    case MetricType::kRate:
+      break;
+  }
+  if (!r.has_data) r.text += ", no data";
+  r.ok = compare(r.observed, expr.op, expr.value);
+}
+
 }  // namespace
 
 bool parse_threshold(std::string_view text, ThresholdExpr& out, std::string& error,
@@ -262,6 +318,12 @@ bool check_metric_aggregation(const std::string& metric, const ThresholdExpr& ex
     error = "unknown metric '" + metric + "'";
     return false;
   }
+  return check_aggregation(*info, expr, error);
+}
+
+bool check_aggregation(const MetricDef& def, const ThresholdExpr& expr, std::string& error) {
+  const MetricDef* info = &def;
+  const std::string metric(def.name);
   const Agg a = expr.aggregation;
   const char* allowed = "";
   bool ok = false;
@@ -299,66 +361,94 @@ bool check_threshold_tags(const std::string& metric, const std::map<std::string,
   return check_tags(*info, tags, error);
 }
 
-ThresholdResult evaluate_threshold(const ThresholdConfig& threshold, const ThresholdInputs& in) {
+ThresholdResult evaluate_threshold(const ThresholdConfig& threshold, const ThresholdInputs& in,
+                                   ThresholdPhase phase) {
   if (is_observe_metric(threshold.metric)) return evaluate_observe_threshold(threshold, in.observe);
   const ThresholdExpr& expr = threshold.parsed;
   ThresholdResult r;
   std::string error;
-  if (!check_metric_aggregation(threshold.metric, expr, error) ||
-      !check_threshold_tags(threshold.metric, threshold.tags, error)) {
+  const std::optional<MetricDef> def = find_metric(threshold.metric, in);
+  if (!def) error = "unknown metric '" + threshold.metric + "'";
+  if (!def || !check_aggregation(*def, expr, error) || !check_tags(*def, threshold.tags, error)) {
     r.ok = false;  // a threshold that cannot be evaluated never passes silently
     r.text = error;
     return r;
   }
+  const bool end = phase == ThresholdPhase::kEnd;
   Selection sel;
-  if (!in.stats || !select(threshold.tags, in, sel)) return no_data(expr);
-  const MetricDef& metric = *find_metric(threshold.metric);
+  const bool selected = in.stats && select(threshold.tags, in, sel);
+  const MetricDef& metric = *def;
   const std::string label = aggregation_label(expr);
+  if (metric.custom && metric.type != MetricType::kRate) {
+    evaluate_custom(metric, selected ? &sel : nullptr, in, expr, end, r);
+    if (r.text.empty()) return no_data(expr);  // (during the run, without samples)
+    return finish(r, threshold, in, end);
+  }
+  // Without samples: during the run the threshold holds; at the end k6's rule applies.
+  bool verdict = true;  // compare r.observed (else the threshold holds)
   switch (metric.type) {
     case MetricType::kTrend: {
-      const Histogram h = read_trend(metric, sel);
-      if (h.count() == 0) return no_data(expr);
+      const Histogram h = selected ? read_trend(metric, sel) : Histogram();
+      r.has_data = h.count() != 0;
+      if (!r.has_data) {
+        if (!end) return no_data(expr);
+        r.text = fmt::format("{}=0.00ms, no data", label);  // k6: an empty trend reads 0
+        break;
+      }
       const Agg a = expr.aggregation;
-      const double us =
-          a == Agg::kAvg   ? h.mean()
-          : a == Agg::kMin ? static_cast<double>(h.min())
-          : a == Agg::kMax
-              ? static_cast<double>(h.max())
-              : static_cast<double>(h.percentile(a == Agg::kMed ? 50 : expr.percentile));
+      const double us = a == Agg::kAvg   ? h.mean()
+                        : a == Agg::kMin ? static_cast<double>(h.min())
+                        : a == Agg::kMax ? static_cast<double>(h.max())
+                                         : h.quantile(a == Agg::kMed ? 50 : expr.percentile);
       r.observed = us / 1000;
       r.text = fmt::format("{}={:.2f}ms", label, r.observed);
       break;
     }
     case MetricType::kRate: {
-      const RateParts parts = read_rate(metric, sel);
-      if (parts.total == 0) return no_data(expr);
+      const RateParts parts = selected ? read_rate(metric, sel) : RateParts{};
+      r.has_data = parts.total != 0;
+      if (!r.has_data) {
+        r.text = label + ": no data";  // k6: an empty rate holds
+        verdict = false;
+        break;
+      }
       r.observed = static_cast<double>(parts.part) / static_cast<double>(parts.total);
       r.text = fmt::format("rate={:.2f}% ({} of {})", r.observed * 100, parts.part, parts.total);
       break;
     }
     case MetricType::kCounter: {
-      const uint64_t n = read_counter(metric, sel);
+      // A count of zero is a measurement, but a filter that selects nothing has no data.
+      if (!selected && !end) return no_data(expr);
+      const uint64_t n = selected ? read_counter(metric, sel) : 0;
+      r.has_data = selected;
       if (expr.aggregation == Agg::kCount) {
         r.observed = static_cast<double>(n);
         r.text = fmt::format("count={}", n);
-      } else {
-        if (!(in.elapsed_seconds > 0)) return no_data(expr);
+      } else if (in.elapsed_seconds > 0) {
         r.observed = static_cast<double>(n) / in.elapsed_seconds;
         r.text = fmt::format("rate={:.2f}/s", r.observed);
+      } else {
+        if (!end) return no_data(expr);
+        r.has_data = false;
+        r.text = "rate=0.00/s, no data";
       }
       break;
     }
     case MetricType::kGauge: {
-      if (sel.scenarios.empty()) return no_data(expr);
+      r.has_data = selected && !sel.scenarios.empty();
+      if (!r.has_data) {
+        if (!end) return no_data(expr);
+        r.text = fmt::format("{}=0, no data", label);
+        break;
+      }
       const uint64_t n = read_gauge(metric, sel);
       r.observed = static_cast<double>(n);
       r.text = fmt::format("{}={}", label, n);
       break;
     }
   }
-  r.has_data = true;
-  r.ok = compare(r.observed, expr.op, expr.value);
-  return r;
+  r.ok = !verdict || compare(r.observed, expr.op, expr.value);
+  return finish(r, threshold, in, end);
 }
 
 }  // namespace pelt

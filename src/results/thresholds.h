@@ -41,6 +41,9 @@ std::string describe(const ThresholdExpr& expr);
 // unknown metric or an unsupported aggregation.
 bool check_metric_aggregation(const std::string& metric, const ThresholdExpr& expr,
                               std::string& error);
+// The same for any metric the catalogue describes (built-in or a script's).
+struct MetricDef;
+bool check_aggregation(const MetricDef& metric, const ThresholdExpr& expr, std::string& error);
 
 // Which tag filters each metric supports (the catalogue lists them; config validation calls
 // this at load time). `stage` is a 0-based stage index (alone or with scenario) and `status` a
@@ -50,16 +53,28 @@ bool check_threshold_tags(const std::string& metric, const std::map<std::string,
 
 // The outcome of evaluating one threshold.
 struct ThresholdResult {
-  bool ok = true;         // the condition holds (or nothing was measured)
-  bool has_data = false;  // something was measured (no data: ok, reported as such)
+  bool ok = true;         // the condition holds
+  bool has_data = false;  // the sub-metric had samples (a counter always has: its count)
   double observed = 0;    // the value compared (ms for durations, 0..1 rates, count, per second)
-  std::string text;       // e.g. "p(95)=12.34ms" for the summary; "no data" without data
+  std::string text;       // e.g. "p(95)=12.34ms" for the summary; "no data" beside it without
+  // Set at the end of the run when the threshold selected no samples (or its tag filters name
+  // a value no sample carries), e.g. "selected no samples: no request is named \"chekout\"
+  // (names: checkout, home)". Empty otherwise.
+  std::string warning;
 };
 
 // What the evaluator reads.
 using ThresholdInputs = MetricSource;
 
+// When a threshold is evaluated.
+enum class ThresholdPhase {
+  kLive,  // during the run: without samples it holds (never aborts a run)
+  kEnd,   // the verdict: without samples k6's rule applies (a trend reads 0, a rate holds, a
+          // counter counts 0, a gauge reads 0) and the result carries a warning
+};
+
 // Evaluates threshold.parsed on threshold.metric filtered by threshold.tags.
-ThresholdResult evaluate_threshold(const ThresholdConfig& threshold, const ThresholdInputs& in);
+ThresholdResult evaluate_threshold(const ThresholdConfig& threshold, const ThresholdInputs& in,
+                                   ThresholdPhase phase = ThresholdPhase::kLive);
 
 }  // namespace pelt

@@ -108,17 +108,20 @@ stages = [ { duration = "1s", target = 4 }, { duration = "1s", target = 8 }, { d
 
 # graceful_ramp_down: a VU the ramp-down takes away may finish its iteration within the grace;
 # past it the iteration is cut, counted as interrupted, its request as in flight.
-def ramp_down_toml(vus, down, grace):
-    """vus VUs for 1 s, then a linear ramp to 0 over `down`."""
+def ramp_down_toml(vus, down, grace, stop="10s", hold="0s"):
+    """vus VUs for 1 s, then a linear ramp to 0 over `down` (k6's rounding: a VU leaves when the
+    line reaches the number below it, so the last one stays until the ramp ends), then 0 VUs
+    for `hold`."""
     return f"""
 [target]
 url = "http://127.0.0.1:1/"
 [scenarios.down]
 executor = "ramping-vus"
 start_vus = {vus}
-stages = [ {{ duration = "1s", target = {vus} }}, {{ duration = "{down}", target = 0 }} ]
+stages = [ {{ duration = "1s", target = {vus} }}, {{ duration = "{down}", target = 0 }},
+           {{ duration = "{hold}", target = 0 }} ]
 graceful_ramp_down = "{grace}"
-graceful_stop = "10s"
+graceful_stop = "{stop}"
 """
 
 
@@ -132,9 +135,10 @@ def cut_run(checks, tmp_path, url, name, text, path):
 
 
 def test_graceful_ramp_down_cut(checks, url, tmp_path):
-    """Each of the 4 VUs waits on one 5 s request; the last one leaves the plan at 2.5 s."""
+    """Each of the 4 VUs waits on one 5 s request; they leave the plan at 1.5, 2, 2.5 and 3 s
+    (the last when the plan ends) and are cut 300 ms later."""
     took, sc, led = cut_run(checks, tmp_path, url, "rampdown-cut.toml",
-                            ramp_down_toml(4, "2s", "300ms"), "/delay/5000")
+                            ramp_down_toml(4, "2s", "300ms", stop="300ms"), "/delay/5000")
     checks.equal(sc["interrupted_iterations"], 4, "graceful_ramp_down cut: every VU's iteration interrupted")
     checks.equal((led["sent"], led["completed"], led["in_flight"]), (4, 0, 4),
                  f"graceful_ramp_down cut: the 4 unanswered requests are in flight ({led})")
@@ -170,11 +174,11 @@ graceful_stop = "500ms"
 
 def test_vus_count_a_ramped_down_vu_finishing(checks, url, tmp_path):
     """pelt_vus counts a VU the ramp-down took away while it finishes its iteration: the one VU
-    leaves the plan at 1 s and its 4 s request ends at 4 s. Scraped at 2.8 s (the served figures
-    are up to about a second old) it still counts."""
+    leaves the plan at 1 s (a jump to 0, then 4 s at 0) and its 4 s request ends at 4 s. Scraped
+    at 2.8 s (the served figures are up to about a second old) it still counts."""
     port = free_port()
     result = {}
-    path = write(tmp_path, "rampdown-vus.toml", ramp_down_toml(1, "4s", "30s"))
+    path = write(tmp_path, "rampdown-vus.toml", ramp_down_toml(1, "0s", "30s", hold="4s"))
 
     def run_scraped():
         try:

@@ -413,6 +413,14 @@ TEST_CASE("bad files give file:line:col messages", "[config]") {
        ":1:1: scenario \"steady\" (constant-vus) needs duration, e.g. duration = \"30s\""},
       {"bad-max-vus.toml",
        ":6:11: scenarios.issue.max_vus (10) must be at least pre_allocated_vus (50)"},
+      {"bad-max-vus-zero.toml",
+       ":6:11: scenarios.issue.max_vus (0) must be at least pre_allocated_vus (50)"},
+      {"bad-ramping-no-vus.toml",
+       ":4:10: scenario \"ramp\" never runs a VU: start_vus and every stage target are 0; raise "
+       "start_vus or a target"},
+      {"bad-threshold-expected.toml",
+       ":6:1: bad tag filter in \"http_req_duration{expected_response:yes}\": expected_response "
+       "must be true or false, not 'yes'"},
       {"bad-no-stages.toml",
        ":4:10: scenarios.ramp.stages must be a non-empty array of stages, e.g. [{ duration = "
        "\"30s\", target = 10 }]"},
@@ -439,12 +447,13 @@ TEST_CASE("bad files give file:line:col messages", "[config]") {
       {"bad-threshold-metric.toml",
        ":6:1: unknown metric \"http_req_duraton\" in [thresholds] (did you mean "
        "\"http_req_duration\"?); metrics: http_reqs, http_req_duration, http_req_failed, "
-       "http_req_connecting, http_req_tls_handshaking, http_req_waiting, service_time, "
-       "send_lag, checks, iterations, dropped_iterations, interrupted_iterations, "
-       "data_received, data_sent, vus, vus_max"},
+       "http_req_connecting, http_req_tls_handshaking, http_req_waiting, http_req_blocked, "
+       "http_req_sending, http_req_receiving, service_time, send_lag, checks, iterations, "
+       "iteration_duration, dropped_iterations, interrupted_iterations, data_received, "
+       "data_sent, vus, vus_max"},
       {"bad-threshold-tag.toml",
        ":6:1: unknown tag \"nme\" in \"http_req_duration{nme:issue}\" (did you mean \"name\"?); "
-       "tags: scenario, name, method, status, stage"},
+       "tags: scenario, name, method, status, stage, expected_response"},
       {"bad-tag-name.toml",
        ":5:24: bad tag name \"team-name\" in scenarios.a.tags: a tag is a Prometheus label, so "
        "use letters, digits and _, not starting with a digit or __"},
@@ -522,9 +531,9 @@ TEST_CASE("more validation messages", "[config]") {
   CHECK(load_error(a + "duration = 0\n").starts_with("t.toml:"));  // duplicate key (toml++)
   CHECK(load_error("[scenarios.a]\nexecutor = \"constant-vus\"\nduration = 0\n") ==
         "t.toml:3:12: scenarios.a.duration must be above 0");
-  CHECK(load_error(std::string(kMinimal) + "[thresholds]\nhttp_req_failed = []\n") ==
-        "t.toml:6:19: thresholds for http_req_failed must be a non-empty array of expressions, "
-        "e.g. [\"p(95)<500\"]");
+  CHECK(load_error(std::string(kMinimal) + "[thresholds]\nhttp_req_failed = 5\n") ==
+        "t.toml:6:19: thresholds for http_req_failed must be an array of expressions, e.g. "
+        "[\"p(95)<500\"] ([] shows the metric in the summary without a threshold)");
   CHECK(load_error(std::string(kMinimal) + "[thresholds]\nchecks = [{ abort_on_fail = true }]\n") ==
         "t.toml:6:11: threshold table for checks needs threshold = \"...\", e.g. { threshold = "
         "\"p(99)<500\", abort_on_fail = true }");
@@ -541,7 +550,8 @@ TEST_CASE("more validation messages", "[config]") {
   CHECK(config.thresholds[0].tags == std::map<std::string, std::string>{{"team", "web"}});
   CHECK(load_error(tagged + "[thresholds]\n\"http_req_duration{taem:web}\" = [\"p(95)<1\"]\n") ==
         "t.toml:6:1: unknown tag \"taem\" in \"http_req_duration{taem:web}\" (did you mean "
-        "\"team\"?); tags: scenario, name, method, status, stage; the scenarios' tags: team, tier");
+        "\"team\"?); tags: scenario, name, method, status, stage, expected_response; the "
+        "scenarios' tags: team, tier");
   CHECK(load_error(tagged + "[thresholds]\n\"send_lag{team:web}\" = [\"p(95)<1\"]\n") ==
         "t.toml:6:1: bad tag filter in \"send_lag{team:web}\": metric 'send_lag' cannot be "
         "filtered by tag 'team'");
@@ -637,4 +647,70 @@ TEST_CASE("[target] http, streams and h2c", "[config]") {
   CHECK(load_error("[target]\nurl = \"http://127.0.0.1:1/\"\nh2c = true\nhttp = \"1.1\"\n" +
                    scenario) ==
         "t.toml:3:7: target.h2c = true is HTTP/2: it cannot go with http = \"1.1\"");
+}
+
+TEST_CASE("threshold keys: quotes around tag values go, as in k6; [] declares a sub-metric",
+          "[config]") {
+  RunConfig config;
+  REQUIRE(load(std::string(kMinimal) +
+                   "[thresholds]\n"
+                   "'http_req_duration{method:\"GET\"}' = [\"p(95)<1\"]\n"
+                   "\"http_req_duration{name:'checkout', scenario : \\\"a\\\" }\" = [\"p(95)<1\"]\n"
+                   "'http_reqs{\"status\":\"404\"}' = []\n"
+                   "'http_reqs{ status : 404 }' = [\"count<1\"]\n",
+               config) == "");
+  REQUIRE(config.thresholds.size() == 3);
+  CHECK(config.thresholds[0].tags == std::map<std::string, std::string>{{"method", "GET"}});
+  CHECK(config.thresholds[1].tags ==
+        std::map<std::string, std::string>{{"name", "checkout"}, {"scenario", "a"}});
+  CHECK(config.thresholds[2].tags == std::map<std::string, std::string>{{"status", "404"}});
+  CHECK(config.thresholds[2].expression == "count<1");
+  // Every key declares a sub-metric; keys with the same filters declare it once.
+  REQUIRE(config.submetrics.size() == 3);
+  CHECK(config.submetrics[0].key == "http_req_duration{method:\"GET\"}");
+  CHECK(config.submetrics[2].metric == "http_reqs");
+  CHECK(config.submetrics[2].key == "http_reqs{\"status\":\"404\"}");
+  CHECK(config.submetrics[2].tags == std::map<std::string, std::string>{{"status", "404"}});
+}
+
+TEST_CASE("executors: k6's defaults and what k6 rejects", "[config]") {
+  RunConfig config;
+  // start_vus defaults to 1, as in k6.
+  REQUIRE(load("[scenarios.r]\nexecutor = \"ramping-vus\"\nstages = [{ duration = \"10s\", "
+               "target = 0 }]\n",
+               config) == "");
+  CHECK(config.scenarios[0].start_vus == 1);
+  // start_vus 0 and every target 0: never a VU.
+  CHECK(load_error("[scenarios.r]\nexecutor = \"ramping-vus\"\nstart_vus = 0\nstages = [{ "
+                   "duration = \"10s\", target = 0 }, { duration = \"5s\", target = 0 }]\n") ==
+        "t.toml:4:10: scenario \"r\" never runs a VU: start_vus and every stage target are 0; "
+        "raise start_vus or a target");
+  CHECK(load("[scenarios.r]\nexecutor = \"ramping-vus\"\nstart_vus = 0\nstages = [{ duration = "
+             "\"10s\", target = 0 }, { duration = \"5s\", target = 3 }]\n",
+             config) == "");
+  // max_vus = 0 written out is below pre_allocated_vus, not "unset".
+  CHECK(load_error("[scenarios.o]\nexecutor = \"constant-arrival-rate\"\nrate = 10\nduration = "
+                   "\"1s\"\npre_allocated_vus = 5\nmax_vus = 0\n") ==
+        "t.toml:6:11: scenarios.o.max_vus (0) must be at least pre_allocated_vus (5)");
+  REQUIRE(load("[scenarios.o]\nexecutor = \"constant-arrival-rate\"\nrate = 10\nduration = "
+               "\"1s\"\npre_allocated_vus = 5\n",
+               config) == "");
+  CHECK(config.scenarios[0].max_vus == 0);  // unset: the plan uses pre_allocated_vus
+}
+
+TEST_CASE("threshold filters: with a script, any tag may be a request's own", "[config]") {
+  const std::string text = std::string("script = \"counter.lua\"\n") + kMinimal +
+                           "[thresholds]\n\"http_req_duration{kind:api}\" = [\"p(95)<1\"]\n"
+                           "\"http_reqs{kind:'page',expected_response:true}\" = []\n";
+  RunConfig config;
+  CHECK(load(text, config, {}, std::string(PELT_TEST_DATA_DIR) + "/lua") == "");
+  REQUIRE(config.thresholds.size() == 1);
+  CHECK(config.thresholds[0].tags == std::map<std::string, std::string>{{"kind", "api"}});
+  REQUIRE(config.submetrics.size() == 2);
+  CHECK(config.submetrics[1].tags ==
+        std::map<std::string, std::string>{{"expected_response", "true"}, {"kind", "page"}});
+  // Without a script no request carries tags of its own: an unknown tag is a mistake.
+  CHECK(load_error(std::string(kMinimal) +
+                   "[thresholds]\n\"http_req_duration{kind:api}\" = [\"p(95)<1\"]\n")
+            .starts_with("t.toml:6:1: unknown tag \"kind\""));
 }

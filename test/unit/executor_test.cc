@@ -247,3 +247,87 @@ TEST_CASE("open loop: VUs opened on a connection that is ready take arrivals at 
   CHECK(sim.stats().send_lag.percentile(99) == 0);
   check_ledger(sim.stats());
 }
+
+TEST_CASE("iteration executors: iterations max_duration left unstarted are dropped, as in k6",
+          "[executor]") {
+  // 3 VUs, 100 ms iterations, max_duration 450 ms: each VU started its 5th iteration at about
+  // 400 ms; graceful_stop 0 cuts those.
+  SECTION("per-vu-iterations: 10 each, 5 started, 5 dropped per VU") {
+    ScenarioConfig c;
+    c.executor = ExecutorKind::kPerVuIterations;
+    c.vus = 3;
+    c.iterations = 10;
+    c.max_duration = 450ms;
+    c.graceful_stop = 0s;
+    Sim sim(c);
+    sim.server().response_ns = 100 * kMs;
+    sim.run_for(1000ms);
+    REQUIRE(sim.executor().done());
+    CHECK(sim.scenario().iterations == 12);
+    CHECK(sim.scenario().interrupted_iterations == 3);
+    CHECK(sim.scenario().dropped_iterations == 15);
+    CHECK(sim.scenario().stages[0].dropped_iterations == 15);
+    check_ledger(sim.stats());
+  }
+  SECTION("shared-iterations: 20 shared, 15 started, 5 dropped") {
+    ScenarioConfig c;
+    c.executor = ExecutorKind::kSharedIterations;
+    c.vus = 3;
+    c.iterations = 20;
+    c.max_duration = 450ms;
+    c.graceful_stop = 1s;  // the iterations in progress finish: still not dropped
+    Sim sim(c);
+    sim.server().response_ns = 100 * kMs;
+    sim.run_for(2000ms);
+    REQUIRE(sim.executor().done());
+    CHECK(sim.scenario().iterations == 15);
+    CHECK(sim.scenario().interrupted_iterations == 0);
+    CHECK(sim.scenario().dropped_iterations == 5);
+    check_ledger(sim.stats());
+  }
+  SECTION("every iteration done before max_duration: nothing dropped") {
+    ScenarioConfig c;
+    c.executor = ExecutorKind::kPerVuIterations;
+    c.vus = 2;
+    c.iterations = 3;
+    c.max_duration = 10s;
+    Sim sim(c);
+    sim.server().response_ns = 10 * kMs;
+    sim.run_for(1000ms);
+    REQUIRE(sim.executor().done());
+    CHECK(sim.scenario().iterations == 6);
+    CHECK(sim.scenario().dropped_iterations == 0);
+  }
+}
+
+TEST_CASE("ramping-vus: start_vus defaults to 1 and a ramp-down keeps VUs as k6 does",
+          "[executor]") {
+  SECTION("stages only, 1 -> 0 over 1 s: one VU works the whole second") {
+    ScenarioConfig c;
+    c.executor = ExecutorKind::kRampingVus;
+    c.stages = {{1s, 0}};
+    c.graceful_stop = 0s;
+    Sim sim(c);
+    sim.server().response_ns = 10 * kMs;
+    sim.run_for(1500ms);
+    REQUIRE(sim.executor().done());
+    CHECK(sim.scenario().vus_max == 1);
+    CHECK(sim.scenario().iterations >= 98);
+    CHECK(sim.scenario().iterations <= 101);
+  }
+  SECTION("4 -> 0 over 2 s: 4, 3, 2 and 1 VUs half a second each (500 iterations of 10 ms)") {
+    ScenarioConfig c;
+    c.executor = ExecutorKind::kRampingVus;
+    c.start_vus = 4;
+    c.stages = {{2s, 0}};
+    c.graceful_stop = 0s;
+    Sim sim(c);
+    sim.server().response_ns = 10 * kMs;
+    sim.run_for(3000ms);
+    REQUIRE(sim.executor().done());
+    // (rounding down would give 3, 2, 1 and 0 VUs: 300 iterations)
+    CHECK(sim.scenario().iterations >= 490);
+    CHECK(sim.scenario().iterations <= 504);
+    check_ledger(sim.stats());
+  }
+}

@@ -298,3 +298,70 @@ TEST_CASE("value_at walks the non-empty buckets in order", "[histogram]") {
   CHECK(value == buckets[0].first);
   CHECK_FALSE(h.value_at(h.distinct(), value, count));
 }
+
+TEST_CASE("few samples: quantile interpolates between samples as k6 does", "[histogram]") {
+  Histogram h;
+  CHECK(h.quantile(50) == 0);
+  CHECK_FALSE(h.exact());
+  // k6's own example: the median of 10, 20, ... 100 ms is 55 ms (here in microseconds).
+  for (uint64_t ms = 100; ms >= 10; ms -= 10) h.record(ms * 1000);
+  REQUIRE(h.exact());
+  CHECK(h.quantile(50) == Approx(55000));
+  CHECK(h.percentile(50) != 55000);  // the nearest rank gives a sample (about 50 ms)
+  // p(95): rank 0.95 * 9 = 8.55, between 90 and 100 ms.
+  CHECK(h.quantile(95) == Approx(95500));
+  CHECK(h.quantile(90) == Approx(91000));
+  CHECK(h.quantile(0) == 10000);
+  CHECK(h.quantile(100) == 100000);
+  // One sample is every quantile.
+  Histogram one;
+  one.record(1234);
+  CHECK(one.quantile(1) == 1234);
+  CHECK(one.quantile(99.9) == 1234);
+  // Values large enough to fall in wide buckets stay exact too.
+  Histogram wide;
+  wide.record(1'000'003);
+  wide.record(2'000'001);
+  CHECK(wide.quantile(50) == Approx(1'500'002));
+}
+
+TEST_CASE("exact samples survive merges while few, and give way to the buckets beyond",
+          "[histogram]") {
+  Histogram a, b;
+  for (uint64_t v = 1; v <= 6; ++v) a.record(v * 1000);
+  for (uint64_t v = 7; v <= 10; ++v) b.record(v * 1000);
+  a.merge(b);
+  REQUIRE(a.exact());
+  CHECK(a.quantile(50) == Approx(5500));
+  a.record_n(11000, 2);
+  CHECK(a.count() == 12);
+  CHECK(a.exact());
+  CHECK(a.quantile(100) == 11000);
+
+  // Past kExactSamples the histogram answers (within its 0.2% bucket error).
+  Histogram big;
+  for (uint64_t i = 1; i <= Histogram::kExactSamples; ++i) big.record(i * 10);
+  CHECK(big.exact());
+  CHECK(big.quantile(50) == Approx(5.0 * (Histogram::kExactSamples + 1)));
+  big.record(5);
+  CHECK_FALSE(big.exact());
+  CHECK(big.quantile(50) == Approx(static_cast<double>(big.percentile(50))));
+  // Merging two lists that together do not fit keeps none.
+  Histogram c, d;
+  c.record_n(100, Histogram::kExactSamples);
+  d.record(200);
+  REQUIRE(c.exact());
+  c.merge(d);
+  CHECK_FALSE(c.exact());
+  // A decoded histogram has buckets only.
+  Histogram e;
+  std::string error;
+  REQUIRE(Histogram::decode(a.encode(), e, error));
+  CHECK_FALSE(e.exact());
+  CHECK(e.quantile(50) == Approx(static_cast<double>(e.percentile(50))));
+  // reset() forgets the samples.
+  a.reset();
+  CHECK_FALSE(a.exact());
+  a.record(7);
+  CHECK(a.quantile(50) == 7);
+}

@@ -260,6 +260,54 @@ TEST_CASE("metrics: label values past the cap fold into other", "[metrics]") {
   CHECK(h->histogram.bucket.back().cumulative_count == 11);
 }
 
+TEST_CASE("metrics: request tags label their requests' series, their values capped", "[metrics]") {
+  WorkerStats s;
+  s.scenarios.resize(1);
+  ScenarioStats& sc = s.scenarios[0];
+  add_requests(sc.names["home"], "GET", 200, {1000});
+  add_requests(sc.names[pelt::NameKey("home", {{"kind", "api"}})], "GET", 200, {1000, 2000});
+  // A request's own tag wins over its scenario's.
+  add_requests(sc.names[pelt::NameKey("home", {{"team", "blue"}})], "GET", 500, {3000});
+  for (int i = 0; i < 6; ++i) {
+    add_requests(sc.names[pelt::NameKey("user", {{"id", std::to_string(i)}})], "GET", 200, {500});
+  }
+  sc.iteration_duration.record(4000);
+  MetricsOptions o = sample_options();
+  o.scenario_names = {"browse"};
+  o.scenario_tags = {{{"team", "web"}}};
+  o.max_label_values = 4;
+  const auto fams = build_families(o, s, {});
+  const ClientMetric* plain = find_series(fams, "pelt_http_requests_total", {{"name", "home"}});
+  REQUIRE(plain != nullptr);
+  CHECK(plain->counter.value == 1);
+  CHECK(label(*plain, "kind") == "<none>");
+  CHECK(label(*plain, "team") == "web");
+  const ClientMetric* api =
+      find_series(fams, "pelt_http_requests_total", {{"name", "home"}, {"kind", "api"}});
+  REQUIRE(api != nullptr);
+  CHECK(api->counter.value == 2);
+  const ClientMetric* blue =
+      find_series(fams, "pelt_http_request_failures_total", {{"name", "home"}, {"team", "blue"}});
+  REQUIRE(blue != nullptr);
+  CHECK(blue->counter.value == 1);
+  size_t teams = 0;
+  for (const auto& l : blue->label) teams += l.name == "team" ? 1 : 0;
+  CHECK(teams == 1);
+  const ClientMetric* h =
+      find_series(fams, "pelt_http_request_duration_seconds", {{"name", "home"}, {"kind", "api"}});
+  REQUIRE(h != nullptr);
+  CHECK(h->histogram.sample_count == 2);
+  // The id values past the label cap fold into "other", and the counts still add up.
+  const ClientMetric* other =
+      find_series(fams, "pelt_http_requests_total", {{"name", "user"}, {"id", "other"}});
+  REQUIRE(other != nullptr);
+  CHECK(other->counter.value == 2);
+  const ClientMetric* it = find_series(fams, "pelt_iteration_duration_seconds", {});
+  REQUIRE(it != nullptr);
+  CHECK(it->histogram.sample_count == 1);
+  CHECK(it->histogram.sample_sum == Approx(0.004));
+}
+
 TEST_CASE("metrics: secrets never reach label values", "[metrics]") {
   setenv("PELT_TEST_API_TOKEN", "envsecret-98765", 1);
   WorkerStats s;

@@ -148,7 +148,7 @@ TEST_CASE("ramping-vus interpolates and rounds down (k6 examples)", "[plan]") {
     CHECK(plan.target_vus(75s) == 15);
     CHECK(plan.target_vus(120s) == 10);
     CHECK(plan.target_vus(130s) == 5);
-    CHECK(plan.target_vus(139s) == 0);  // 0.5 rounds down
+    CHECK(plan.target_vus(139s) == 1);  // 0.5 on the way down rounds up, as in k6
     CHECK(plan.target_vus(140s) == 0);
     CHECK(plan.stage_index(0s) == 0);
     CHECK(plan.stage_index(29999999us) == 0);
@@ -158,11 +158,16 @@ TEST_CASE("ramping-vus interpolates and rounds down (k6 examples)", "[plan]") {
     CHECK(plan.stage_index(500s) == 2);
     CHECK(plan.max_vus() == 20);
   }
-  SECTION("ramp down rounds down too") {
+  SECTION("ramp down rounds up: a VU leaves when the line reaches the number below it") {
     ExecutorPlan plan = plan_of(ramping_vus(10, {{30s, 0}}));
     CHECK(plan.target_vus(0s) == 10);
+    CHECK(plan.target_vus(2999999us) == 10);
+    CHECK(plan.target_vus(3s) == 9);
     CHECK(plan.target_vus(15s) == 5);
-    CHECK(plan.target_vus(16s) == 4);
+    CHECK(plan.target_vus(16s) == 5);
+    CHECK(plan.target_vus(17999999us) == 5);
+    CHECK(plan.target_vus(18s) == 4);
+    CHECK(plan.target_vus(29999999us) == 1);
     CHECK(plan.target_vus(30s) == 0);
     CHECK(plan.initial_vus() == 10);
     CHECK(plan.max_vus() == 10);
@@ -181,6 +186,45 @@ TEST_CASE("ramping-vus interpolates and rounds down (k6 examples)", "[plan]") {
     CHECK(plan.max_vus() == 3);
     CHECK(plan.target_vus(10s) == 2);
   }
+}
+
+TEST_CASE("ramping-vus: k6's execution plan example, step by step", "[plan]") {
+  // k6's TestRampingVUsConfigExecutionPlanExample (lib/executor/ramping_vus_test.go): start
+  // with 4 VUs; 2s to 6, 5s to 1, 4s to 5, 4s to 1, 3s to 4, 2s at 4, a jump to 1, 3s at 1.
+  ExecutorPlan plan = plan_of(
+      ramping_vus(4, {{2s, 6}, {5s, 1}, {4s, 5}, {4s, 1}, {3s, 4}, {2s, 4}, {0s, 1}, {3s, 1}}));
+  // k6's raw steps: the VU count from each offset (seconds) until the next.
+  const std::vector<std::pair<int, double>> steps = {
+      {0, 4},  {1, 5},  {2, 6},  {3, 5},  {4, 4},  {5, 3},  {6, 2},  {7, 1},  {8, 2},  {9, 3},
+      {10, 4}, {11, 5}, {12, 4}, {13, 3}, {14, 2}, {15, 1}, {16, 2}, {17, 3}, {18, 4}, {20, 1}};
+  CHECK(plan.duration() == 23s);
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const auto from = microseconds(std::chrono::seconds(steps[i].first));
+    const auto to = i + 1 < steps.size() ? microseconds(std::chrono::seconds(steps[i + 1].first))
+                                         : microseconds(23s);
+    for (microseconds t : {from, from + (to - from) / 2, to - 1us}) {
+      INFO("t=" << t.count() << "us");
+      CHECK(plan.target_vus(t) == steps[i].second);
+    }
+  }
+  CHECK(plan.initial_vus() == 4);
+  CHECK(plan.max_vus() == 6);
+}
+
+TEST_CASE("ramping-vus: 4 -> 0 over 2s keeps 4, 3, 2, 1 VUs half a second each; up is the mirror",
+          "[plan]") {
+  ExecutorPlan down = plan_of(ramping_vus(4, {{2s, 0}}));
+  ExecutorPlan up = plan_of(ramping_vus(0, {{2s, 4}}));
+  for (int i = 0; i < 4; ++i) {
+    const microseconds start = microseconds(500ms) * i;
+    for (microseconds t : {start, start + 250ms, start + 499999us}) {
+      INFO("t=" << t.count() << "us");
+      CHECK(down.target_vus(t) == 4 - i);
+      CHECK(up.target_vus(t) == i);
+    }
+  }
+  CHECK(down.target_vus(2s) == 0);
+  CHECK(up.target_vus(2s) == 4);
 }
 
 TEST_CASE("iteration executors: fixed VUs until max_duration", "[plan]") {

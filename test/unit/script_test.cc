@@ -269,6 +269,36 @@ TEST_CASE("report.lua prints percentiles from done()", "[script]") {
   CHECK(printed == "------------------------------\n50%,50\n90%,90\n99%,99\n99.999%,100\n");
 }
 
+TEST_CASE("as in wrk, an unknown key of the stats and thread objects reads as the key",
+          "[script]") {
+  // Scripts found in the wild concatenate fields wrk does not define: on wrk they read as the
+  // key itself (its __index pushes nothing and returns one value), and done() goes on.
+  ScriptOptions o = options_for("");
+  o.path = "/tmp/pelt_script_test_unknown_keys.lua";
+  {
+    std::ofstream f(o.path);
+    f << "function setup(thread) seen = thread.total .. '/' .. thread.name end\n"
+         "function done(summary, latency, requests)\n"
+         "  io.write(seen .. ',' .. requests.total .. ',' .. latency.p99 .. ',' ..\n"
+         "           tostring(summary.total) .. ',' .. latency.max .. ',' .. type(latency[1]) ..\n"
+         "           '\\n')\n"
+         "end\n";
+  }
+  auto main = must_create(o);
+  unlink(o.path.c_str());
+  ThreadHandle handle;
+  auto thread = must_create(options_for(""));
+  handle.state = thread.get();
+  std::string error;
+  REQUIRE(main->setup(handle, error));
+  Histogram latency, rate;
+  latency.record(7);
+  std::string printed =
+      capture_stdout([&] { REQUIRE(main->done(DoneSummary{}, latency, rate, error)); });
+  // (summary is a plain table in wrk too: an unknown field is nil there)
+  CHECK(printed == "total/name,total,p99,nil,7,number\n");
+}
+
 TEST_CASE("thread:set/get move nested values and done() gets the numbers", "[script]") {
   ScriptOptions o = options_for("transfer.lua");
   auto main = must_create(o);

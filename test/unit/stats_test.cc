@@ -30,10 +30,11 @@ static_assert(field_count<pelt::Ledger>() == 5, "Ledger changed: update the merg
 static_assert(field_count<pelt::RequestCounts>() == 3, "RequestCounts changed: update the merge test");
 static_assert(field_count<pelt::CheckCount>() == 2, "CheckCount changed: update the merge test");
 static_assert(field_count<pelt::StageStats>() == 3, "StageStats changed: update the merge test");
-static_assert(field_count<pelt::NameStats>() == 5, "NameStats changed: update the merge test");
-static_assert(field_count<pelt::ScenarioStats>() == 9, "ScenarioStats changed: update the merge test");
+static_assert(field_count<pelt::NameStats>() == 6, "NameStats changed: update the merge test");
+static_assert(field_count<pelt::ScenarioStats>() == 12,
+              "ScenarioStats changed: update the merge test");
 static_assert(field_count<pelt::Http2Stats>() == 16, "Http2Stats changed: update the merge test");
-static_assert(field_count<WorkerStats>() == 24, "WorkerStats changed: update the merge test");
+static_assert(field_count<WorkerStats>() == 26, "WorkerStats changed: update the merge test");
 
 // A worker's figures with every field set, scaled by k so two workers differ.
 std::unique_ptr<WorkerStats> filled(uint64_t k) {
@@ -61,6 +62,8 @@ std::unique_ptr<WorkerStats> filled(uint64_t k) {
   s->connect_time.record(50 * k);
   s->tls_time.record(70 * k);
   s->waiting.record(800 * k);
+  s->blocked.record_n(30 * k, 2);
+  s->receiving.record(20 * k);
   s->req_per_sec.record(5000 * k);
   s->checks["status is 200"] = {6 * k, k};
   s->script_errors = k;
@@ -79,7 +82,26 @@ std::unique_ptr<WorkerStats> filled(uint64_t k) {
   ns.status[500] = k;
   ns.failure_reasons["premature close"] = 2 * k;
   ns.latency.record(2000 * k);
+  ns.splits[pelt::RequestSplit{pelt::RequestTrend::kWaiting, 200, -1}.key()].record(500 * k);
   sc.names["only in " + std::to_string(k)].requests.responses = 1;
+  sc.names[pelt::NameKey("GET /users/{id}", {{"tier", "gold"}})].requests.responses = k;
+  sc.capped_tags = {"user_" + std::to_string(k)};
+  // Custom metrics: every kind, and a tag set only worker 2 has.
+  using pelt::CustomKind;
+  const pelt::NameKey errors("errors"), wait("wait"), ok("ok"), depth("depth");
+  sc.custom.emplace(errors, pelt::CustomFigures(CustomKind::kCounter, false));
+  sc.custom.at(errors).add(1.5 * static_cast<double>(k), 0);
+  sc.custom.emplace(wait, pelt::CustomFigures(CustomKind::kTrend, true));
+  sc.custom.at(wait).add(10.0 * static_cast<double>(k), 0);
+  sc.custom.emplace(ok, pelt::CustomFigures(CustomKind::kRate, false));
+  sc.custom.at(ok).add(k == 1 ? 1 : 0, 0);
+  sc.custom.emplace(depth, pelt::CustomFigures(CustomKind::kGauge, false));
+  sc.custom.at(depth).add(7.0 * static_cast<double>(k), 100 / k);  // worker 1 set it last
+  if (k == 2) {
+    const pelt::NameKey tagged("errors", {{"kind", "api"}});
+    sc.custom.emplace(tagged, pelt::CustomFigures(CustomKind::kCounter, false));
+    sc.custom.at(tagged).add(4, 0);
+  }
   sc.iterations = 7 * k;
   sc.dropped_iterations = k;
   sc.interrupted_iterations = 3 * k;
@@ -87,6 +109,7 @@ std::unique_ptr<WorkerStats> filled(uint64_t k) {
   sc.vus_max = static_cast<uint32_t>(10 * k);
   sc.stage = static_cast<uint32_t>(k - 1);
   sc.target = 50.0 * k;
+  sc.iteration_duration.record(3000 * k);
   s->scenarios.push_back(sc);
   return s;
 }
@@ -147,6 +170,10 @@ TEST_CASE("WorkerStats::merge adds every field", "[stats]") {
   CHECK(a->connect_time.count() == 2);
   CHECK(a->tls_time.count() == 2);
   CHECK(a->waiting.max() == 1600);
+  CHECK(a->blocked.count() == 4);
+  CHECK(a->blocked.max() == 60);
+  CHECK(a->receiving.count() == 2);
+  CHECK(a->receiving.min() == 20);
   CHECK(a->req_per_sec.count() == 2);
   CHECK(a->checks["status is 200"].passes == 18);
   CHECK(a->checks["status is 200"].fails == 3);
@@ -175,8 +202,33 @@ TEST_CASE("WorkerStats::merge adds every field", "[stats]") {
   CHECK(ns.status.at(500) == 3);
   CHECK(ns.failure_reasons.at("premature close") == 6);
   CHECK(ns.latency.count() == 2);
+  REQUIRE(ns.splits.size() == 1);
+  CHECK(ns.splits.begin()->second.count() == 2);
+  CHECK(ns.splits.begin()->second.max() == 1000);
   CHECK(sc.names.count("only in 1") == 1);
   CHECK(sc.names.count("only in 2") == 1);
+  CHECK(sc.names.at(pelt::NameKey("GET /users/{id}", {{"tier", "gold"}})).requests.responses == 3);
+  CHECK(sc.names.size() == 4);
+  CHECK(sc.capped_tags == std::set<std::string>{"user_1", "user_2"});
+  REQUIRE(sc.custom.size() == 5);
+  const pelt::CustomFigures& errors = sc.custom.at(pelt::NameKey("errors"));
+  CHECK(errors.kind == pelt::CustomKind::kCounter);
+  CHECK(errors.samples == 2);
+  CHECK(errors.sum == Approx(4.5));
+  CHECK(errors.min == Approx(1.5));
+  CHECK(errors.max == Approx(3));
+  const pelt::CustomFigures& wait = sc.custom.at(pelt::NameKey("wait"));
+  CHECK(wait.is_time);
+  REQUIRE(wait.trend != nullptr);
+  CHECK(wait.trend->count() == 2);
+  CHECK(wait.trend->quantile(50) == Approx(15000));
+  CHECK(sc.custom.at(pelt::NameKey("ok")).nonzero == 1);
+  CHECK(sc.custom.at(pelt::NameKey("ok")).samples == 2);
+  const pelt::CustomFigures& depth = sc.custom.at(pelt::NameKey("depth"));
+  CHECK(depth.last == Approx(7));  // set at 100 ns, after worker 2's 50 ns
+  CHECK(depth.last_ns == 100);
+  CHECK(depth.max == Approx(14));
+  CHECK(sc.custom.at(pelt::NameKey("errors", {{"kind", "api"}})).sum == Approx(4));
   CHECK(sc.iterations == 21);
   CHECK(sc.dropped_iterations == 3);
   CHECK(sc.interrupted_iterations == 9);
@@ -184,6 +236,8 @@ TEST_CASE("WorkerStats::merge adds every field", "[stats]") {
   CHECK(sc.vus_max == 30);
   CHECK(sc.stage == 1);  // furthest stage
   CHECK(sc.target == Approx(150));
+  CHECK(sc.iteration_duration.count() == 2);
+  CHECK(sc.iteration_duration.quantile(50) == Approx(4500));
 }
 
 TEST_CASE("merge into an empty WorkerStats copies, and grows the scenario list", "[stats]") {
@@ -262,4 +316,32 @@ TEST_CASE("request names past the cap fold into other when merged", "[stats]") {
   CHECK(a.names.count("new one") == 0);
   CHECK(a.names.at("other").requests.responses == 11);
   CHECK(a.names.size() == WorkerStats::kMaxNames + 1);
+}
+
+TEST_CASE("merging names keeps the caps: names fold into other, tag sets into their name",
+          "[stats]") {
+  pelt::ScenarioStats a;
+  for (size_t i = 0; i < WorkerStats::kMaxNames; ++i) a.names["n" + std::to_string(i)];
+  pelt::ScenarioStats b;
+  b.names["n1"].requests.responses = 1;                                 // known: kept
+  b.names["new"].requests.responses = 2;                                // past the cap: other
+  b.names[pelt::NameKey("n2", {{"k", "v"}})].requests.responses = 3;    // tag set of a known name
+  b.names[pelt::NameKey("new2", {{"k", "v"}})].requests.responses = 4;  // unknown name: other
+  a.merge(b);
+  CHECK(a.names.at("n1").requests.responses == 1);
+  CHECK(a.names.at("other").requests.responses == 6);
+  CHECK(a.names.at(pelt::NameKey("n2", {{"k", "v"}})).requests.responses == 3);
+  CHECK(a.names.count("new") == 0);
+
+  pelt::ScenarioStats c;
+  for (size_t i = 0; i < WorkerStats::kMaxTagSets; ++i) {
+    c.names[pelt::NameKey("x", {{"k", std::to_string(i)}})];
+  }
+  pelt::ScenarioStats d;
+  d.names[pelt::NameKey("x", {{"k", "one more"}})].requests.responses = 5;
+  c.merge(d);
+  CHECK(c.names.at("x").requests.responses == 5);  // counted under its name alone
+  CHECK(c.capped_tags.count("") == 1);
+  CHECK(pelt::NameKey("x", {{"a", "1"}, {"b", "2"}}).label() == "x {a=1, b=2}");
+  CHECK(pelt::NameKey("x").label() == "x");
 }

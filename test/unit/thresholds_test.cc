@@ -1,5 +1,4 @@
 // Threshold grammar, metric compatibility and evaluation against hand-built WorkerStats.
-#include "results/catalogue.h"
 #include "results/thresholds.h"
 
 #include <algorithm>
@@ -9,6 +8,8 @@
 #include <vector>
 
 #include "config/config.h"
+#include "results/catalogue.h"
+#include "results/recorder.h"
 #include "results/stats.h"
 
 using pelt::ThresholdConfig;
@@ -211,8 +212,19 @@ TEST_CASE("metrics accept only their tag filters", "[thresholds]") {
   CHECK_THAT(error, Catch::Contains("stage"));
   CHECK_FALSE(pelt::check_threshold_tags("http_req_duration",
                                          Tags{{"stage", "1"}, {"name", "issue"}}, error));
-  CHECK_FALSE(pelt::check_threshold_tags("http_req_duration", Tags{{"status", "200"}}, error));
-  CHECK(error == "metric 'http_req_duration' cannot be filtered by tag 'status'");
+  CHECK(pelt::check_threshold_tags("http_req_duration", Tags{{"status", "200"}}, error));
+  CHECK(
+      pelt::check_threshold_tags("http_req_duration", Tags{{"expected_response", "true"}}, error));
+  CHECK_FALSE(
+      pelt::check_threshold_tags("http_req_duration", Tags{{"expected_response", "yes"}}, error));
+  CHECK(error == "expected_response must be true or false, not 'yes'");
+  CHECK_FALSE(pelt::check_threshold_tags(
+      "http_req_duration", Tags{{"expected_response", "true"}, {"stage", "0"}}, error));
+  CHECK(pelt::check_threshold_tags("http_req_waiting", Tags{{"name", "x"}, {"status", "200"}},
+                                   error));
+  CHECK_FALSE(pelt::check_threshold_tags("http_req_waiting", Tags{{"stage", "1"}}, error));
+  CHECK(error == "metric 'http_req_waiting' cannot be filtered by tag 'stage'");
+  CHECK(pelt::check_threshold_tags("http_req_failed", Tags{{"status", "0"}}, error));
   CHECK(pelt::check_threshold_tags("http_reqs", Tags{{"status", "500"}}, error));
   CHECK(pelt::check_threshold_tags("http_reqs", Tags{{"status", "999"}}, error));
   CHECK_FALSE(pelt::check_threshold_tags("http_reqs", Tags{{"status", "1000"}}, error));
@@ -343,7 +355,9 @@ TEST_CASE("evaluation: request durations with every filter", "[thresholds]") {
   CHECK_FALSE(r.ok);
   CHECK(r.observed == Approx(200).epsilon(0.01));
   CHECK_THAT(r.text, Catch::StartsWith("p(95)=") && Catch::EndsWith("ms"));
-  CHECK(eval("http_req_duration", "med<1s").observed == Approx(10).epsilon(0.01));
+  // 20 samples (10 x 10 ms, 6 x 50 ms, 4 x 200 ms): k6's median lies halfway between the 10th
+  // and the 11th sample.
+  CHECK(eval("http_req_duration", "med<1s").observed == Approx(30));
   CHECK(eval("http_req_duration", "min<1s").observed == Approx(10).epsilon(0.01));
   CHECK(eval("http_req_duration", "max<1s").observed == Approx(200).epsilon(0.01));
 
@@ -491,10 +505,158 @@ TEST_CASE("evaluation: empty stats, missing inputs and unsupported filters", "[t
 
   // Combinations pelt cannot compute never pass silently.
   Evaluator eval;
-  r = eval("http_req_duration", "p(95)<100000", {{"status", "200"}});
+  r = eval("http_req_waiting", "p(95)<100000", {{"stage", "1"}});
   CHECK_FALSE(r.ok);
   CHECK_FALSE(r.has_data);
-  CHECK_THAT(r.text, Catch::Contains("status"));
+  CHECK_THAT(r.text, Catch::Contains("stage"));
   CHECK_FALSE(eval("checks", "rate>0", {{"scenario", "browse"}}).ok);
   CHECK_FALSE(eval("http_req_failed", "count>0").ok);
+}
+
+TEST_CASE("no samples: live the threshold holds; at the end k6's rule applies, with a warning",
+          "[thresholds]") {
+  Evaluator eval;
+  auto at_end = [&](const std::string& metric, const std::string& expression,
+                    std::map<std::string, std::string> tags = {}) {
+    ThresholdConfig th;
+    th.metric = metric;
+    th.tags = std::move(tags);
+    th.expression = expression;
+    th.parsed = parse_ok(expression);
+    return pelt::evaluate_threshold(th, eval.inputs(), pelt::ThresholdPhase::kEnd);
+  };
+  // A typo in a tag value: live it holds, unnoticed; at the end a trend without samples reads 0
+  // (so p(95)>100 fails and p(95)<100 holds), and both say why.
+  ThresholdResult live = eval("http_req_duration", "p(95)>100", {{"name", "chekout"}});
+  CHECK(live.ok);
+  CHECK_FALSE(live.has_data);
+  CHECK(live.warning.empty());
+  ThresholdResult r = at_end("http_req_duration", "p(95)>100", {{"name", "chekout"}});
+  CHECK_FALSE(r.ok);
+  CHECK_FALSE(r.has_data);
+  CHECK(r.observed == 0);
+  CHECK(r.text == "p(95)=0.00ms, no data");
+  CHECK(r.warning == "selected no samples: no request is named \"chekout\" (names: home, issue)");
+  r = at_end("http_req_duration", "p(95)<100", {{"name", "chekout"}});
+  CHECK(r.ok);
+  CHECK_FALSE(r.warning.empty());
+  // A rate without samples holds.
+  r = at_end("http_req_failed", "rate<0.01", {{"scenario", "nope"}});
+  CHECK(r.ok);
+  CHECK(r.text == "rate: no data");
+  CHECK(r.warning == "selected no samples: no scenario is named \"nope\" (scenarios: browse, buy)");
+  r = at_end("checks", "rate>0.99", {{"check", "stauts ok"}});
+  CHECK(r.ok);
+  CHECK(r.warning ==
+        "selected no samples: no check is named \"stauts ok\" (checks: body, status ok)");
+  // A counter counts 0: "count<10" holds, "count>0" fails; the typo is named either way.
+  r = at_end("http_reqs", "count<10", {{"name", "chekout"}});
+  CHECK(r.ok);
+  CHECK(r.has_data);
+  CHECK(r.warning == "selected no samples: no request is named \"chekout\" (names: home, issue)");
+  r = at_end("iterations", "count>0", {{"scenario", "nope"}});
+  CHECK_FALSE(r.ok);
+  CHECK(r.text == "count=0");
+  // ... but no status 404 is often the point: a counter by status warns about nothing.
+  r = at_end("http_reqs", "count<1", {{"status", "404"}});
+  CHECK(r.ok);
+  CHECK(r.warning.empty());
+  // A scenario tag value nobody has is named with the values seen.
+  r = at_end("http_req_duration", "p(95)<100", {{"team", "wbe"}});
+  CHECK(r.warning == "selected no samples: no sample has team = \"wbe\" (values: shop, web)");
+  // Filters that each match something, but not together: no samples, no hint.
+  r = at_end("http_req_duration", "avg<1", {{"name", "home"}, {"scenario", "buy"}});
+  CHECK(r.warning == "selected no samples");
+  CHECK(r.ok);  // avg reads 0
+  // Everything selected something: no warning.
+  for (const char* metric : {"http_req_duration", "http_reqs"}) {
+    INFO(metric);
+    r = at_end(metric, metric == std::string("http_reqs") ? "count>0" : "p(95)>0",
+               {{"name", "issue"}});
+    CHECK(r.has_data);
+    CHECK(r.warning.empty());
+  }
+}
+
+TEST_CASE("expected_response and status split the request timings, as k6's sub-metrics do",
+          "[thresholds]") {
+  using pelt::RequestSplit;
+  using pelt::RequestTrend;
+  // The splits the [thresholds] keys ask for, each once.
+  const auto splits = pelt::request_splits({
+      {"http_req_duration", {{"expected_response", "true"}}},
+      {"http_req_duration", {{"status", "200"}}},
+      {"http_req_duration", {{"name", "home"}}},  // kept anyway: no split
+      {"http_req_duration", {{"expected_response", "true"}, {"name", "home"}}},  // the same
+      {"http_req_waiting", {{"name", "home"}}},
+      {"http_req_blocked", {{"expected_response", "false"}}},
+      {"http_reqs", {{"expected_response", "true"}}},  // counted anyway
+      {"http_req_receiving", {}},                      // kept anyway
+  });
+  REQUIRE(splits.size() == 4);
+  CHECK(splits[0] == RequestSplit{RequestTrend::kDuration, -1, 1});
+  CHECK(splits[1] == RequestSplit{RequestTrend::kDuration, 200, -1});
+  CHECK(splits[2] == RequestSplit{RequestTrend::kWaiting, -1, -1});
+  CHECK(splits[3] == RequestSplit{RequestTrend::kBlocked, -1, 0});
+
+  // Ten responses of 10, 20 ... 100 ms: 200 for the fast half, 500 for the slow one; two more
+  // requests got no response.
+  pelt::WorkerStats stats;
+  stats.scenarios.resize(1);
+  stats.scenarios[0].stages.resize(1);
+  pelt::Recorder recorder(stats);
+  recorder.set_request_splits(splits);
+  pelt::RequestScope scope(0, &stats.scenarios[0]);
+  scope.set_name(&stats.scenarios[0].names["home"]);
+  for (uint64_t i = 1; i <= 10; ++i) {
+    const int status = i <= 5 ? 200 : 500;
+    pelt::ResponseTimes t;
+    t.duration_us = i * 10000;
+    t.waiting_us = i * 1000;
+    t.blocked_us = i;
+    recorder.record_sent(scope, 1, 100, 0, i);
+    recorder.record_response(scope, status, t.duration_us, t.duration_us, i);
+    recorder.record_splits(scope, status, t);
+  }
+  recorder.record_sent(scope, 2, 200, 0, 20);
+  recorder.record_failure(scope, pelt::ErrorKind::kRead, "read EOF", "eof", 2, 20);
+  recorder.finish_latency();  // (the run's latency comes from the names', as at a snapshot)
+
+  std::vector<std::string> names = {"s"};
+  pelt::ThresholdInputs in;
+  in.stats = &stats;
+  in.scenario_names = &names;
+  in.elapsed_seconds = 1;
+  auto eval = [&](const std::string& metric, const std::string& expression,
+                  std::map<std::string, std::string> tags = {}) {
+    ThresholdConfig th;
+    th.metric = metric;
+    th.tags = std::move(tags);
+    th.expression = expression;
+    th.parsed = parse_ok(expression);
+    return pelt::evaluate_threshold(th, in, pelt::ThresholdPhase::kEnd);
+  };
+  // k6: the median of 10 ... 100 ms is 55 ms; of the expected half (10 ... 50 ms) 30 ms.
+  CHECK(eval("http_req_duration", "med<1").observed == Approx(55));
+  CHECK(eval("http_req_duration", "med<1", {{"expected_response", "true"}}).observed == Approx(30));
+  CHECK(eval("http_req_duration", "max<1", {{"expected_response", "true"}}).observed == Approx(50));
+  CHECK(eval("http_req_duration", "p(95)<1", {{"status", "200"}}).observed == Approx(48));
+  // Not kept: no samples, and the end-of-run rule with a warning.
+  ThresholdResult r = eval("http_req_duration", "p(95)<1", {{"status", "500"}});
+  CHECK_FALSE(r.has_data);
+  CHECK(r.warning == "selected no samples");
+  CHECK(eval("http_req_waiting", "avg<1", {{"name", "home"}}).observed == Approx(5.5));
+  CHECK(eval("http_req_blocked", "min<1", {{"expected_response", "false"}}).observed ==
+        Approx(0.006));
+  CHECK(eval("http_req_sending", "max<1", {{"status", "200"}}).text == "max=0.00ms");
+  // Counters and rates by expected response and status (status 0: no response).
+  CHECK(eval("http_reqs", "count==5", {{"expected_response", "true"}}).ok);
+  CHECK(eval("http_reqs", "count==7", {{"expected_response", "false"}}).ok);
+  CHECK(eval("http_reqs", "count==2", {{"status", "0"}}).ok);
+  CHECK(eval("http_reqs", "count==2", {{"status", "0"}, {"name", "home"}}).ok);
+  CHECK(eval("http_reqs", "count==0", {{"status", "500"}, {"expected_response", "true"}}).ok);
+  CHECK(eval("http_req_failed", "rate==0", {{"expected_response", "true"}}).ok);
+  CHECK(eval("http_req_failed", "rate==1", {{"status", "500"}}).ok);
+  CHECK(eval("http_req_failed", "rate==0", {{"status", "200"}}).ok);
+  CHECK(eval("http_req_failed", "rate<1").observed == Approx(7.0 / 12));
 }

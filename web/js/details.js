@@ -74,7 +74,8 @@ function renderNames(doc) {
     list.map((n) => {
       const d = n.http_req_duration || {};
       const total = Math.max(n.requests || 0, 1);
-      return { cells: [...(many ? [n.scenario] : []), { v: n.name, k: "name-name", cls: "wrap" }, n.method,
+      const tags = Object.entries(n.tags || {}).map(([k, v]) => `${k}=${v}`).join(", ");
+      return { cells: [...(many ? [n.scenario] : []), { v: tags ? `${n.name} {${tags}}` : n.name, k: "name-name", cls: "wrap" }, n.method,
         { v: fmtCount(n.requests), k: "name-requests" }, { v: fmtCount(n.failed), k: "name-failed" },
         fmtPct((n.failed || 0) / total), fmtMs(d.med), fmtMs(d.p95), fmtMs(d.p99), fmtMs(d.max),
         h("span", { class: "mono" }, codes(n.status_codes)), h("span", { class: "wrap muted" }, reasons(n.failure_reasons))] };
