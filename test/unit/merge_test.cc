@@ -133,6 +133,70 @@ TEST_CASE("the summary's exact figures read back equal", "[merge]") {
   CHECK(error.find("ledger") != std::string::npos);
 }
 
+TEST_CASE("the exact figures carry request tags, sub-metric splits, custom metrics and HTTP/2",
+          "[merge]") {
+  WorkerStats s = instance_stats(1000, 2000, 3);
+  pelt::ScenarioStats& sc = s.scenarios[0];
+  pelt::NameStats& tagged = sc.names[pelt::NameKey("/api", {{"kind", "read"}, {"tier", "gold"}})];
+  tagged.method = "GET";
+  tagged.requests.responses = 2;
+  tagged.latency.record(1500);
+  tagged.latency.record(2500);
+  tagged.splits[7].record(1500);
+  sc.iteration_duration.record(4000);
+  sc.capped_tags.insert("user");
+  pelt::CustomFigures trend(pelt::CustomKind::kTrend, true);
+  trend.add(12.5, 1);
+  trend.add(20, 2);
+  sc.custom[pelt::NameKey("wait", {{"kind", "read"}})] = trend;
+  pelt::CustomFigures gauge(pelt::CustomKind::kGauge, false);
+  gauge.add(3, 5);
+  sc.custom[pelt::NameKey("queue")] = gauge;
+  s.http2.connections = 4;
+  s.http2.streams = 40;
+  s.http2.peer_max_concurrent_streams = 100;
+  s.blocked.record(30);
+  s.receiving.record(40);
+
+  const json j = pelt::stats_to_json(s);
+  WorkerStats back;
+  std::string error;
+  REQUIRE(pelt::stats_from_json(j, back, error));
+  CHECK(pelt::stats_to_json(back) == j);
+  const pelt::ScenarioStats& b = back.scenarios[0];
+  const auto& bt = b.names.at(pelt::NameKey("/api", {{"kind", "read"}, {"tier", "gold"}}));
+  CHECK(bt.latency.count() == 2);
+  CHECK(bt.splits.at(7).count() == 1);
+  CHECK(b.names.at("/api").latency.count() == 1003);  // the untagged entry stays apart
+  CHECK(b.iteration_duration.count() == 1);
+  CHECK(b.capped_tags == std::set<std::string>{"user"});
+  const pelt::CustomFigures& bw = b.custom.at(pelt::NameKey("wait", {{"kind", "read"}}));
+  CHECK(bw.kind == pelt::CustomKind::kTrend);
+  CHECK(bw.is_time);
+  REQUIRE(bw.trend);
+  CHECK(bw.trend->count() == 2);
+  CHECK(b.custom.at(pelt::NameKey("queue")).last == 3);
+  CHECK(back.http2.streams == 40);
+  CHECK(back.http2.peer_max_concurrent_streams == 100);
+  CHECK(back.blocked.count() == 1);
+  CHECK(back.receiving.count() == 1);
+
+  // A summary from before these figures existed still reads (they are empty).
+  json old = j;
+  old["histograms_us"].erase("blocked");
+  old["histograms_us"].erase("receiving");
+  old.erase("http2");
+  for (json& scj : old["scenarios"]) {
+    scj.erase("custom");
+    scj.erase("capped_tags");
+    scj.erase("iteration_duration_us");
+  }
+  WorkerStats older;
+  REQUIRE(pelt::stats_from_json(old, older, error));
+  CHECK(older.scenarios[0].custom.empty());
+  CHECK_FALSE(older.http2.used());
+}
+
 TEST_CASE("merging a fleet's summaries gives the figures of one run", "[merge]") {
   std::vector<std::unique_ptr<Instance>> fleet;
   WorkerStats all;
