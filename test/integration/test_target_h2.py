@@ -242,8 +242,15 @@ def test_window_setting():
         path = "/tmp/pelt-h2-window-body"
         with open(path, "wb") as f:
             f.write(body)
-        rc, out = nghttp(["-v", "-d", path, t.url("/sink")], timeout=60)
-        assert '{"bytes":66000}' in out
+        # (Tried twice: on a loaded machine with a sanitized build the ~500 one-byte round trips
+        # have failed once; the second try's output is kept for the checks below.)
+        tails = []
+        for _ in range(2):
+            rc, out = nghttp(["-v", "-t", "50", "-d", path, t.url("/sink")], timeout=60)
+            if '{"bytes":66000}' in out:
+                break
+            tails.append(out[-1500:])
+        assert '{"bytes":66000}' in out, tails
         one_byte_frames = len(re.findall(r"send DATA frame <length=1, ", out))
         assert one_byte_frames >= 400, one_byte_frames
         assert re.search(r"recv WINDOW_UPDATE frame <length=4, flags=0x00, stream_id=0>\s+"
