@@ -1,8 +1,10 @@
 // libFuzzer entry point for the scenario-file loader. Build with
 //   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I src \
 //     $(pkg-config --cflags tomlplusplus) fuzz/config_fuzz.cc src/config/*.cc \
-//     src/util/units.cc src/wire/url.cc src/results/thresholds.cc src/results/catalogue.cc src/results/stats.cc src/results/histogram.cc \
-//     -lfmt $(pkg-config --libs tomlplusplus)
+//     src/util/units.cc src/wire/url.cc src/results/thresholds.cc src/results/catalogue.cc \
+//     src/results/stats.cc src/results/histogram.cc src/results/observe_results.cc \
+//     src/results/probe_window.cc src/results/series.cc src/observe/observe_config.cc \
+//     src/outputs/output_config.cc -lfmt -lcrypto $(pkg-config --libs tomlplusplus)
 // Seed corpus: scenarios/*.toml and test/data/config/*.toml.
 // Whatever the input, loading must not crash; a rejected file must give one
 // "fuzz.toml:LINE:COL: message" error, and ${VAR} expansion errors must point inside the text.

@@ -33,9 +33,9 @@ sources_for() {
     units) echo src/util/units.cc ;;
     http1) echo src/wire/http1.cc src/wire/http1_scan.cc -lhttp_parser ;;
     h2_request) echo src/wire/h2_request.cc src/wire/http1_scan.cc -lhttp_parser ;;
-    thresholds) echo src/results/thresholds.cc src/results/catalogue.cc src/results/stats.cc src/results/histogram.cc -lfmt ;;
+    thresholds) echo src/results/thresholds.cc src/results/catalogue.cc src/results/stats.cc src/results/histogram.cc src/results/observe_results.cc src/util/units.cc -lfmt ;;
     config)
-      echo src/config/*.cc src/wire/url.cc src/util/units.cc src/results/thresholds.cc src/results/catalogue.cc src/results/stats.cc src/results/histogram.cc -lfmt
+      echo src/config/*.cc src/wire/url.cc src/util/units.cc src/results/thresholds.cc src/results/catalogue.cc src/results/stats.cc src/results/histogram.cc src/results/observe_results.cc src/results/probe_window.cc src/results/series.cc src/observe/observe_config.cc src/outputs/output_config.cc -lfmt -lcrypto
       pkg-config --cflags --libs tomlplusplus ;;
     *) return 1 ;;
   esac

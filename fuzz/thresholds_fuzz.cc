@@ -1,6 +1,7 @@
 // libFuzzer entry point for the threshold expression parser. Build with
 //   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I src \
-//     fuzz/thresholds_fuzz.cc src/results/thresholds.cc src/results/catalogue.cc src/results/stats.cc src/results/histogram.cc -lfmt
+//     fuzz/thresholds_fuzz.cc src/results/thresholds.cc src/results/catalogue.cc src/results/stats.cc \
+//     src/results/histogram.cc src/results/observe_results.cc src/util/units.cc -lfmt
 // Whatever the input, parsing must not crash, an error must point inside the input, and an
 // accepted expression must survive describe() and a second parse unchanged.
 #include <cstddef>
