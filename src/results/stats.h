@@ -250,6 +250,14 @@ struct Http2Stats {
 
   void merge(const Http2Stats& o);
   bool used() const { return connections > 0 || alpn_fallbacks > 0; }
+
+  // The counters that add up when figures merge (every field but peer_max_concurrent_streams),
+  // by their name in the summaries.
+  struct Counter {
+    const char* name;               // key in the JSON documents
+    uint64_t Http2Stats::*member;   // the field
+  };
+  static const Counter kCounters[15];
 };
 
 // Everything one worker measures. Merging is associative and commutative except for the sample

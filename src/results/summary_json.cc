@@ -182,23 +182,9 @@ json ratio(uint64_t wire, uint64_t fields) {
 
 json http2_json(const Http2Stats& h) {
   json j;
-  j["connections"] = h.connections;
-  j["streams"] = h.streams;
-  j["bytes_sent"] = h.bytes_sent;
-  j["bytes_received"] = h.bytes_received;
-  j["header_bytes_sent"] = h.header_bytes_sent;
-  j["header_fields_sent"] = h.header_fields_sent;
+  for (const Http2Stats::Counter& c : Http2Stats::kCounters) j[c.name] = h.*c.member;
   j["header_compression_sent"] = ratio(h.header_bytes_sent, h.header_fields_sent);
-  j["header_bytes_received"] = h.header_bytes_received;
-  j["header_fields_received"] = h.header_fields_received;
   j["header_compression_received"] = ratio(h.header_bytes_received, h.header_fields_received);
-  j["goaways"] = h.goaways;
-  j["retried"] = h.retried;
-  j["resets_received"] = h.resets_received;
-  j["resets_sent"] = h.resets_sent;
-  j["queued"] = h.queued;
-  j["flow_control_stalls"] = h.flow_control_stalls;
-  j["alpn_fallbacks"] = h.alpn_fallbacks;
   if (h.peer_max_concurrent_streams == Http2Stats::kUnlimited) {
     j["peer_max_concurrent_streams"] = nullptr;
   } else {

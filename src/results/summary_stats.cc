@@ -42,30 +42,6 @@ Histogram WorkerStats::*histogram_member(size_t i) {
   return kMembers[i];
 }
 
-// HTTP/2's counters by name (peer_max_concurrent_streams merges as a minimum; the rest add).
-struct Http2Field {
-  const char* name;                // key in the JSON
-  uint64_t Http2Stats::*member;    // the field
-};
-constexpr Http2Field kHttp2Fields[] = {
-    {"connections", &Http2Stats::connections},
-    {"streams", &Http2Stats::streams},
-    {"header_bytes_sent", &Http2Stats::header_bytes_sent},
-    {"header_fields_sent", &Http2Stats::header_fields_sent},
-    {"header_bytes_received", &Http2Stats::header_bytes_received},
-    {"header_fields_received", &Http2Stats::header_fields_received},
-    {"bytes_sent", &Http2Stats::bytes_sent},
-    {"bytes_received", &Http2Stats::bytes_received},
-    {"goaways", &Http2Stats::goaways},
-    {"retried", &Http2Stats::retried},
-    {"resets_received", &Http2Stats::resets_received},
-    {"resets_sent", &Http2Stats::resets_sent},
-    {"queued", &Http2Stats::queued},
-    {"flow_control_stalls", &Http2Stats::flow_control_stalls},
-    {"alpn_fallbacks", &Http2Stats::alpn_fallbacks},
-    {"peer_max_concurrent_streams", &Http2Stats::peer_max_concurrent_streams},
-};
-
 constexpr const char* kCustomKinds[] = {"counter", "gauge", "rate", "trend"};
 
 json tags_json(const TagSet& tags) {
@@ -196,7 +172,8 @@ json stats_to_json(const WorkerStats& s) {
   j["script_error_samples"] = s.script_error_samples;
   if (s.http2.used()) {
     json h2 = json::object();
-    for (const Http2Field& f : kHttp2Fields) h2[f.name] = s.http2.*f.member;
+    for (const Http2Stats::Counter& c : Http2Stats::kCounters) h2[c.name] = s.http2.*c.member;
+    h2["peer_max_concurrent_streams"] = s.http2.peer_max_concurrent_streams;
     j["http2"] = h2;
   }
   return j;
@@ -280,7 +257,10 @@ bool stats_from_json(const json& j, WorkerStats& s, std::string& error) {
     s.script_errors = j.at("script_errors").get<uint64_t>();
     s.script_error_samples = j.at("script_error_samples").get<std::vector<std::string>>();
     if (j.contains("http2")) {
-      for (const Http2Field& f : kHttp2Fields) s.http2.*f.member = j.at("http2").at(f.name).get<uint64_t>();
+      const json& h2 = j.at("http2");
+      for (const Http2Stats::Counter& c : Http2Stats::kCounters)
+        s.http2.*c.member = h2.at(c.name).get<uint64_t>();
+      s.http2.peer_max_concurrent_streams = h2.at("peer_max_concurrent_streams").get<uint64_t>();
     }
   } catch (const std::exception& e) {
     error = std::string("stats: ") + e.what();

@@ -11,26 +11,13 @@
 #include <memory>
 
 #include "engine/capacity_controller.h"
-#include "engine/executors.h"
-#include "engine/fake_clock.h"
-#include "engine/scenario.h"
-#include "fake_transport.h"
-#include "results/recorder.h"
+#include "executor_sim.h"
 
 namespace {
 
 using namespace std::chrono_literals;
-
-constexpr uint64_t kMs = 1'000'000;  // ns
-
-class FakeRun : public pelt::RunControl {
- public:
-  bool running() const override { return on; }
-  void stop_run() override { on = false; }
-  double random_unit() override { return 0.5; }
-  const sockaddr* bind_address(uint32_t) const override { return nullptr; }
-  bool on = true;  // the run is in progress
-};
+using pelt::test::FakeRun;
+using pelt::test::kMs;
 
 pelt::ThresholdConfig threshold(const std::string& metric, const std::string& text) {
   pelt::ThresholdConfig t;
