@@ -9,7 +9,8 @@
 //    transfer-encoding, upgrade, host) and TE only as "trailers"; no value holds NUL, CR or LF;
 //  - when scan_requests() (the HTTP/1.1 path's check) also accepts the bytes, both count the
 //    same requests with the same HEAD flags;
-//  - round trip: each request written back as HTTP/1.1 converts to the same request.
+//  - round trip: each request written back as HTTP/1.1 converts to the same request, or is
+//    refused by scan_requests() as well (http_parser's own quirks refuse some rewritten bytes).
 //
 // With clang:  clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I src
 //                fuzz/h2_request_fuzz.cc src/wire/h2_request.cc src/wire/http1_scan.cc
@@ -87,7 +88,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
   }
   for (const pelt::H2Request& r : out) {
     std::vector<pelt::H2Request> again;
-    if (!pelt::http1_to_h2(serialize(r), scheme, "other.test:2", again, error)) std::abort();
+    const std::string written = serialize(r);
+    if (!pelt::http1_to_h2(written, scheme, "other.test:2", again, error)) {
+      // Refused only where the HTTP/1.1 path's check refuses the same bytes too: http_parser
+      // flags a name that merely starts with "Transfer-Encoding" as one, so such a header next
+      // to the content-length the conversion adds is refused by both.
+      std::vector<bool> written_heads;
+      std::string written_error;
+      if (pelt::scan_requests(written, written_heads, written_error)) std::abort();
+      continue;
+    }
     if (again.size() != 1) std::abort();
     const pelt::H2Request& a = again[0];
     if (a.method != r.method || a.path != r.path || a.authority != r.authority ||
