@@ -174,26 +174,8 @@ void ScenarioStats::merge(const ScenarioStats& o) {
   iteration_duration.merge(o.iteration_duration);
 }
 
-const Http2Stats::Counter Http2Stats::kCounters[15] = {
-    {"connections", &Http2Stats::connections},
-    {"streams", &Http2Stats::streams},
-    {"header_bytes_sent", &Http2Stats::header_bytes_sent},
-    {"header_fields_sent", &Http2Stats::header_fields_sent},
-    {"header_bytes_received", &Http2Stats::header_bytes_received},
-    {"header_fields_received", &Http2Stats::header_fields_received},
-    {"bytes_sent", &Http2Stats::bytes_sent},
-    {"bytes_received", &Http2Stats::bytes_received},
-    {"goaways", &Http2Stats::goaways},
-    {"retried", &Http2Stats::retried},
-    {"resets_received", &Http2Stats::resets_received},
-    {"resets_sent", &Http2Stats::resets_sent},
-    {"queued", &Http2Stats::queued},
-    {"flow_control_stalls", &Http2Stats::flow_control_stalls},
-    {"alpn_fallbacks", &Http2Stats::alpn_fallbacks},
-};
-
 void Http2Stats::merge(const Http2Stats& o) {
-  for (const Counter& c : kCounters) this->*c.member += o.*c.member;
+  for (const Http2Counter& c : kHttp2Counters) this->*c.member += o.*c.member;
   peer_max_concurrent_streams = std::min(peer_max_concurrent_streams, o.peer_max_concurrent_streams);
 }
 

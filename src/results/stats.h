@@ -250,14 +250,30 @@ struct Http2Stats {
 
   void merge(const Http2Stats& o);
   bool used() const { return connections > 0 || alpn_fallbacks > 0; }
+};
 
-  // The counters that add up when figures merge (every field but peer_max_concurrent_streams),
-  // by their name in the summaries.
-  struct Counter {
-    const char* name;               // key in the JSON documents
-    uint64_t Http2Stats::*member;   // the field
-  };
-  static const Counter kCounters[15];
+// Http2Stats' counters that add up when figures merge (every field but
+// peer_max_concurrent_streams), by their name in the summaries.
+struct Http2Counter {
+  const char* name;              // key in the JSON documents
+  uint64_t Http2Stats::*member;  // the field
+};
+inline constexpr Http2Counter kHttp2Counters[] = {
+    {"connections", &Http2Stats::connections},
+    {"streams", &Http2Stats::streams},
+    {"header_bytes_sent", &Http2Stats::header_bytes_sent},
+    {"header_fields_sent", &Http2Stats::header_fields_sent},
+    {"header_bytes_received", &Http2Stats::header_bytes_received},
+    {"header_fields_received", &Http2Stats::header_fields_received},
+    {"bytes_sent", &Http2Stats::bytes_sent},
+    {"bytes_received", &Http2Stats::bytes_received},
+    {"goaways", &Http2Stats::goaways},
+    {"retried", &Http2Stats::retried},
+    {"resets_received", &Http2Stats::resets_received},
+    {"resets_sent", &Http2Stats::resets_sent},
+    {"queued", &Http2Stats::queued},
+    {"flow_control_stalls", &Http2Stats::flow_control_stalls},
+    {"alpn_fallbacks", &Http2Stats::alpn_fallbacks},
 };
 
 // Everything one worker measures. Merging is associative and commutative except for the sample

@@ -182,7 +182,7 @@ json ratio(uint64_t wire, uint64_t fields) {
 
 json http2_json(const Http2Stats& h) {
   json j;
-  for (const Http2Stats::Counter& c : Http2Stats::kCounters) j[c.name] = h.*c.member;
+  for (const Http2Counter& c : kHttp2Counters) j[c.name] = h.*c.member;
   j["header_compression_sent"] = ratio(h.header_bytes_sent, h.header_fields_sent);
   j["header_compression_received"] = ratio(h.header_bytes_received, h.header_fields_received);
   if (h.peer_max_concurrent_streams == Http2Stats::kUnlimited) {

@@ -172,7 +172,7 @@ json stats_to_json(const WorkerStats& s) {
   j["script_error_samples"] = s.script_error_samples;
   if (s.http2.used()) {
     json h2 = json::object();
-    for (const Http2Stats::Counter& c : Http2Stats::kCounters) h2[c.name] = s.http2.*c.member;
+    for (const Http2Counter& c : kHttp2Counters) h2[c.name] = s.http2.*c.member;
     h2["peer_max_concurrent_streams"] = s.http2.peer_max_concurrent_streams;
     j["http2"] = h2;
   }
@@ -258,7 +258,7 @@ bool stats_from_json(const json& j, WorkerStats& s, std::string& error) {
     s.script_error_samples = j.at("script_error_samples").get<std::vector<std::string>>();
     if (j.contains("http2")) {
       const json& h2 = j.at("http2");
-      for (const Http2Stats::Counter& c : Http2Stats::kCounters)
+      for (const Http2Counter& c : kHttp2Counters)
         s.http2.*c.member = h2.at(c.name).get<uint64_t>();
       s.http2.peer_max_concurrent_streams = h2.at("peer_max_concurrent_streams").get<uint64_t>();
     }
