@@ -200,7 +200,10 @@ void Pusher::Impl::send_batch(std::string payload, size_t points) {
       if (recovered) warn("sending again");
       return;
     }
-    stats.last_error = error;
+    // An attempt that only our own flush deadline cut short ("interrupted", "deadline
+    // reached") says nothing about the store: it keeps the failure seen before it, if any.
+    const bool cut_short = !answered && (aborting || (closing && Clock::now() >= deadline));
+    if (!cut_short || stats.last_error.empty()) stats.last_error = error;
     const bool first_failure = ++failure_streak == 1;
     if (!may_pass) {
       stats.dropped_rejected += points;

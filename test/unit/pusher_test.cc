@@ -218,6 +218,26 @@ TEST_CASE("pusher: flush waits out a retry only while the deadline allows") {
   CHECK(p.stats().dropped_unsent == 1);
 }
 
+TEST_CASE("pusher: an attempt cut short by the flush deadline keeps the store's last error") {
+  // The first attempt is answered 503; the retry is never answered, so flush's deadline
+  // interrupts it. The error to report is the store's, not "interrupted".
+  ScriptedHttpServer server([](const SeenRequest&, size_t index) {
+    return index == 0 ? http_reply(503, "busy") : Reply{"", true, false};
+  });
+  PusherOptions o = fast_options();
+  o.http.read_timeout = milliseconds(30000);
+  Pusher p(o, post_to(server.url("/")));
+  p.push("a\n", 1);
+  for (int i = 0; i < 300 && server.requests().size() < 2; ++i) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  REQUIRE(server.requests().size() == 2);
+  CHECK_FALSE(p.flush(Clock::now() + milliseconds(300)));
+  const PushStats s = p.stats();
+  CHECK(s.dropped_unsent == 1);
+  CHECK(s.last_error == "HTTP 503: busy");
+}
+
 TEST_CASE("pusher: backoff doubles up to the cap, jitter keeps the upper half") {
   PusherOptions o;
   o.backoff_initial = milliseconds(100);
