@@ -23,8 +23,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "test", "integration"))
 sys.path.insert(0, HERE)
-from bench import (CLIENT_CORE, CORES, PELT, SERVER_CORE, WRK, nginx_pids, pin,  # noqa: E402
-                   run_client)
+from bench import (CLIENT_CORE, CORES, PELT, SERVER_CORE, WRK, core_busy_s, nginx_pids,  # noqa: E402
+                   pin, run_client)
 from harness import Nginx, Target, free_port  # noqa: E402
 from outputs_support import InfluxDB, PrometheusReceiver  # noqa: E402
 
@@ -70,10 +70,17 @@ def upload_case(target_url, tmp):
         row = {}
         for tool in (("pelt", "wrk") if r % 2 == 0 else ("wrk", "pelt")):
             binary = PELT if tool == "pelt" else WRK
+            started, server_before = time.time(), core_busy_s(SERVER_CORE)
             out, cpu, rss = run_client(pin([binary, "-t2", "-c100", f"-d{DURATION}s", "-s", script,
                                             target_url + "/sink"], CLIENT_CORE), DURATION * 3 + 60)
-            requests = int(re.search(r"(\d+) requests in", out).group(1))
-            row[tool] = {"uploads_per_s": requests / DURATION, "rss_kb": rss}
+            # Each tool's own rate (completed uploads over the time it ran): a run that
+            # overshoots -d by a few hundred milliseconds must not count as faster.
+            rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+            uploads = int(re.search(r"(\d+) requests in", out).group(1))
+            server_after, took = core_busy_s(SERVER_CORE), time.time() - started
+            server_busy = (server_after - server_before) / took if server_before is not None else None
+            row[tool] = {"uploads_per_s": rate, "rss_kb": rss, "cpu_ms_per_upload":
+                         cpu * 1000 / max(uploads, 1), "server_busy": server_busy}
             time.sleep(0.5)
         rows.append(row)
     return {
@@ -81,6 +88,13 @@ def upload_case(target_url, tmp):
         "rss_ratio": statistics.median(x["pelt"]["rss_kb"] / max(x["wrk"]["rss_kb"], 1) for x in rows),
         "pelt_uploads_per_s": statistics.median(x["pelt"]["uploads_per_s"] for x in rows),
         "wrk_uploads_per_s": statistics.median(x["wrk"]["uploads_per_s"] for x in rows),
+        "rounds": [round(x["pelt"]["uploads_per_s"] / max(x["wrk"]["uploads_per_s"], 1e-9), 3)
+                   for x in rows],
+        "cpu_ms_per_upload": {t: statistics.median(x[t]["cpu_ms_per_upload"] for x in rows)
+                              for t in ("pelt", "wrk")},
+        "server_busy": {t: (statistics.median(x[t]["server_busy"] for x in rows)
+                            if rows[0][t]["server_busy"] is not None else None)
+                        for t in ("pelt", "wrk")},
         "pelt_rss_mb": statistics.median(x["pelt"]["rss_kb"] for x in rows) / 1024,
         "wrk_rss_mb": statistics.median(x["wrk"]["rss_kb"] for x in rows) / 1024,
     }
@@ -123,6 +137,11 @@ def main():
         print(f"\n10 MB uploads, -c100: pelt {u['pelt_uploads_per_s']:.1f}/s vs wrk {u['wrk_uploads_per_s']:.1f}/s "
               f"(ratio {u['uploads_ratio']:.2f}, target >= 1.00); peak RSS pelt {u['pelt_rss_mb']:.0f} MB vs "
               f"wrk {u['wrk_rss_mb']:.0f} MB (ratio {u['rss_ratio']:.2f}, target <= 1.00)")
+        print(f"  rounds {u['rounds']}; client CPU per upload pelt {u['cpu_ms_per_upload']['pelt']:.2f} ms "
+              f"vs wrk {u['cpu_ms_per_upload']['wrk']:.2f} ms")
+        if u["server_busy"]["pelt"] is not None:
+            print(f"  server core busy: {u['server_busy']['pelt']:.0%} with pelt, "
+                  f"{u['server_busy']['wrk']:.0%} with wrk")
     os.makedirs(os.path.join(HERE, "out"), exist_ok=True)
     with open(os.path.join(HERE, "out", "overhead.json"), "w") as f:
         json.dump({"duration_s": DURATION, "rounds": ROUNDS, "results": results}, f, indent=2)
