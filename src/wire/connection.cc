@@ -207,6 +207,12 @@ void Connection::on_transport_eof() {
   // A connection that ends before its first response backs off before the next one, so a
   // server (or a load balancer without backends) that closes every connection cannot make
   // pelt spin through connections.
+  if (in_read_burst_ && batch_depth_ == 1) {
+    // The end came in the same wake-up as bytes not yet answered: answer them first, as a
+    // wake-up that stopped before the end would have (a graceful GOAWAY is acted on there).
+    flush_session();
+    if (!transport_->ready()) return;
+  }
   begin_input();
   const bool clean = session_->finish();
   if (!clean) {

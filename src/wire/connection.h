@@ -107,6 +107,18 @@ class Connection : private TransportEvents, private SessionEvents {
                           const std::string& detail) override;
   void on_transport_closed() override;
   void on_transport_backoff_done() override;
+  // HTTP/2 with several streams: every response a wake-up brings is answered in one write.
+  bool wants_read_bursts() const override {
+    return http2_ && session_ == http2_.get() && users_.size() > 1;
+  }
+  void on_read_burst(bool begin) override {
+    in_read_burst_ = begin;
+    if (begin) {
+      ++batch_depth_;
+    } else if (--batch_depth_ == 0) {
+      flush_session();
+    }
+  }
   // SessionEvents
   void on_first_byte(uint32_t slot) override { users_[slot]->on_first_byte(); }
   void on_response(uint32_t slot, const ParsedResponse& response) override;
@@ -154,6 +166,7 @@ class Connection : private TransportEvents, private SessionEvents {
                                           // for the server's SETTINGS after that), ns
   uint64_t responses_ = 0;                // responses on the current connection
   int batch_depth_ = 0;                   // inside input handling: writes wait for its end
+  bool in_read_burst_ = false;            // between on_read_burst(true) and (false)
   uint64_t events_ = 0;                   // responses and failures reported to users so far
   bool capture_ = false;                  // sessions keep headers and bodies
   bool announced_ = false;                // users were told this connection is ready

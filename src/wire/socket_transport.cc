@@ -110,7 +110,16 @@ void PlainTransport::on_poll(uv_poll_t* handle, int status, int events) {
     self->flush_out();
     if (!self->open()) return;
   }
-  if (events & UV_READABLE) self->read_socket(/*until_would_block=*/false);
+  if (events & UV_READABLE) {
+    TransportEvents& events_to = self->events_;
+    if (events_to.wants_read_bursts()) {
+      events_to.on_read_burst(true);
+      self->read_socket(/*until_would_block=*/true);
+      events_to.on_read_burst(false);
+    } else {
+      self->read_socket(/*until_would_block=*/false);
+    }
+  }
 }
 
 void PlainTransport::handle_connected(int status) {

@@ -49,6 +49,10 @@ class TransportEvents {
   virtual void on_transport_closed() = 0;
   // The reconnect backoff ran out: the owner may connect again.
   virtual void on_transport_backoff_done() = 0;
+  // True when a readable socket should be read until it would block, with the bytes of all
+  // those reads answered by one write (between on_read_burst(true) and on_read_burst(false)).
+  virtual bool wants_read_bursts() const { return false; }
+  virtual void on_read_burst(bool /*begin*/) {}
 };
 
 class Transport {
