@@ -257,8 +257,11 @@ def test_a_lua_state_running_out_of_memory_is_a_script_error(checks, target, tmp
     checks.equal(cp.returncode, 2, f"top-level OOM: exit 2 ({cp.stderr[-200:]!r})")
     checks.check(f"{top}: not enough memory" in cp.stderr, f"names the script: {cp.stderr[-200:]!r}")
     hook = tmp_path / "hook.lua"
+    # 64 MiB a request in 1 MiB strings: the budget runs out within about 16 requests, a
+    # fraction of a second even in a sanitized build on a loaded machine (64 KiB strings took
+    # over 3 s of requests there).
     hook.write_text("local t = {}\nrequest = function()\n"
-                    "  for i = 1, 200 do t[#t + 1] = string.rep('y', 65536) .. #t end\n"
+                    "  for i = 1, 64 do t[#t + 1] = string.rep('y', 1048576) .. #t end\n"
                     "  return wrk.format('GET', '/')\nend\n")
     cp = subprocess.run([BIN, "-t1", "-c1", "-d3s", "-s", str(hook), target.url("/")],
                         capture_output=True, text=True, timeout=120, preexec_fn=limit)
